@@ -1,0 +1,6 @@
+//! Lambda function serving the `users` endpoint group.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::run_lambda(shared::http::Group::Users).await
+}

@@ -1,0 +1,146 @@
+//! Typed configuration, read from the environment once per process.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite + a directory on disk: `cargo run`, self-hosted.
+    Embedded,
+    /// DynamoDB + S3.
+    Aws,
+}
+
+impl FromStr for Backend {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "embedded" => Ok(Self::Embedded),
+            "aws" => Ok(Self::Aws),
+            other => Err(ConfigError::Invalid(
+                "VERTEX_BACKEND",
+                format!("{other:?} (expected embedded or aws)"),
+            )),
+        }
+    }
+}
+
+/// A configuration value that must never be printed.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ThrottleConfig {
+    /// Failed logins per account per window before 429.
+    pub account_max_failures: u64,
+    /// Failed logins per client address per window before 429.
+    pub address_max_failures: u64,
+    pub window_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: Backend,
+    /// Embedded backend: where the database, the signing secret and the files live.
+    pub data_dir: PathBuf,
+    /// AWS backend: the DynamoDB table.
+    pub table: Option<String>,
+    /// AWS backend: the S3 bucket.
+    pub bucket: Option<String>,
+    /// The JWT signing secret, given directly (`VERTEX_JWT_SECRET`)...
+    pub jwt_secret: Option<Secret>,
+    /// ...or as the name of an SSM SecureString parameter (`VERTEX_JWT_SECRET_PARAM`).
+    pub jwt_secret_param: Option<String>,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    /// Quota of new users; `None`: unlimited.
+    pub default_quota_bytes: Option<u64>,
+    pub throttle: ThrottleConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is invalid: {1}")]
+    Invalid(&'static str, String),
+    #[error("{0} must be set for the {1} backend")]
+    Missing(&'static str, &'static str),
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parse_var<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::Invalid(name, format!("{v:?}"))),
+    }
+}
+
+impl Config {
+    /// Reads `VERTEX_*` variables; unset ones take their defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let default_quota_bytes = match var("VERTEX_DEFAULT_QUOTA_BYTES").as_deref() {
+            None | Some("none") | Some("unlimited") => None,
+            Some(v) => Some(v.trim().parse().map_err(|_| {
+                ConfigError::Invalid("VERTEX_DEFAULT_QUOTA_BYTES", format!("{v:?}"))
+            })?),
+        };
+        let config = Self {
+            backend: parse_var("VERTEX_BACKEND", Backend::Embedded)?,
+            data_dir: var("VERTEX_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".vertexcloud")),
+            table: var("VERTEX_TABLE"),
+            bucket: var("VERTEX_BUCKET"),
+            jwt_secret: var("VERTEX_JWT_SECRET").map(Secret),
+            jwt_secret_param: var("VERTEX_JWT_SECRET_PARAM"),
+            access_ttl_secs: parse_var("VERTEX_ACCESS_TTL_SECS", 15 * 60)?,
+            refresh_ttl_secs: parse_var("VERTEX_REFRESH_TTL_SECS", 14 * 24 * 3600)?,
+            default_quota_bytes,
+            throttle: ThrottleConfig {
+                account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
+                address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
+                window_secs: parse_var("VERTEX_LOGIN_WINDOW_SECS", 15 * 60)?,
+            },
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Rejects values that would make the service unsafe or unusable.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.access_ttl_secs < 1 {
+            return Err(ConfigError::Invalid("VERTEX_ACCESS_TTL_SECS", "must be ≥ 1".into()));
+        }
+        if self.refresh_ttl_secs < 1 {
+            return Err(ConfigError::Invalid("VERTEX_REFRESH_TTL_SECS", "must be ≥ 1".into()));
+        }
+        if self.throttle.window_secs < 1 {
+            return Err(ConfigError::Invalid("VERTEX_LOGIN_WINDOW_SECS", "must be ≥ 1".into()));
+        }
+        if let Some(secret) = &self.jwt_secret {
+            if secret.0.len() < 32 {
+                return Err(ConfigError::Invalid(
+                    "VERTEX_JWT_SECRET",
+                    "must be at least 32 bytes".into(),
+                ));
+            }
+        }
+        if self.backend == Backend::Aws {
+            if self.table.is_none() {
+                return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,165 @@
+use std::fmt;
+
+/// S3's limit on an object key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// `users/<36-char uuid>/` plus the trailing `/` of a folder marker.
+const KEY_OVERHEAD: usize = "users/".len() + 36 + 1 + 1;
+/// Most filesystems' limit on one name; applied on every backend so both accept the same paths.
+const MAX_SEGMENT_BYTES: usize = 255;
+
+/// A safe path relative to a user's home: `/`-separated segments, none empty, `.` or `..`, no
+/// backslash or control character, short enough that its storage key fits S3's limit. The empty
+/// path is the home itself. Nothing built from a `UserPath` can name a place outside the home.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct UserPath(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    #[error("Path must be relative to your home (no leading '/').")]
+    Absolute,
+    #[error("Path must not contain empty, '.' or '..' segments.")]
+    BadSegment,
+    #[error("Path must not contain backslashes or control characters.")]
+    BadCharacter,
+    #[error("Path is too long.")]
+    TooLong,
+}
+
+impl UserPath {
+    /// Parses an already percent-decoded path (decoding happens once, in the HTTP layer).
+    pub fn parse(raw: &str) -> Result<Self, PathError> {
+        if raw.is_empty() {
+            return Ok(Self::home());
+        }
+        if raw.starts_with('/') {
+            return Err(PathError::Absolute);
+        }
+        if raw.chars().any(|c| c == '\\' || c.is_control()) {
+            return Err(PathError::BadCharacter);
+        }
+        if raw.len() + KEY_OVERHEAD > MAX_KEY_BYTES {
+            return Err(PathError::TooLong);
+        }
+        for segment in raw.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(PathError::BadSegment);
+            }
+            if segment.len() > MAX_SEGMENT_BYTES {
+                return Err(PathError::TooLong);
+            }
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn home() -> Self {
+        Self(String::new())
+    }
+
+    pub fn is_home(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last segment; empty for the home.
+    pub fn name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or_default()
+    }
+
+    /// The containing folder; `None` for the home.
+    pub fn parent(&self) -> Option<UserPath> {
+        if self.is_home() {
+            return None;
+        }
+        Some(match self.0.rsplit_once('/') {
+            Some((parent, _)) => Self(parent.to_owned()),
+            None => Self::home(),
+        })
+    }
+
+    /// Appends one more path below this one; the result is checked like any other path.
+    pub fn join(&self, child: &str) -> Result<UserPath, PathError> {
+        if self.is_home() {
+            Self::parse(child)
+        } else {
+            Self::parse(&format!("{}/{}", self.0, child))
+        }
+    }
+
+    /// True when `self` is `other` or lies below it.
+    pub fn starts_with(&self, other: &UserPath) -> bool {
+        other.is_home()
+            || self.0 == other.0
+            || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+    }
+
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+}
+
+impl fmt::Display for UserPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_safe_paths() {
+        for ok in ["", "a", "docs/report.pdf", "a b/c d", "ünïcode/名前", "...", "..a", "a..", ".hidden"] {
+            assert_eq!(UserPath::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_the_attack_catalogue() {
+        let cases = [
+            ("/etc/passwd", PathError::Absolute),
+            ("..", PathError::BadSegment),
+            ("../x", PathError::BadSegment),
+            ("a/../../x", PathError::BadSegment),
+            ("a/./b", PathError::BadSegment),
+            (".", PathError::BadSegment),
+            ("a//b", PathError::BadSegment),
+            ("a/", PathError::BadSegment),
+            ("a\\..\\b", PathError::BadCharacter),
+            ("a\0b", PathError::BadCharacter),
+            ("a\nb", PathError::BadCharacter),
+            ("a\u{7f}", PathError::BadCharacter),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(UserPath::parse(raw).unwrap_err(), want, "{raw:?}");
+        }
+        // Percent-encoding is not decoded a second time: "%2e%2e" is a literal (odd) name.
+        assert!(UserPath::parse("%2e%2e").is_ok());
+    }
+
+    #[test]
+    fn key_length_is_bounded() {
+        let long = vec!["x".repeat(200); 5].join("/");
+        assert!(long.len() + KEY_OVERHEAD > MAX_KEY_BYTES);
+        assert_eq!(UserPath::parse(&long).unwrap_err(), PathError::TooLong);
+        assert_eq!(UserPath::parse(&"y".repeat(256)).unwrap_err(), PathError::TooLong);
+        let fits = vec!["x".repeat(200); 4].join("/");
+        assert!(UserPath::parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn navigation() {
+        let p = UserPath::parse("a/b/c.txt").unwrap();
+        assert_eq!(p.name(), "c.txt");
+        assert_eq!(p.parent().unwrap().as_str(), "a/b");
+        assert_eq!(UserPath::parse("a").unwrap().parent().unwrap(), UserPath::home());
+        assert!(UserPath::home().parent().is_none());
+        assert!(p.starts_with(&UserPath::parse("a/b").unwrap()));
+        assert!(!UserPath::parse("a/bc").unwrap().starts_with(&UserPath::parse("a/b").unwrap()));
+        assert_eq!(UserPath::home().join("x/y").unwrap().as_str(), "x/y");
+        assert!(p.join("..").is_err());
+    }
+}

@@ -1,0 +1,238 @@
+//! The one error type of the service and its one mapping to HTTP.
+//!
+//! Every failure a handler can return is an [`AppError`]; [`IntoResponse`] turns it into the JSON
+//! error shape of API.md (`{"error", "code", "details"}`). Internal errors are logged here, inside
+//! the request's span (which carries the request id), and answered with an opaque 500.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Field name → human message, as `details` of a 400.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400 with per-field messages.
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    /// 400 with a specific code (e.g. `invalid_json`, `invalid_path`).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+    },
+    /// 401: no, invalid, expired or revoked credentials.
+    #[error("{message}")]
+    Unauthorized {
+        code: &'static str,
+        message: String,
+    },
+    /// 403.
+    #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
+    #[error("{message}")]
+    NotFound {
+        code: &'static str,
+        message: String,
+    },
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+    },
+    /// 413.
+    #[error("{message}")]
+    TooLarge {
+        code: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429 with `Retry-After` seconds.
+    #[error("too many requests")]
+    Throttled { retry_after_secs: u64 },
+    #[error("not implemented")]
+    NotImplemented,
+    /// 503: a backing store cannot be reached. The cause is logged, never answered.
+    #[error("service unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// 500: anything unexpected. The cause is logged, never answered.
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+        Self::NotFound {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn too_large(code: &'static str, message: impl Into<String>) -> Self {
+        Self::TooLarge {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::from([(field.to_owned(), message.into())]))
+    }
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+    /// The credentials presented are not (or no longer) valid.
+    pub fn invalid_token() -> Self {
+        Self::unauthorized("invalid_token", "The token is invalid, expired or revoked.")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let (error, code, details): (String, &str, Value) = match self {
+            Self::Validation(fields) => (
+                "Invalid input.".into(),
+                "validation_error",
+                serde_json::to_value(fields).unwrap_or(Value::Null),
+            ),
+            Self::BadRequest { code, message }
+            | Self::Unauthorized { code, message }
+            | Self::Forbidden { code, message }
+            | Self::NotFound { code, message }
+            | Self::Conflict { code, message }
+            | Self::TooLarge { code, message } => (message.clone(), code, Value::Null),
+            Self::MethodNotAllowed => (
+                "Method not allowed.".into(),
+                "method_not_allowed",
+                Value::Null,
+            ),
+            Self::UnsupportedMediaType(message) => {
+                (message.clone(), "unsupported_media_type", Value::Null)
+            }
+            Self::Throttled { retry_after_secs } => (
+                "Too many attempts. Try again later.".into(),
+                "throttled",
+                Value::String(format!("retry after {retry_after_secs} seconds")),
+            ),
+            Self::NotImplemented => (
+                "This endpoint is not available yet.".into(),
+                "not_implemented",
+                Value::Null,
+            ),
+            Self::Unavailable(_) => (
+                "A backing service is unavailable.".into(),
+                "service_unavailable",
+                Value::Null,
+            ),
+            Self::Internal(_) => (
+                "Internal server error.".into(),
+                "internal_error",
+                Value::Null,
+            ),
+        };
+        ErrorBody {
+            error,
+            code: code.to_owned(),
+            details,
+        }
+    }
+}
+
+/// The JSON error shape of API.md.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Human-readable message.
+    pub error: String,
+    /// Stable snake_case code for programs.
+    pub code: String,
+    /// `null`, a string, or field → message for validation errors.
+    #[schema(value_type = Object, nullable = true)]
+    pub details: Value,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "internal error"),
+            Self::Unavailable(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "backing service unavailable")
+            }
+            _ => {}
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        if let Self::Throttled { retry_after_secs } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
+        response
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(err: anyhow::Error) -> Self {
+        Self::Internal(err)
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(err: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match err {
+            StoreError::Unavailable(e) => Self::Unavailable(e),
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Extractors that turn every malformed request into the JSON error shape.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::AppState;
+use crate::error::AppError;
+use crate::services::Principal;
+
+/// `axum::Json`, with its rejections mapped to [`AppError`].
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_error(rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: JsonRejection) -> AppError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
+            "Expected a request with `Content-Type: application/json`.".into(),
+        ),
+        JsonRejection::JsonDataError(e) => AppError::BadRequest {
+            code: "invalid_json",
+            message: format!("Invalid request body: {}", e.body_text()),
+        },
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            AppError::too_large("payload_too_large", "The request body is too large.")
+        }
+        other => AppError::BadRequest {
+            code: "invalid_json",
+            message: format!("Malformed JSON: {}", other.body_text()),
+        },
+    }
+}
+
+/// `axum::extract::Query`, with its rejection mapped to [`AppError`].
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e: QueryRejection| {
+                AppError::bad_request("invalid_query", e.body_text())
+            })
+    }
+}
+
+/// `axum::extract::Path`, with its rejection mapped to [`AppError`].
+pub struct PathParam<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathParam<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e: PathRejection| AppError::bad_request("invalid_path", e.body_text()))
+    }
+}
+
+/// The authenticated caller: `Authorization: Bearer <access JWT | API key>`, re-checked against
+/// the store on every request.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                AppError::unauthorized(
+                    "not_authenticated",
+                    "Authentication credentials were not provided.",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                AppError::unauthorized(
+                    "not_authenticated",
+                    "Use `Authorization: Bearer <token>`.",
+                )
+            })?;
+        let principal = state.authenticate(token).await?;
+        tracing::Span::current().record("user_id", principal.user.id.as_str());
+        Ok(Self(principal))
+    }
+}
+
+/// The client's address as the platform saw it: the TCP peer locally, API Gateway's `sourceIp`
+/// on Lambda. Headers such as `X-Forwarded-For` are not trusted.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            return Ok(Self(Some(addr.ip())));
+        }
+        use lambda_http::request::RequestContext;
+        let source = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+            _ => None,
+        };
+        Ok(Self(source.and_then(|s| s.parse().ok())))
+    }
+}

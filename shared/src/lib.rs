@@ -1,0 +1,18 @@
+//! VertexCloud's shared crate: domain types, services, ports and adapters, and the HTTP routers
+//! that both the Lambda functions and the local server run.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod runtime;
+pub mod security;
+pub mod services;
+pub mod store;
+
+pub use config::Config;
+pub use error::{AppError, AppResult};
+pub use services::Core;
+
+/// The service's version, as reported by the health check.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

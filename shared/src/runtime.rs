@@ -1,0 +1,144 @@
+//! Process wiring shared by the four Lambda binaries and the local server: tracing, clients and
+//! the [`Core`], built once per process.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+
+use crate::config::{Backend, Config};
+use crate::http::{self, Group};
+use crate::security::random_secret;
+use crate::store::dynamo::DynamoStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::MetaStore;
+use crate::Core;
+
+/// JSON logs on Lambda (CloudWatch), readable text elsewhere; `RUST_LOG` filters (default info).
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let _ = if on_lambda {
+        builder
+            .json()
+            .with_current_span(true)
+            .without_time()
+            .with_target(false)
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}
+
+/// The AWS SDK configuration: region and credentials from the usual chain, `AWS_ENDPOINT_URL`
+/// for emulators, and timeouts so an unreachable service is a prompt 503, not a hang.
+pub async fn aws_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(3))
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// Reads the signing secret from the data dir, creating it (mode 0600) on first start.
+fn embedded_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+        Ok(_) => bail!("{} is shorter than 32 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    let secret = random_secret(48);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(secret.as_bytes())?;
+    file.sync_all()?;
+    Ok(secret.into_bytes())
+}
+
+async fn aws_secret(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
+    if let Some(secret) = &config.jwt_secret {
+        return Ok(secret.0.as_bytes().to_vec());
+    }
+    let Some(name) = &config.jwt_secret_param else {
+        bail!("no JWT secret configured (VERTEX_JWT_SECRET or VERTEX_JWT_SECRET_PARAM)");
+    };
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .with_context(|| format!("reading SSM parameter {name}"))?;
+    let value = out
+        .parameter
+        .and_then(|p| p.value)
+        .context("SSM parameter has no value")?;
+    if value.len() < 32 {
+        bail!("the JWT secret in {name} is shorter than 32 bytes");
+    }
+    Ok(value.into_bytes())
+}
+
+/// Builds the metadata store of the configured backend.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn MetaStore>> {
+    Ok(match config.backend {
+        Backend::Embedded => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
+            Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?)
+        }
+        Backend::Aws => {
+            let sdk = aws_sdk_config().await;
+            let table = config.table.clone().context("VERTEX_TABLE is not set")?;
+            Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+        }
+    })
+}
+
+/// The JWT signing secret: configured, or (embedded) generated on first start.
+pub async fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
+    match (&config.jwt_secret, config.backend) {
+        (Some(secret), _) => Ok(secret.0.as_bytes().to_vec()),
+        (None, Backend::Embedded) => embedded_secret(&config.data_dir),
+        (None, Backend::Aws) => aws_secret(config, &aws_sdk_config().await).await,
+    }
+}
+
+/// Store, secret and services, ready to serve.
+pub async fn build_core(config: Config) -> anyhow::Result<Arc<Core>> {
+    let store = open_store(&config).await?;
+    let secret = load_secret(&config).await?;
+    let core = Core::new(config, store, &secret);
+    core.passwords.warm_up().await;
+    Ok(Arc::new(core))
+}
+
+/// The whole of a Lambda function's `main`: one endpoint group on the AWS backend.
+pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
+    init_tracing();
+    let mut config = Config::from_env()?;
+    config.backend = Backend::Aws;
+    config.check()?;
+    let core = build_core(config).await?;
+    tracing::info!(function = group.name(), "cold start complete");
+    lambda_http::run(http::router(core, &[group])).await
+}

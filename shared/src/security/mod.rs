@@ -1,0 +1,10 @@
+//! Credentials: password hashing, access tokens, refresh tokens and API keys.
+
+mod passwords;
+mod tokens;
+
+pub use passwords::PasswordHasher;
+pub use tokens::{
+    random_secret, sha256_hex, AccessClaims, ApiKeyToken, RefreshToken, TokenKeys,
+    API_KEY_PREFIX,
+};

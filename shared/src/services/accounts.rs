@@ -1,0 +1,417 @@
+//! Accounts and sessions: register, log in, refresh, log out, profile, password, deletion.
+
+use std::net::IpAddr;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::authn::hashes_match;
+use super::check::Check;
+use super::throttle::LoginCounters;
+use super::{now, Core, Principal};
+use crate::domain::{Email, NewPassword, Role, User, UserView, Username};
+use crate::error::{AppError, AppResult};
+use crate::security::RefreshToken;
+use crate::store::{Session, WriteUserError};
+
+const NAME_MAX: usize = 150;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterInput {
+    #[schema(required = true)]
+    pub username: Option<String>,
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[schema(required = true, format = Password)]
+    pub password: Option<String>,
+    /// Must equal `password`.
+    #[schema(required = true, format = Password)]
+    pub password2: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginInput {
+    /// Username or email.
+    #[schema(required = true)]
+    pub username: Option<String>,
+    #[schema(required = true, format = Password)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    /// Access JWT for `Authorization: Bearer`.
+    pub access: String,
+    /// Opaque refresh token; single use (rotated on refresh).
+    pub refresh: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until `access` expires.
+    pub expires_in: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginOutput {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    #[serde(flatten)]
+    pub user: UserView,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshInput {
+    #[schema(required = true)]
+    pub refresh: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LogoutInput {
+    /// The session's refresh token (`refresh` is accepted too).
+    pub refresh_token: Option<String>,
+    pub refresh: Option<String>,
+}
+
+/// Only these fields can be changed here; anything else is rejected.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangePasswordInput {
+    #[schema(required = true, format = Password)]
+    pub old_password: Option<String>,
+    #[schema(required = true, format = Password)]
+    pub new_password: Option<String>,
+    #[schema(required = true, format = Password)]
+    pub new_password2: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountInput {
+    #[schema(required = true, format = Password)]
+    pub password: Option<String>,
+}
+
+fn taken(err: WriteUserError) -> AppError {
+    match err {
+        WriteUserError::UsernameTaken => {
+            AppError::conflict("username_taken", "A user with that username already exists.")
+        }
+        WriteUserError::EmailTaken => {
+            AppError::conflict("email_taken", "A user with that email already exists.")
+        }
+        WriteUserError::NotFound => AppError::invalid_token(),
+        WriteUserError::Store(e) => e.into(),
+    }
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::unauthorized(
+        "invalid_credentials",
+        "No active account found with the given credentials.",
+    )
+}
+
+impl Core {
+    /// Validates and creates an account of role `user` (or `role`, for the CLI and admins).
+    pub async fn create_account(&self, input: RegisterInput, role: Role) -> AppResult<User> {
+        let mut check = Check::default();
+        let username = check
+            .required("username", &input.username)
+            .and_then(|u| check.parse("username", Username::parse(u)));
+        let email = check
+            .required("email", &input.email)
+            .and_then(|e| check.parse("email", Email::parse(e)));
+        let first_name = check.text("first_name", input.first_name.as_deref(), NAME_MAX);
+        let last_name = check.text("last_name", input.last_name.as_deref(), NAME_MAX);
+        let password = match (input.password.as_deref(), input.password2.as_deref()) {
+            (None | Some(""), _) => {
+                check.fail("password", super::check::REQUIRED);
+                None
+            }
+            (Some(p), p2) => {
+                if p2 != Some(p) {
+                    check.fail("password2", "Password fields didn't match.");
+                }
+                let ids = [
+                    input.username.as_deref().unwrap_or_default(),
+                    input.email.as_deref().unwrap_or_default(),
+                ];
+                check.parse("password", NewPassword::parse(p, &ids))
+            }
+        };
+        check.finish()?;
+        let (Some(username), Some(email), Some(password)) = (username, email, password) else {
+            return Err(AppError::internal(anyhow::anyhow!("validated input missing")));
+        };
+        let at = now();
+        let user = User {
+            id: Uuid::new_v4().to_string(),
+            username: username.to_string(),
+            email: email.to_string(),
+            first_name: first_name.unwrap_or_default(),
+            last_name: last_name.unwrap_or_default(),
+            role,
+            is_active: true,
+            password_hash: self.passwords.hash(password.expose()).await?,
+            quota_bytes: self.config.default_quota_bytes,
+            used_bytes: 0,
+            file_count: 0,
+            created_at: at,
+            updated_at: at,
+        };
+        self.store.create_user(&user).await.map_err(taken)?;
+        tracing::info!(user_id = %user.id, username = %user.username, role = role.as_str(), "user created");
+        Ok(user)
+    }
+
+    pub async fn login(&self, input: LoginInput, client: Option<IpAddr>) -> AppResult<LoginOutput> {
+        let mut check = Check::default();
+        let login = check.required("username", &input.username).map(str::trim);
+        let password = check.required("password", &input.password);
+        check.finish()?;
+        let (Some(login), Some(password)) = (login, password) else {
+            return Err(invalid_credentials());
+        };
+        let user = self.store.find_user_by_login(login).await?;
+        let account = user
+            .as_ref()
+            .map_or_else(|| format!("login:{}", login.to_lowercase()), |u| u.id.clone());
+        let counters = LoginCounters::new(&account, client);
+        self.check_throttle(&counters).await?;
+
+        let ok = self
+            .passwords
+            .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
+        let user = match user {
+            Some(user) if ok => user,
+            _ => {
+                self.record_failure(&counters).await?;
+                tracing::info!(account = %account, "login failed");
+                return Err(invalid_credentials());
+            }
+        };
+        if !user.is_active {
+            return Err(AppError::forbidden(
+                "account_disabled",
+                "This account is disabled.",
+            ));
+        }
+        self.reset_account(&counters).await?;
+        let tokens = self.start_session(&user).await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok(LoginOutput {
+            tokens,
+            user: user.view(),
+        })
+    }
+
+    async fn start_session(&self, user: &User) -> AppResult<TokenPair> {
+        let at = now();
+        let session_id = Uuid::new_v4().to_string();
+        let refresh = RefreshToken::generate(&user.id, &session_id, 0);
+        let session = Session {
+            id: session_id,
+            user_id: user.id.clone(),
+            refresh_hash: refresh.hash(),
+            generation: 0,
+            created_at: at,
+            expires_at: at + Duration::seconds(self.config.refresh_ttl_secs),
+        };
+        self.store.create_session(&session).await?;
+        self.token_pair(&user.id, &session.id, &refresh)
+    }
+
+    fn token_pair(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        refresh: &RefreshToken,
+    ) -> AppResult<TokenPair> {
+        let ttl = self.config.access_ttl_secs;
+        let access = self
+            .tokens
+            .issue_access(user_id, session_id, now().timestamp(), ttl)
+            .map_err(AppError::internal)?;
+        Ok(TokenPair {
+            access,
+            refresh: refresh.expose(),
+            token_type: "Bearer",
+            expires_in: ttl,
+        })
+    }
+
+    /// Finds the session a refresh token belongs to. A token of an earlier generation is a reuse
+    /// (it was rotated already, so someone else has it): the whole session ends.
+    async fn session_of(&self, raw: &str) -> AppResult<(RefreshToken, Session, Option<User>)> {
+        let token = RefreshToken::parse(raw).ok_or_else(AppError::invalid_token)?;
+        let (user, session) = self
+            .store
+            .load_session_principal(&token.user_id, &token.session_id)
+            .await?;
+        let session = match session {
+            Some(s) if s.is_live(now()) => s,
+            _ => return Err(AppError::invalid_token()),
+        };
+        if token.generation < session.generation {
+            self.store
+                .delete_session(&session.user_id, &session.id)
+                .await?;
+            tracing::warn!(user_id = %session.user_id, session_id = %session.id, "refresh token reuse: session revoked");
+            return Err(AppError::unauthorized(
+                "token_reused",
+                "This refresh token was already used; the session has been ended.",
+            ));
+        }
+        if token.generation != session.generation
+            || !hashes_match(&token.hash(), &session.refresh_hash)
+        {
+            return Err(AppError::invalid_token());
+        }
+        Ok((token, session, user))
+    }
+
+    pub async fn refresh(&self, input: RefreshInput) -> AppResult<TokenPair> {
+        let mut check = Check::default();
+        let raw = check.required("refresh", &input.refresh);
+        check.finish()?;
+        let (token, session, user) = self.session_of(raw.unwrap_or_default()).await?;
+        let user = match user {
+            Some(u) if u.is_active => u,
+            _ => return Err(AppError::invalid_token()),
+        };
+        let next = RefreshToken::generate(&user.id, &session.id, token.generation + 1);
+        let expires = now() + Duration::seconds(self.config.refresh_ttl_secs);
+        let rotated = self
+            .store
+            .rotate_session(&user.id, &session.id, token.generation, &next.hash(), expires)
+            .await?;
+        if !rotated {
+            // Another request rotated this same token first: that is a reuse too.
+            self.store.delete_session(&user.id, &session.id).await?;
+            tracing::warn!(user_id = %user.id, session_id = %session.id, "concurrent refresh: session revoked");
+            return Err(AppError::unauthorized(
+                "token_reused",
+                "This refresh token was already used; the session has been ended.",
+            ));
+        }
+        self.token_pair(&user.id, &session.id, &next)
+    }
+
+    /// Ends the session the refresh token belongs to; its access tokens stop working at once.
+    pub async fn logout(&self, input: LogoutInput) -> AppResult<()> {
+        let raw = input.refresh_token.or(input.refresh);
+        let mut check = Check::default();
+        let raw = check.required("refresh_token", &raw);
+        check.finish()?;
+        let (_, session, _) = self.session_of(raw.unwrap_or_default()).await?;
+        self.store
+            .delete_session(&session.user_id, &session.id)
+            .await?;
+        tracing::info!(user_id = %session.user_id, session_id = %session.id, "logout");
+        Ok(())
+    }
+
+    pub async fn logout_all(&self, principal: &Principal) -> AppResult<()> {
+        self.store.delete_sessions(&principal.user.id, None).await?;
+        tracing::info!(user_id = %principal.user.id, "logout from every session");
+        Ok(())
+    }
+
+    pub async fn update_profile(&self, principal: &Principal, input: ProfileUpdate) -> AppResult<User> {
+        let mut check = Check::default();
+        let before = &principal.user;
+        let mut after = before.clone();
+        if let Some(first) = check.text("first_name", input.first_name.as_deref(), NAME_MAX) {
+            after.first_name = first;
+        }
+        if let Some(last) = check.text("last_name", input.last_name.as_deref(), NAME_MAX) {
+            after.last_name = last;
+        }
+        if let Some(email) = input.email.as_deref() {
+            if let Some(email) = check.parse("email", Email::parse(email)) {
+                after.email = email.to_string();
+            }
+        }
+        check.finish()?;
+        after.updated_at = now();
+        self.store.update_user(before, &after).await.map_err(taken)?;
+        Ok(after)
+    }
+
+    /// Verifies the caller's current password; a wrong one is a field error, not a 401, so a
+    /// client does not take it for an expired token.
+    async fn confirm_password(&self, user: &User, field: &str, password: &str) -> AppResult<()> {
+        if self
+            .passwords
+            .verify(password, Some(&user.password_hash))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::field(field, "Wrong password."))
+        }
+    }
+
+    /// Changes the password and ends every other session.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        input: ChangePasswordInput,
+    ) -> AppResult<()> {
+        let user = &principal.user;
+        let mut check = Check::default();
+        let old = check.required("old_password", &input.old_password);
+        let new = check.required("new_password", &input.new_password);
+        let new2 = input.new_password2.as_deref();
+        let new = new.and_then(|p| {
+            if new2 != Some(p) {
+                check.fail("new_password2", "Password fields didn't match.");
+            }
+            check.parse(
+                "new_password",
+                NewPassword::parse(p, &[&user.username, &user.email]),
+            )
+        });
+        check.finish()?;
+        let (Some(old), Some(new)) = (old, new) else {
+            return Err(AppError::internal(anyhow::anyhow!("validated input missing")));
+        };
+        self.confirm_password(user, "old_password", old).await?;
+        let mut after = user.clone();
+        after.password_hash = self.passwords.hash(new.expose()).await?;
+        after.updated_at = now();
+        self.store.update_user(user, &after).await.map_err(taken)?;
+        self.store
+            .delete_sessions(&user.id, principal.session_id())
+            .await?;
+        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
+        Ok(())
+    }
+
+    /// Removes the caller's account, sessions and keys (and, with the files issue, their files).
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        input: DeleteAccountInput,
+    ) -> AppResult<()> {
+        let mut check = Check::default();
+        let password = check.required("password", &input.password);
+        check.finish()?;
+        let user = &principal.user;
+        self.confirm_password(user, "password", password.unwrap_or_default())
+            .await?;
+        self.store.delete_user(user).await?;
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! API keys: long-lived credentials for scripts (the VertexCloud seed's "session key").
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::check::Check;
+use super::{now, Core, Credential, Principal};
+use crate::domain::rfc3339;
+use crate::error::{AppError, AppResult};
+use crate::security::ApiKeyToken;
+use crate::store::ApiKey;
+
+const NAME_MAX: usize = 100;
+const MAX_DAYS: i64 = 3650;
+/// Keeps listings and the per-user partition small.
+const MAX_KEYS_PER_USER: usize = 100;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateKeyInput {
+    #[schema(required = true)]
+    pub name: Option<String>,
+    /// 1–3650; omitted: the key does not expire.
+    pub expires_in_days: Option<i64>,
+}
+
+/// A key as listed: never the secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    /// The key's first characters, to recognise it.
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+/// A new key: `key` is shown this once and never again.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeyCreated {
+    #[serde(flatten)]
+    pub view: ApiKeyView,
+    pub key: String,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(k: &ApiKey) -> Self {
+        Self {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            created_at: rfc3339(k.created_at),
+            expires_at: k.expires_at.map(rfc3339),
+        }
+    }
+}
+
+impl Core {
+    pub async fn create_api_key(
+        &self,
+        principal: &Principal,
+        input: CreateKeyInput,
+    ) -> AppResult<ApiKeyCreated> {
+        // A leaked key must not be able to mint more keys.
+        if let Credential::ApiKey(_) = principal.credential {
+            return Err(AppError::forbidden(
+                "session_required",
+                "API keys can only be created from a login session.",
+            ));
+        }
+        let mut check = Check::default();
+        let name = check
+            .required("name", &input.name)
+            .and_then(|n| check.text("name", Some(n), NAME_MAX));
+        if let Some(days) = input.expires_in_days {
+            if !(1..=MAX_DAYS).contains(&days) {
+                check.fail(
+                    "expires_in_days",
+                    format!("Must be between 1 and {MAX_DAYS}."),
+                );
+            }
+        }
+        check.finish()?;
+        let user_id = &principal.user.id;
+        if self.store.list_api_keys(user_id).await?.len() >= MAX_KEYS_PER_USER {
+            return Err(AppError::conflict(
+                "too_many_keys",
+                format!("A user can have at most {MAX_KEYS_PER_USER} API keys."),
+            ));
+        }
+        let token = ApiKeyToken::generate(user_id);
+        let at = now();
+        let key = ApiKey {
+            id: token.key_id.clone(),
+            user_id: user_id.clone(),
+            name: name.unwrap_or_default(),
+            prefix: token.display_prefix(),
+            key_hash: token.hash(),
+            created_at: at,
+            expires_at: input.expires_in_days.map(|d| at + Duration::days(d)),
+        };
+        self.store.create_api_key(&key).await?;
+        tracing::info!(user_id = %user_id, key_id = %key.id, "API key created");
+        Ok(ApiKeyCreated {
+            view: ApiKeyView::from(&key),
+            key: token.expose(),
+        })
+    }
+
+    pub async fn list_api_keys(&self, principal: &Principal) -> AppResult<Vec<ApiKeyView>> {
+        let keys = self.store.list_api_keys(&principal.user.id).await?;
+        Ok(keys.iter().map(ApiKeyView::from).collect())
+    }
+
+    pub async fn delete_api_key(&self, principal: &Principal, key_id: &str) -> AppResult<()> {
+        let valid_id = key_id.len() == 32 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
+        if !valid_id
+            || !self
+                .store
+                .delete_api_key(&principal.user.id, &key_id.to_ascii_lowercase())
+                .await?
+        {
+            return Err(AppError::not_found("not_found", "No such API key."));
+        }
+        tracing::info!(user_id = %principal.user.id, key_id = %key_id, "API key revoked");
+        Ok(())
+    }
+}

@@ -1,0 +1,44 @@
+//! The service layer: every rule of the product, once, independent of HTTP and of the backend.
+
+mod accounts;
+mod api_keys;
+mod authn;
+mod check;
+mod throttle;
+
+use std::sync::Arc;
+
+pub use accounts::{
+    ChangePasswordInput, DeleteAccountInput, LoginInput, LoginOutput, LogoutInput,
+    ProfileUpdate, RefreshInput, RegisterInput, TokenPair,
+};
+pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
+pub use authn::{Credential, Principal};
+pub use check::Check;
+
+use crate::config::Config;
+use crate::security::{PasswordHasher, TokenKeys};
+use crate::store::MetaStore;
+
+/// Everything a request needs, built once per process (cold start) and shared.
+pub struct Core {
+    pub config: Config,
+    pub store: Arc<dyn MetaStore>,
+    pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+}
+
+impl Core {
+    pub fn new(config: Config, store: Arc<dyn MetaStore>, jwt_secret: &[u8]) -> Self {
+        Self {
+            config,
+            store,
+            tokens: TokenKeys::new(jwt_secret),
+            passwords: PasswordHasher::default(),
+        }
+    }
+}
+
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}

@@ -1,0 +1,149 @@
+//! Ports: the metadata stores the services need, as narrow traits, and the records they keep.
+//!
+//! Two adapters implement every port: [`sqlite`] (the embedded backend) and [`dynamo`] (AWS).
+//! The same behaviour suite runs against both.
+
+pub mod dynamo;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::User;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backing store cannot be reached (network, timeout, missing table): HTTP 503.
+    #[error("store unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    #[error("store error: {0:#}")]
+    Other(anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    pub fn other(err: impl Into<anyhow::Error>) -> Self {
+        Self::Other(err.into())
+    }
+}
+
+/// Why a user could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteUserError {
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("email taken")]
+    EmailTaken,
+    #[error("user not found")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A login session: one refresh-token family. Ending a session deletes it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    /// SHA-256 (hex) of the current refresh token.
+    pub refresh_hash: String,
+    /// Bumped on every rotation; the refresh token names the generation it was issued for.
+    pub generation: u64,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at > now
+    }
+}
+
+/// A long-lived key for scripts. Only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// The first characters of the key, to recognise it in listings.
+    pub prefix: String,
+    /// SHA-256 (hex) of the key.
+    pub key_hash: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user; fails with `UsernameTaken`/`EmailTaken` (case-insensitive), race-free.
+    async fn create_user(&self, user: &User) -> Result<(), WriteUserError>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Looks a user up by normalized username, or by normalized email when it contains `@`.
+    async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
+    /// Writes the editable fields of `after` (email, names, role, active, password, quota,
+    /// updated_at). Usage counters are not touched. `before` is the stored state it replaces.
+    async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError>;
+    /// Removes the user with every session and API key.
+    async fn delete_user(&self, user: &User) -> StoreResult<()>;
+    /// Cheap round trip for the health check.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// The user and the session in one batched read (the per-request revocation check).
+    async fn load_session_principal(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> StoreResult<(Option<User>, Option<Session>)>;
+    /// Replaces the refresh hash if the session is still at `expected_generation`; false if not.
+    async fn rotate_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        expected_generation: u64,
+        new_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    async fn delete_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
+    /// Ends every session of the user, except `keep` if given.
+    async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>>;
+    /// False when no such key of that user exists.
+    async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool>;
+    /// The user and the key in one batched read.
+    async fn load_key_principal(
+        &self,
+        user_id: &str,
+        key_id: &str,
+    ) -> StoreResult<(Option<User>, Option<ApiKey>)>;
+}
+
+/// Fixed-window counters for login throttling. A counter is named by `key` and `window`
+/// (the window's index since the epoch) and may be forgotten once `expires_at` passes.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    async fn throttle_counts(&self, keys: &[String], window: i64) -> StoreResult<Vec<u64>>;
+    /// Adds one to each counter.
+    async fn throttle_hit(&self, keys: &[String], window: i64, expires_at: i64)
+        -> StoreResult<()>;
+    async fn throttle_reset(&self, key: &str, window: i64) -> StoreResult<()>;
+}
+
+/// Everything the services need from metadata storage.
+pub trait MetaStore: UserStore + SessionStore + ApiKeyStore + ThrottleStore {}
+impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore> MetaStore for T {}

@@ -1,0 +1,521 @@
+//! Embedded metadata store: one SQLite file (rusqlite, bundled), for `cargo run` and
+//! self-hosted single-binary deployments.
+//!
+//! One connection behind a mutex, used from `spawn_blocking`: SQLite serialises writers anyway,
+//! and uniqueness is enforced by `UNIQUE` indexes, so registration races cannot create twins.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{
+    ApiKey, ApiKeyStore, Session, SessionStore, StoreError, StoreResult, ThrottleStore, UserStore,
+    WriteUserError,
+};
+use crate::domain::{Role, User};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    username_lc   TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    email_lc      TEXT NOT NULL UNIQUE,
+    first_name    TEXT NOT NULL,
+    last_name     TEXT NOT NULL,
+    role          TEXT NOT NULL,
+    is_active     INTEGER NOT NULL,
+    password_hash TEXT NOT NULL,
+    quota_bytes   INTEGER,
+    used_bytes    INTEGER NOT NULL DEFAULT 0,
+    file_count    INTEGER NOT NULL DEFAULT 0,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id           TEXT PRIMARY KEY,
+    user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_hash TEXT NOT NULL,
+    generation   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name       TEXT NOT NULL,
+    prefix     TEXT NOT NULL,
+    key_hash   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_user ON api_keys(user_id);
+CREATE TABLE IF NOT EXISTS throttle (
+    key        TEXT NOT NULL,
+    window     INTEGER NOT NULL,
+    count      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (key, window)
+);
+";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the schema.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )?;
+        conn.execute_batch(SCHEMA).context("applying the schema")?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+            // back), so a poisoned lock is still safe to use.
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .unwrap_or_else(|join| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(join))))
+    }
+}
+
+fn other(err: rusqlite::Error) -> StoreError {
+    StoreError::other(err)
+}
+
+fn ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+fn from_ts(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
+}
+
+const USER_COLUMNS: &str = "id, username, email, first_name, last_name, role, is_active, \
+    password_hash, quota_bytes, used_bytes, file_count, created_at, updated_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(5)?;
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        first_name: row.get(3)?,
+        last_name: row.get(4)?,
+        role: Role::parse(&role).unwrap_or(Role::User),
+        is_active: row.get(6)?,
+        password_hash: row.get(7)?,
+        quota_bytes: row.get::<_, Option<i64>>(8)?.map(|q| q as u64),
+        used_bytes: row.get::<_, i64>(9)? as u64,
+        file_count: row.get::<_, i64>(10)? as u64,
+        created_at: from_ts(row.get(11)?),
+        updated_at: from_ts(row.get(12)?),
+    })
+}
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        refresh_hash: row.get(2)?,
+        generation: row.get::<_, i64>(3)? as u64,
+        created_at: from_ts(row.get(4)?),
+        expires_at: from_ts(row.get(5)?),
+    })
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        name: row.get(2)?,
+        prefix: row.get(3)?,
+        key_hash: row.get(4)?,
+        created_at: from_ts(row.get(5)?),
+        expires_at: row.get::<_, Option<i64>>(6)?.map(from_ts),
+    })
+}
+
+/// Maps a UNIQUE violation to the field it concerns.
+fn write_error(err: rusqlite::Error) -> WriteUserError {
+    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err {
+        if e.code == rusqlite::ErrorCode::ConstraintViolation {
+            if msg.contains("users.username_lc") {
+                return WriteUserError::UsernameTaken;
+            }
+            if msg.contains("users.email_lc") {
+                return WriteUserError::EmailTaken;
+            }
+        }
+    }
+    WriteUserError::Store(other(err))
+}
+
+fn get_user(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        [id],
+        user_from_row,
+    )
+    .optional()
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(&self, user: &User) -> Result<(), WriteUserError> {
+        let u = user.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, \
+                 last_name, role, is_active, password_hash, quota_bytes, used_bytes, file_count, \
+                 created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13)",
+                params![
+                    u.id,
+                    u.username,
+                    u.username.to_ascii_lowercase(),
+                    u.email,
+                    u.email.to_lowercase(),
+                    u.first_name,
+                    u.last_name,
+                    u.role.as_str(),
+                    u.is_active,
+                    u.password_hash,
+                    u.quota_bytes.map(|q| q as i64),
+                    ts(u.created_at),
+                    ts(u.updated_at),
+                ],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(write_error)
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.with(move |c| get_user(c, &id)).await.map_err(other)
+    }
+
+    async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        let login = login.to_lowercase();
+        let column = if login.contains('@') {
+            "email_lc"
+        } else {
+            "username_lc"
+        };
+        self.with(move |c| {
+            c.query_row(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"),
+                [login],
+                user_from_row,
+            )
+            .optional()
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn update_user(&self, _before: &User, after: &User) -> Result<(), WriteUserError> {
+        let u = after.clone();
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "UPDATE users SET email = ?2, email_lc = ?3, first_name = ?4, last_name = ?5, \
+                     role = ?6, is_active = ?7, password_hash = ?8, quota_bytes = ?9, \
+                     updated_at = ?10 WHERE id = ?1",
+                    params![
+                        u.id,
+                        u.email,
+                        u.email.to_lowercase(),
+                        u.first_name,
+                        u.last_name,
+                        u.role.as_str(),
+                        u.is_active,
+                        u.password_hash,
+                        u.quota_bytes.map(|q| q as i64),
+                        ts(u.updated_at),
+                    ],
+                )
+            })
+            .await
+            .map_err(write_error)?;
+        if changed == 0 {
+            return Err(WriteUserError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, user: &User) -> StoreResult<()> {
+        let id = user.id.clone();
+        // Sessions and keys go with the user (ON DELETE CASCADE).
+        self.with(move |c| c.execute("DELETE FROM users WHERE id = ?1", [id]))
+            .await
+            .map(|_| ())
+            .map_err(other)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.with(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+            .map_err(|e| StoreError::Unavailable(e.into()))
+    }
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, s: &Session) -> StoreResult<()> {
+        let s = s.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            // Expired sessions of this user are swept as new ones are made.
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2",
+                params![s.user_id, ts(Utc::now())],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (id, user_id, refresh_hash, generation, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    s.id,
+                    s.user_id,
+                    s.refresh_hash,
+                    s.generation as i64,
+                    ts(s.created_at),
+                    ts(s.expires_at)
+                ],
+            )?;
+            tx.commit()
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn load_session_principal(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> StoreResult<(Option<User>, Option<Session>)> {
+        let (uid, sid) = (user_id.to_owned(), session_id.to_owned());
+        self.with(move |c| {
+            let user = get_user(c, &uid)?;
+            let session = c
+                .query_row(
+                    "SELECT id, user_id, refresh_hash, generation, created_at, expires_at \
+                     FROM sessions WHERE id = ?1 AND user_id = ?2",
+                    [&sid, &uid],
+                    session_from_row,
+                )
+                .optional()?;
+            Ok((user, session))
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn rotate_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        expected_generation: u64,
+        new_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (uid, sid, hash) = (
+            user_id.to_owned(),
+            session_id.to_owned(),
+            new_hash.to_owned(),
+        );
+        self.with(move |c| {
+            c.execute(
+                "UPDATE sessions SET refresh_hash = ?3, generation = generation + 1, expires_at = ?4 \
+                 WHERE id = ?1 AND user_id = ?2 AND generation = ?5",
+                params![sid, uid, hash, ts(expires_at), expected_generation as i64],
+            )
+        })
+        .await
+        .map(|n| n == 1)
+        .map_err(other)
+    }
+
+    async fn delete_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
+        let (uid, sid) = (user_id.to_owned(), session_id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE id = ?1 AND user_id = ?2",
+                [sid, uid],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(other)
+    }
+
+    async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
+        let (uid, keep) = (user_id.to_owned(), keep.unwrap_or_default().to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND id <> ?2",
+                [uid, keep],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(other)
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_api_key(&self, k: &ApiKey) -> StoreResult<()> {
+        let k = k.clone();
+        self.with(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    k.id,
+                    k.user_id,
+                    k.name,
+                    k.prefix,
+                    k.key_hash,
+                    ts(k.created_at),
+                    k.expires_at.map(ts)
+                ],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(other)
+    }
+
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+        let uid = user_id.to_owned();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, user_id, name, prefix, key_hash, created_at, expires_at \
+                 FROM api_keys WHERE user_id = ?1 ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([uid], key_from_row)?;
+            rows.collect()
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool> {
+        let (uid, kid) = (user_id.to_owned(), key_id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM api_keys WHERE id = ?1 AND user_id = ?2",
+                [kid, uid],
+            )
+        })
+        .await
+        .map(|n| n == 1)
+        .map_err(other)
+    }
+
+    async fn load_key_principal(
+        &self,
+        user_id: &str,
+        key_id: &str,
+    ) -> StoreResult<(Option<User>, Option<ApiKey>)> {
+        let (uid, kid) = (user_id.to_owned(), key_id.to_owned());
+        self.with(move |c| {
+            let user = get_user(c, &uid)?;
+            let key = c
+                .query_row(
+                    "SELECT id, user_id, name, prefix, key_hash, created_at, expires_at \
+                     FROM api_keys WHERE id = ?1 AND user_id = ?2",
+                    [&kid, &uid],
+                    key_from_row,
+                )
+                .optional()?;
+            Ok((user, key))
+        })
+        .await
+        .map_err(other)
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for SqliteStore {
+    async fn throttle_counts(&self, keys: &[String], window: i64) -> StoreResult<Vec<u64>> {
+        let keys = keys.to_vec();
+        self.with(move |c| {
+            let mut stmt = c.prepare("SELECT count FROM throttle WHERE key = ?1 AND window = ?2")?;
+            keys.iter()
+                .map(|k| {
+                    stmt.query_row(params![k, window], |r| r.get::<_, i64>(0))
+                        .optional()
+                        .map(|n| n.unwrap_or(0) as u64)
+                })
+                .collect()
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn throttle_hit(
+        &self,
+        keys: &[String],
+        window: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        let keys = keys.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM throttle WHERE expires_at < ?1",
+                [Utc::now().timestamp()],
+            )?;
+            for k in &keys {
+                tx.execute(
+                    "INSERT INTO throttle (key, window, count, expires_at) VALUES (?1, ?2, 1, ?3) \
+                     ON CONFLICT (key, window) DO UPDATE SET count = count + 1",
+                    params![k, window, expires_at],
+                )?;
+            }
+            tx.commit()
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn throttle_reset(&self, key: &str, window: i64) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.with(move |c| {
+            c.execute(
+                "DELETE FROM throttle WHERE key = ?1 AND window = ?2",
+                params![key, window],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(other)
+    }
+}

@@ -1,0 +1,193 @@
+//! `vertexcloud`: the whole API as one local process, and the admin commands.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use shared::config::{Backend, Config};
+use shared::domain::Role;
+use shared::http::{self, Group};
+use shared::services::RegisterInput;
+use shared::{runtime, AppError, Core};
+
+#[derive(Parser)]
+#[command(name = "vertexcloud", version, about = "VertexCloud: secure file storage")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Where the embedded backend keeps its database, secret and files.
+    #[arg(long, global = true, env = "VERTEX_DATA_DIR", default_value = ".vertexcloud")]
+    data_dir: PathBuf,
+    /// `embedded` (SQLite + disk, the default) or `aws` (DynamoDB + S3, see README).
+    #[arg(long, global = true, env = "VERTEX_BACKEND", default_value = "embedded")]
+    backend: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the whole API (the default command).
+    Serve {
+        #[arg(long, env = "VERTEX_ADDR", default_value = "127.0.0.1:8000")]
+        addr: SocketAddr,
+    },
+    /// Create a superuser: the only way to make the first one.
+    CreateSuperuser {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Create the DynamoDB table (for emulators; on AWS the SAM template creates it).
+    CreateTable,
+}
+
+fn config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::from_env()?;
+    config.backend = cli.backend.parse()?;
+    config.data_dir = cli.data_dir.clone();
+    config.check()?;
+    Ok(config)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    runtime::init_tracing();
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        None => serve(&cli, "127.0.0.1:8000".parse().expect("valid address")).await,
+        Some(Command::Serve { addr }) => serve(&cli, *addr).await,
+        Some(Command::CreateSuperuser {
+            username,
+            email,
+            password_stdin,
+        }) => create_superuser(&cli, username, email, *password_stdin).await,
+        Some(Command::CreateTable) => create_table(&cli).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(cli: &Cli, default_addr: SocketAddr) -> anyhow::Result<()> {
+    // `VERTEX_ADDR` applies to the bare `vertexcloud` too, not only to `serve`.
+    let addr = match (&cli.command, std::env::var("VERTEX_ADDR")) {
+        (None, Ok(a)) => a.parse().context("VERTEX_ADDR")?,
+        _ => default_addr,
+    };
+    let config = config(cli)?;
+    let backend = config.backend;
+    let data_dir = config.data_dir.clone();
+    let table = config.table.clone();
+    let core = runtime::build_core(config).await?;
+    let app = http::router(core, &Group::ALL);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let where_ = match backend {
+        Backend::Embedded => format!("embedded, data in {}", data_dir.display()),
+        Backend::Aws => format!("aws, table {}", table.unwrap_or_default()),
+    };
+    println!("VertexCloud listening on http://{} ({where_})", listener.local_addr()?);
+    println!("API reference: http://{}/api/openapi.json", listener.local_addr()?);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    println!("VertexCloud stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to prompt on: pass --password-stdin and pipe the password");
+    }
+    let first = rpassword::prompt_password("Password: ")?;
+    let second = rpassword::prompt_password("Password (again): ")?;
+    if first != second {
+        bail!("the passwords didn't match");
+    }
+    Ok(first)
+}
+
+async fn create_superuser(
+    cli: &Cli,
+    username: &str,
+    email: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let config = config(cli)?;
+    let password = read_password(password_stdin)?;
+    let store = runtime::open_store(&config).await?;
+    // No tokens are issued here, so no signing secret is needed.
+    let core = Arc::new(Core::new(
+        config,
+        store,
+        shared::security::random_secret(32).as_bytes(),
+    ));
+    let input = RegisterInput {
+        username: Some(username.to_owned()),
+        email: Some(email.to_owned()),
+        password: Some(password.clone()),
+        password2: Some(password),
+        first_name: None,
+        last_name: None,
+    };
+    match core.create_account(input, Role::Superuser).await {
+        Ok(user) => {
+            println!("Superuser {} created (id {}).", user.username, user.id);
+            Ok(())
+        }
+        Err(AppError::Validation(fields)) => {
+            let lines: Vec<String> = fields.iter().map(|(f, m)| format!("  {f}: {m}")).collect();
+            bail!("invalid input:\n{}", lines.join("\n"))
+        }
+        Err(AppError::Conflict { message, .. }) => bail!("{message}"),
+        Err(e) => Err(anyhow::anyhow!("{e}")),
+    }
+}
+
+async fn create_table(cli: &Cli) -> anyhow::Result<()> {
+    let config = config(cli)?;
+    let table = config.table.context("VERTEX_TABLE is not set")?;
+    let sdk = runtime::aws_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    shared::store::dynamo::DynamoStore::create_table(&client, &table).await?;
+    println!("Created table {table}.");
+    Ok(())
+}
