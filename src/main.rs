@@ -15,15 +15,29 @@ use shared::services::RegisterInput;
 use shared::{runtime, AppError, Core};
 
 #[derive(Parser)]
-#[command(name = "vertexcloud", version, about = "VertexCloud: secure file storage")]
+#[command(
+    name = "vertexcloud",
+    version,
+    about = "VertexCloud: secure file storage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// Where the embedded backend keeps its database, secret and files.
-    #[arg(long, global = true, env = "VERTEX_DATA_DIR", default_value = ".vertexcloud")]
+    #[arg(
+        long,
+        global = true,
+        env = "VERTEX_DATA_DIR",
+        default_value = ".vertexcloud"
+    )]
     data_dir: PathBuf,
     /// `embedded` (SQLite + disk, the default) or `aws` (DynamoDB + S3, see README).
-    #[arg(long, global = true, env = "VERTEX_BACKEND", default_value = "embedded")]
+    #[arg(
+        long,
+        global = true,
+        env = "VERTEX_BACKEND",
+        default_value = "embedded"
+    )]
     backend: String,
 }
 
@@ -98,8 +112,14 @@ async fn serve(cli: &Cli, default_addr: SocketAddr) -> anyhow::Result<()> {
         Backend::Embedded => format!("embedded, data in {}", data_dir.display()),
         Backend::Aws => format!("aws, table {}", table.unwrap_or_default()),
     };
-    println!("VertexCloud listening on http://{} ({where_})", listener.local_addr()?);
-    println!("API reference: http://{}/api/openapi.json", listener.local_addr()?);
+    println!(
+        "VertexCloud listening on http://{} ({where_})",
+        listener.local_addr()?
+    );
+    println!(
+        "API reference: http://{}/api/openapi.json",
+        listener.local_addr()?
+    );
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

@@ -120,13 +120,22 @@ impl Config {
     /// Rejects values that would make the service unsafe or unusable.
     pub fn check(&self) -> Result<(), ConfigError> {
         if self.access_ttl_secs < 1 {
-            return Err(ConfigError::Invalid("VERTEX_ACCESS_TTL_SECS", "must be ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "VERTEX_ACCESS_TTL_SECS",
+                "must be ≥ 1".into(),
+            ));
         }
         if self.refresh_ttl_secs < 1 {
-            return Err(ConfigError::Invalid("VERTEX_REFRESH_TTL_SECS", "must be ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "VERTEX_REFRESH_TTL_SECS",
+                "must be ≥ 1".into(),
+            ));
         }
         if self.throttle.window_secs < 1 {
-            return Err(ConfigError::Invalid("VERTEX_LOGIN_WINDOW_SECS", "must be ≥ 1".into()));
+            return Err(ConfigError::Invalid(
+                "VERTEX_LOGIN_WINDOW_SECS",
+                "must be ≥ 1".into(),
+            ));
         }
         if let Some(secret) = &self.jwt_secret {
             if secret.0.len() < 32 {
@@ -136,10 +145,8 @@ impl Config {
                 ));
             }
         }
-        if self.backend == Backend::Aws {
-            if self.table.is_none() {
-                return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));
-            }
+        if self.backend == Backend::Aws && self.table.is_none() {
+            return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));
         }
         Ok(())
     }

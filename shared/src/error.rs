@@ -21,41 +21,23 @@ pub enum AppError {
     Validation(FieldErrors),
     /// 400 with a specific code (e.g. `invalid_json`, `invalid_path`).
     #[error("{message}")]
-    BadRequest {
-        code: &'static str,
-        message: String,
-    },
+    BadRequest { code: &'static str, message: String },
     /// 401: no, invalid, expired or revoked credentials.
     #[error("{message}")]
-    Unauthorized {
-        code: &'static str,
-        message: String,
-    },
+    Unauthorized { code: &'static str, message: String },
     /// 403.
     #[error("{message}")]
-    Forbidden {
-        code: &'static str,
-        message: String,
-    },
+    Forbidden { code: &'static str, message: String },
     #[error("{message}")]
-    NotFound {
-        code: &'static str,
-        message: String,
-    },
+    NotFound { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
     /// 409.
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
     /// 413.
     #[error("{message}")]
-    TooLarge {
-        code: &'static str,
-        message: String,
-    },
+    TooLarge { code: &'static str, message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     /// 429 with `Retry-After` seconds.
@@ -203,7 +185,9 @@ pub struct ErrorBody {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(cause) => tracing::error!(error = %format!("{cause:#}"), "internal error"),
+            Self::Internal(cause) => {
+                tracing::error!(error = %format!("{cause:#}"), "internal error")
+            }
             Self::Unavailable(cause) => {
                 tracing::error!(error = %format!("{cause:#}"), "backing service unavailable")
             }

@@ -10,8 +10,7 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let invalid = || "Enter a valid email address.".to_string();
         let s = raw.trim();
-        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_control() || c.is_whitespace())
-        {
+        if s.is_empty() || s.len() > 254 || s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(invalid());
         }
         let (local, domain) = s.rsplit_once('@').ok_or_else(invalid)?;
@@ -56,6 +55,8 @@ mod tests {
         let e = Email::parse("John.Doe+x@Example.COM").unwrap();
         assert_eq!(e.as_str(), "John.Doe+x@example.com");
         assert_eq!(e.normalized(), "john.doe+x@example.com");
+        // Surrounding white space is trimmed, as form fields usually are.
+        assert_eq!(Email::parse(" a@b.com\n").unwrap().as_str(), "a@b.com");
     }
 
     #[test]
@@ -70,7 +71,7 @@ mod tests {
             "a b@c.com",
             "a@-b.com",
             "a@b..com",
-            "a@b.com\n",
+            "a@b\n.com",
             "a\r\n@b.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");

@@ -9,9 +9,15 @@ pub struct NewPassword(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
-    #[error("This password is too short. It must contain at least {} characters.", NewPassword::MIN_LEN)]
+    #[error(
+        "This password is too short. It must contain at least {} characters.",
+        NewPassword::MIN_LEN
+    )]
     TooShort,
-    #[error("This password is too long. It must contain at most {} characters.", NewPassword::MAX_LEN)]
+    #[error(
+        "This password is too long. It must contain at most {} characters.",
+        NewPassword::MAX_LEN
+    )]
     TooLong,
     #[error("This password is entirely numeric.")]
     AllDigits,
@@ -75,13 +81,34 @@ mod tests {
     #[test]
     fn policy() {
         let ids = ["alice", "alice@example.com"];
-        assert_eq!(NewPassword::parse("short1", &ids).unwrap_err(), PasswordError::TooShort);
-        assert_eq!(NewPassword::parse("1234567890", &ids).unwrap_err(), PasswordError::AllDigits);
-        assert_eq!(NewPassword::parse("password", &ids).unwrap_err(), PasswordError::Common);
-        assert_eq!(NewPassword::parse("Password1", &ids).unwrap_err(), PasswordError::Common);
-        assert_eq!(NewPassword::parse("qwertyuiop", &ids).unwrap_err(), PasswordError::Common);
-        assert_eq!(NewPassword::parse("ALICE-secret-99", &ids).unwrap_err(), PasswordError::LikeIdentity);
-        assert_eq!(NewPassword::parse(&"x".repeat(1025), &ids).unwrap_err(), PasswordError::TooLong);
+        assert_eq!(
+            NewPassword::parse("short1", &ids).unwrap_err(),
+            PasswordError::TooShort
+        );
+        assert_eq!(
+            NewPassword::parse("1234567890", &ids).unwrap_err(),
+            PasswordError::AllDigits
+        );
+        assert_eq!(
+            NewPassword::parse("password", &ids).unwrap_err(),
+            PasswordError::Common
+        );
+        assert_eq!(
+            NewPassword::parse("Password1", &ids).unwrap_err(),
+            PasswordError::Common
+        );
+        assert_eq!(
+            NewPassword::parse("qwertyuiop", &ids).unwrap_err(),
+            PasswordError::Common
+        );
+        assert_eq!(
+            NewPassword::parse("ALICE-secret-99", &ids).unwrap_err(),
+            PasswordError::LikeIdentity
+        );
+        assert_eq!(
+            NewPassword::parse(&"x".repeat(1025), &ids).unwrap_err(),
+            PasswordError::TooLong
+        );
         assert!(NewPassword::parse("correct horse battery", &ids).is_ok());
         assert!(NewPassword::parse("Tr0ub4dor&3x", &ids).is_ok());
     }

@@ -112,7 +112,17 @@ mod tests {
 
     #[test]
     fn accepts_safe_paths() {
-        for ok in ["", "a", "docs/report.pdf", "a b/c d", "ünïcode/名前", "...", "..a", "a..", ".hidden"] {
+        for ok in [
+            "",
+            "a",
+            "docs/report.pdf",
+            "a b/c d",
+            "ünïcode/名前",
+            "...",
+            "..a",
+            "a..",
+            ".hidden",
+        ] {
             assert_eq!(UserPath::parse(ok).unwrap().as_str(), ok);
         }
     }
@@ -145,7 +155,10 @@ mod tests {
         let long = vec!["x".repeat(200); 5].join("/");
         assert!(long.len() + KEY_OVERHEAD > MAX_KEY_BYTES);
         assert_eq!(UserPath::parse(&long).unwrap_err(), PathError::TooLong);
-        assert_eq!(UserPath::parse(&"y".repeat(256)).unwrap_err(), PathError::TooLong);
+        assert_eq!(
+            UserPath::parse(&"y".repeat(256)).unwrap_err(),
+            PathError::TooLong
+        );
         let fits = vec!["x".repeat(200); 4].join("/");
         assert!(UserPath::parse(&fits).is_ok());
     }
@@ -155,10 +168,15 @@ mod tests {
         let p = UserPath::parse("a/b/c.txt").unwrap();
         assert_eq!(p.name(), "c.txt");
         assert_eq!(p.parent().unwrap().as_str(), "a/b");
-        assert_eq!(UserPath::parse("a").unwrap().parent().unwrap(), UserPath::home());
+        assert_eq!(
+            UserPath::parse("a").unwrap().parent().unwrap(),
+            UserPath::home()
+        );
         assert!(UserPath::home().parent().is_none());
         assert!(p.starts_with(&UserPath::parse("a/b").unwrap()));
-        assert!(!UserPath::parse("a/bc").unwrap().starts_with(&UserPath::parse("a/b").unwrap()));
+        assert!(!UserPath::parse("a/bc")
+            .unwrap()
+            .starts_with(&UserPath::parse("a/b").unwrap()));
         assert_eq!(UserPath::home().join("x/y").unwrap().as_str(), "x/y");
         assert!(p.join("..").is_err());
     }

@@ -13,8 +13,8 @@ use super::{AppState, Message};
 use crate::domain::{Role, StorageUsage, UserView};
 use crate::error::{AppResult, ErrorBody};
 use crate::services::{
-    ApiKeyCreated, ApiKeyView, ChangePasswordInput, CreateKeyInput, DeleteAccountInput,
-    LoginInput, LoginOutput, LogoutInput, ProfileUpdate, RefreshInput, RegisterInput, TokenPair,
+    ApiKeyCreated, ApiKeyView, ChangePasswordInput, CreateKeyInput, DeleteAccountInput, LoginInput,
+    LoginOutput, LogoutInput, ProfileUpdate, RefreshInput, RegisterInput, TokenPair,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -179,7 +179,10 @@ async fn create_key(
     Auth(me): Auth,
     JsonBody(input): JsonBody<CreateKeyInput>,
 ) -> AppResult<(StatusCode, Json<ApiKeyCreated>)> {
-    Ok((StatusCode::CREATED, Json(core.create_api_key(&me, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(core.create_api_key(&me, input).await?),
+    ))
 }
 
 /// The caller's API keys (never their secrets).

@@ -55,9 +55,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e: QueryRejection| {
-                AppError::bad_request("invalid_query", e.body_text())
-            })
+            .map_err(|e: QueryRejection| AppError::bad_request("invalid_query", e.body_text()))
     }
 }
 
@@ -102,10 +100,7 @@ impl FromRequestParts<AppState> for Auth {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
-                AppError::unauthorized(
-                    "not_authenticated",
-                    "Use `Authorization: Bearer <token>`.",
-                )
+                AppError::unauthorized("not_authenticated", "Use `Authorization: Bearer <token>`.")
             })?;
         let principal = state.authenticate(token).await?;
         tracing::Span::current().record("user_id", principal.user.id.as_str());

@@ -14,7 +14,8 @@ pub const REQUEST_ID: &str = "x-request-id";
 fn usable(id: &HeaderValue) -> Option<String> {
     let s = id.to_str().ok()?;
     let ok = (8..=64).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| s.to_owned())
 }
 

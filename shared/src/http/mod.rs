@@ -79,7 +79,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("An access JWT from login/refresh, or an API key (`vck_…`)."))
+                    .description(Some(
+                        "An access JWT from login/refresh, or an API key (`vck_…`).",
+                    ))
                     .build(),
             ),
         );

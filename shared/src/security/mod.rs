@@ -5,6 +5,5 @@ mod tokens;
 
 pub use passwords::PasswordHasher;
 pub use tokens::{
-    random_secret, sha256_hex, AccessClaims, ApiKeyToken, RefreshToken, TokenKeys,
-    API_KEY_PREFIX,
+    random_secret, sha256_hex, AccessClaims, ApiKeyToken, RefreshToken, TokenKeys, API_KEY_PREFIX,
 };

@@ -96,8 +96,14 @@ mod tests {
         let hasher = PasswordHasher::default();
         let phc = hasher.hash("correct horse battery").await.unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
-        assert!(hasher.verify("correct horse battery", Some(&phc)).await.unwrap());
-        assert!(!hasher.verify("wrong horse battery", Some(&phc)).await.unwrap());
+        assert!(hasher
+            .verify("correct horse battery", Some(&phc))
+            .await
+            .unwrap());
+        assert!(!hasher
+            .verify("wrong horse battery", Some(&phc))
+            .await
+            .unwrap());
         assert!(!hasher.verify("correct horse battery", None).await.unwrap());
         assert!(!hasher.verify("x", Some("not a phc string")).await.unwrap());
     }

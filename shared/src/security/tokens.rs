@@ -91,8 +91,7 @@ fn canonical_uuid(s: &str) -> Option<String> {
 
 fn valid_secret(s: &str) -> bool {
     (16..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

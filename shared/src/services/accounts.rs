@@ -102,9 +102,10 @@ pub struct DeleteAccountInput {
 
 fn taken(err: WriteUserError) -> AppError {
     match err {
-        WriteUserError::UsernameTaken => {
-            AppError::conflict("username_taken", "A user with that username already exists.")
-        }
+        WriteUserError::UsernameTaken => AppError::conflict(
+            "username_taken",
+            "A user with that username already exists.",
+        ),
         WriteUserError::EmailTaken => {
             AppError::conflict("email_taken", "A user with that email already exists.")
         }
@@ -150,7 +151,9 @@ impl Core {
         };
         check.finish()?;
         let (Some(username), Some(email), Some(password)) = (username, email, password) else {
-            return Err(AppError::internal(anyhow::anyhow!("validated input missing")));
+            return Err(AppError::internal(anyhow::anyhow!(
+                "validated input missing"
+            )));
         };
         let at = now();
         let user = User {
@@ -182,9 +185,10 @@ impl Core {
             return Err(invalid_credentials());
         };
         let user = self.store.find_user_by_login(login).await?;
-        let account = user
-            .as_ref()
-            .map_or_else(|| format!("login:{}", login.to_lowercase()), |u| u.id.clone());
+        let account = user.as_ref().map_or_else(
+            || format!("login:{}", login.to_lowercase()),
+            |u| u.id.clone(),
+        );
         let counters = LoginCounters::new(&account, client);
         self.check_throttle(&counters).await?;
 
@@ -293,7 +297,13 @@ impl Core {
         let expires = now() + Duration::seconds(self.config.refresh_ttl_secs);
         let rotated = self
             .store
-            .rotate_session(&user.id, &session.id, token.generation, &next.hash(), expires)
+            .rotate_session(
+                &user.id,
+                &session.id,
+                token.generation,
+                &next.hash(),
+                expires,
+            )
             .await?;
         if !rotated {
             // Another request rotated this same token first: that is a reuse too.
@@ -327,7 +337,11 @@ impl Core {
         Ok(())
     }
 
-    pub async fn update_profile(&self, principal: &Principal, input: ProfileUpdate) -> AppResult<User> {
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        input: ProfileUpdate,
+    ) -> AppResult<User> {
         let mut check = Check::default();
         let before = &principal.user;
         let mut after = before.clone();
@@ -344,7 +358,10 @@ impl Core {
         }
         check.finish()?;
         after.updated_at = now();
-        self.store.update_user(before, &after).await.map_err(taken)?;
+        self.store
+            .update_user(before, &after)
+            .await
+            .map_err(taken)?;
         Ok(after)
     }
 
@@ -384,7 +401,9 @@ impl Core {
         });
         check.finish()?;
         let (Some(old), Some(new)) = (old, new) else {
-            return Err(AppError::internal(anyhow::anyhow!("validated input missing")));
+            return Err(AppError::internal(anyhow::anyhow!(
+                "validated input missing"
+            )));
         };
         self.confirm_password(user, "old_password", old).await?;
         let mut after = user.clone();

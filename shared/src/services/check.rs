@@ -36,7 +36,10 @@ impl Check {
     pub fn text(&mut self, field: &str, value: Option<&str>, max: usize) -> Option<String> {
         let v = value?.trim();
         if v.chars().count() > max {
-            self.fail(field, format!("Ensure this field has at most {max} characters."));
+            self.fail(
+                field,
+                format!("Ensure this field has at most {max} characters."),
+            );
             None
         } else if v.chars().any(char::is_control) {
             self.fail(field, "Control characters are not allowed.");

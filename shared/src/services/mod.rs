@@ -9,8 +9,8 @@ mod throttle;
 use std::sync::Arc;
 
 pub use accounts::{
-    ChangePasswordInput, DeleteAccountInput, LoginInput, LoginOutput, LogoutInput,
-    ProfileUpdate, RefreshInput, RegisterInput, TokenPair,
+    ChangePasswordInput, DeleteAccountInput, LoginInput, LoginOutput, LogoutInput, ProfileUpdate,
+    RefreshInput, RegisterInput, TokenPair,
 };
 pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
 pub use authn::{Credential, Principal};

@@ -1,4 +1,5 @@
-//! Login throttling: fixed windows per account and per client address.
+//! Login throttling: failure windows per account and per client address, each opened by its
+//! first failure (no fixed boundaries to time attacks, or tests, around).
 
 use std::net::IpAddr;
 
@@ -40,42 +41,37 @@ fn address_bucket(ip: IpAddr) -> String {
 }
 
 impl Core {
-    fn window(&self) -> (i64, i64) {
-        let size = self.config.throttle.window_secs;
-        let t = now().timestamp();
-        (t / size, size - t % size)
-    }
-
-    /// 429 when either counter is at its bound for the current window.
+    /// 429 when either counter is at its bound in its open window.
     pub(super) async fn check_throttle(&self, counters: &LoginCounters) -> AppResult<()> {
-        let (window, remaining) = self.window();
-        let counts = self
-            .store
-            .throttle_counts(&counters.keys(), window)
-            .await?;
+        let now = now().timestamp();
+        let counts = self.store.throttle_counts(&counters.keys(), now).await?;
         let limits = [
             self.config.throttle.account_max_failures,
             self.config.throttle.address_max_failures,
         ];
-        if counts.iter().zip(limits).any(|(count, max)| *count >= max) {
-            return Err(AppError::Throttled {
-                retry_after_secs: remaining as u64,
-            });
+        let closes_at = counts
+            .iter()
+            .zip(limits)
+            .filter(|(counter, max)| counter.count >= *max)
+            .map(|(counter, _)| counter.closes_at)
+            .max();
+        match closes_at {
+            Some(t) => Err(AppError::Throttled {
+                retry_after_secs: (t - now).max(1) as u64,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     pub(super) async fn record_failure(&self, counters: &LoginCounters) -> AppResult<()> {
-        let (window, remaining) = self.window();
-        let expires = now().timestamp() + remaining;
+        let window = self.config.throttle.window_secs;
         Ok(self
             .store
-            .throttle_hit(&counters.keys(), window, expires)
+            .throttle_hit(&counters.keys(), now().timestamp(), window)
             .await?)
     }
 
     pub(super) async fn reset_account(&self, counters: &LoginCounters) -> AppResult<()> {
-        let (window, _) = self.window();
-        Ok(self.store.throttle_reset(&counters.account, window).await?)
+        Ok(self.store.throttle_reset(&counters.account).await?)
     }
 }

@@ -10,7 +10,7 @@
 //! | email marker    | `EMAIL#<lower>`       | `EMAIL`            | `user_id`; makes emails unique          |
 //! | session         | `USER#<id>`           | `SESSION#<sid>`    | refresh hash, generation, `ttl`         |
 //! | API key         | `USER#<id>`           | `APIKEY#<kid>`     | key hash, optional expiry and `ttl`     |
-//! | throttle count  | `THROTTLE#<key>`      | `W#<window>`       | `count`, `ttl`                          |
+//! | login failures  | `THROTTLE#<key>`      | `THROTTLE`         | `count`, window end in `ttl`            |
 //!
 //! A user's sessions and keys share the user's partition, so the per-request check (user + session
 //! or key) is one `BatchGetItem`, and deleting a user is one query over one partition. A user is
@@ -33,8 +33,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{
-    ApiKey, ApiKeyStore, Session, SessionStore, StoreError, StoreResult, ThrottleStore, UserStore,
-    WriteUserError,
+    ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult, ThrottleStore,
+    UserStore, WriteUserError,
 };
 use crate::domain::{Role, User};
 
@@ -304,7 +304,9 @@ impl DynamoStore {
                 _ => return Ok(found),
             }
         }
-        Err(StoreError::Other(anyhow!("BatchGetItem kept leaving keys unprocessed")))
+        Err(StoreError::Other(anyhow!(
+            "BatchGetItem kept leaving keys unprocessed"
+        )))
     }
 
     /// Deletes items by key in batches of 25, retrying unprocessed ones.
@@ -349,46 +351,36 @@ impl DynamoStore {
 
     /// Keys of the items in a user's partition whose sort key starts with `prefix`.
     async fn partition_keys(&self, user_id: &str, prefix: &str) -> StoreResult<Vec<Item>> {
-        let mut keys = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .projection_expression("pk, sk")
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            keys.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(keys);
-            }
-        }
+        self.query_items(user_id, prefix, Some("pk, sk")).await
     }
 
-    async fn query_items(&self, user_id: &str, prefix: &str) -> StoreResult<Vec<Item>> {
+    /// Items of a user's partition whose sort key starts with `prefix` (all of them for "").
+    async fn query_items(
+        &self,
+        user_id: &str,
+        prefix: &str,
+        projection: Option<&str>,
+    ) -> StoreResult<Vec<Item>> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                 .expression_attribute_values(":pk", s(user_pk(user_id)))
-                .expression_attribute_values(":prefix", s(prefix))
+                .set_projection_expression(projection.map(str::to_owned))
                 .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
+                .set_exclusive_start_key(start);
+            // DynamoDB refuses an empty begins_with operand.
+            query = if prefix.is_empty() {
+                query.key_condition_expression("pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query.send().await.map_err(classify)?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -413,9 +405,7 @@ impl DynamoStore {
             let Some(reasons) = failed_conditions(&err) else {
                 return Err(classify(err).into());
             };
-            let is = |code: &str, i: usize| {
-                reasons.get(i).and_then(|c| c.as_deref()) == Some(code)
-            };
+            let is = |code: &str, i: usize| reasons.get(i).and_then(|c| c.as_deref()) == Some(code);
             // Item order is the caller's contract: see `create_user` and `update_user`.
             if is("ConditionalCheckFailed", 0) {
                 return Err(WriteUserError::NotFound);
@@ -689,7 +679,7 @@ impl ApiKeyStore for DynamoStore {
 
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
         let mut keys = self
-            .query_items(user_id, "APIKEY#")
+            .query_items(user_id, "APIKEY#", None)
             .await?
             .iter()
             .map(key_from_item)
@@ -737,48 +727,69 @@ impl ApiKeyStore for DynamoStore {
     }
 }
 
-fn throttle_key(name: &str, window: i64) -> Item {
-    key(format!("THROTTLE#{name}"), format!("W#{window}"))
+fn throttle_key(name: &str) -> Item {
+    key(format!("THROTTLE#{name}"), "THROTTLE".into())
 }
 
 #[async_trait]
 impl ThrottleStore for DynamoStore {
-    async fn throttle_counts(&self, keys: &[String], window: i64) -> StoreResult<Vec<u64>> {
+    async fn throttle_counts(&self, keys: &[String], now: i64) -> StoreResult<Vec<Counter>> {
         let items = self
-            .batch_get(keys.iter().map(|k| throttle_key(k, window)).collect())
+            .batch_get(keys.iter().map(|k| throttle_key(k)).collect())
             .await?;
-        let now = Utc::now().timestamp();
         Ok(keys
             .iter()
             .map(|k| {
                 let pk = format!("THROTTLE#{k}");
-                items
+                let item = items
                     .iter()
-                    .find(|i| matches!(i.get("pk"), Some(AttributeValue::S(p)) if *p == pk))
-                    .filter(|i| get_n(i, "ttl").ok().flatten().unwrap_or(0) > now)
+                    .find(|i| matches!(i.get("pk"), Some(AttributeValue::S(p)) if *p == pk));
+                let closes_at = item
+                    .and_then(|i| get_n(i, "ttl").ok().flatten())
+                    .unwrap_or(0);
+                let count = item
                     .and_then(|i| get_n(i, "count").ok().flatten())
-                    .unwrap_or(0)
-                    .max(0) as u64
+                    .unwrap_or(0);
+                if closes_at > now {
+                    Counter {
+                        count: count.max(0) as u64,
+                        closes_at,
+                    }
+                } else {
+                    Counter::default()
+                }
             })
             .collect())
     }
 
-    async fn throttle_hit(
-        &self,
-        keys: &[String],
-        window: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()> {
         for k in keys {
-            self.client
+            // Count into the open window; if there is none, open one.
+            let counted = self
+                .client
                 .update_item()
                 .table_name(&self.table)
-                .set_key(Some(throttle_key(k, window)))
-                .update_expression("ADD #count :one SET #ttl = :ttl")
+                .set_key(Some(throttle_key(k)))
+                .condition_expression("#ttl > :now")
+                .update_expression("ADD #count :one")
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":ttl", n(expires_at))
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => continue,
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(classify(e)),
+            }
+            let mut item = throttle_key(k);
+            item.insert("count".into(), n(1));
+            item.insert("ttl".into(), n(now + window_secs));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
                 .send()
                 .await
                 .map_err(classify)?;
@@ -786,11 +797,11 @@ impl ThrottleStore for DynamoStore {
         Ok(())
     }
 
-    async fn throttle_reset(&self, key_name: &str, window: i64) -> StoreResult<()> {
+    async fn throttle_reset(&self, key_name: &str) -> StoreResult<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(throttle_key(key_name, window)))
+            .set_key(Some(throttle_key(key_name)))
             .send()
             .await
             .map(|_| ())

@@ -133,15 +133,22 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> StoreResult<(Option<User>, Option<ApiKey>)>;
 }
 
-/// Fixed-window counters for login throttling. A counter is named by `key` and `window`
-/// (the window's index since the epoch) and may be forgotten once `expires_at` passes.
+/// Failure counters for login throttling. A counter's window opens at its first failure and
+/// lasts `window_secs`; a failure after the window closes starts a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counter {
+    pub count: u64,
+    /// Epoch seconds when the window closes (0 for an empty counter).
+    pub closes_at: i64,
+}
+
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    async fn throttle_counts(&self, keys: &[String], window: i64) -> StoreResult<Vec<u64>>;
-    /// Adds one to each counter.
-    async fn throttle_hit(&self, keys: &[String], window: i64, expires_at: i64)
-        -> StoreResult<()>;
-    async fn throttle_reset(&self, key: &str, window: i64) -> StoreResult<()>;
+    /// The live counters named by `keys`, in order (empty ones for closed windows).
+    async fn throttle_counts(&self, keys: &[String], now: i64) -> StoreResult<Vec<Counter>>;
+    /// Adds one failure to each counter, opening a window of `window_secs` where none is open.
+    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()>;
+    async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
 }
 
 /// Everything the services need from metadata storage.

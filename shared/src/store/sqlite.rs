@@ -13,8 +13,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    ApiKey, ApiKeyStore, Session, SessionStore, StoreError, StoreResult, ThrottleStore, UserStore,
-    WriteUserError,
+    ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult, ThrottleStore,
+    UserStore, WriteUserError,
 };
 use crate::domain::{Role, User};
 
@@ -55,12 +55,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
     expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS api_keys_user ON api_keys(user_id);
-CREATE TABLE IF NOT EXISTS throttle (
-    key        TEXT NOT NULL,
-    window     INTEGER NOT NULL,
-    count      INTEGER NOT NULL,
-    expires_at INTEGER NOT NULL,
-    PRIMARY KEY (key, window)
+CREATE TABLE IF NOT EXISTS login_failures (
+    key       TEXT PRIMARY KEY,
+    count     INTEGER NOT NULL,
+    closes_at INTEGER NOT NULL
 );
 ";
 
@@ -464,15 +462,22 @@ impl ApiKeyStore for SqliteStore {
 
 #[async_trait]
 impl ThrottleStore for SqliteStore {
-    async fn throttle_counts(&self, keys: &[String], window: i64) -> StoreResult<Vec<u64>> {
+    async fn throttle_counts(&self, keys: &[String], now: i64) -> StoreResult<Vec<Counter>> {
         let keys = keys.to_vec();
         self.with(move |c| {
-            let mut stmt = c.prepare("SELECT count FROM throttle WHERE key = ?1 AND window = ?2")?;
+            let mut stmt = c.prepare(
+                "SELECT count, closes_at FROM login_failures WHERE key = ?1 AND closes_at > ?2",
+            )?;
             keys.iter()
                 .map(|k| {
-                    stmt.query_row(params![k, window], |r| r.get::<_, i64>(0))
-                        .optional()
-                        .map(|n| n.unwrap_or(0) as u64)
+                    stmt.query_row(params![k, now], |r| {
+                        Ok(Counter {
+                            count: r.get::<_, i64>(0)? as u64,
+                            closes_at: r.get(1)?,
+                        })
+                    })
+                    .optional()
+                    .map(Option::unwrap_or_default)
                 })
                 .collect()
         })
@@ -480,24 +485,16 @@ impl ThrottleStore for SqliteStore {
         .map_err(other)
     }
 
-    async fn throttle_hit(
-        &self,
-        keys: &[String],
-        window: i64,
-        expires_at: i64,
-    ) -> StoreResult<()> {
+    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()> {
         let keys = keys.to_vec();
         self.with(move |c| {
             let tx = c.transaction()?;
-            tx.execute(
-                "DELETE FROM throttle WHERE expires_at < ?1",
-                [Utc::now().timestamp()],
-            )?;
+            tx.execute("DELETE FROM login_failures WHERE closes_at <= ?1", [now])?;
             for k in &keys {
                 tx.execute(
-                    "INSERT INTO throttle (key, window, count, expires_at) VALUES (?1, ?2, 1, ?3) \
-                     ON CONFLICT (key, window) DO UPDATE SET count = count + 1",
-                    params![k, window, expires_at],
+                    "INSERT INTO login_failures (key, count, closes_at) VALUES (?1, 1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET count = count + 1",
+                    params![k, now + window_secs],
                 )?;
             }
             tx.commit()
@@ -506,16 +503,11 @@ impl ThrottleStore for SqliteStore {
         .map_err(other)
     }
 
-    async fn throttle_reset(&self, key: &str, window: i64) -> StoreResult<()> {
+    async fn throttle_reset(&self, key: &str) -> StoreResult<()> {
         let key = key.to_owned();
-        self.with(move |c| {
-            c.execute(
-                "DELETE FROM throttle WHERE key = ?1 AND window = ?2",
-                params![key, window],
-            )
-        })
-        .await
-        .map(|_| ())
-        .map_err(other)
+        self.with(move |c| c.execute("DELETE FROM login_failures WHERE key = ?1", [key]))
+            .await
+            .map(|_| ())
+            .map_err(other)
     }
 }

@@ -1,0 +1,296 @@
+//! The test harness: a fresh app per test, on the backend the test asks for, driven in process
+//! through the same router the servers use.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use http::{header, HeaderMap, Method, Request, StatusCode};
+use serde_json::{json, Value};
+use shared::config::{Backend, Config, Secret, ThrottleConfig};
+use shared::http::{router, Group};
+use shared::store::dynamo::DynamoStore;
+use shared::store::sqlite::SqliteStore;
+use shared::store::MetaStore;
+use shared::Core;
+use tower::ServiceExt;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Which backend a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Embedded,
+    Dynamo,
+}
+
+pub struct TestApp {
+    pub core: Arc<Core>,
+    router: Router,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    #[track_caller]
+    pub fn expect(self, status: StatusCode) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        self.body
+    }
+
+    /// Asserts the JSON error shape of API.md with this status and code.
+    #[track_caller]
+    pub fn expect_error(self, status: StatusCode, code: &str) -> Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        assert_eq!(
+            self.body["code"], code,
+            "unexpected code; body: {}",
+            self.body
+        );
+        assert!(self.body["error"].is_string(), "no message: {}", self.body);
+        assert!(
+            self.body.get("details").is_some(),
+            "no details: {}",
+            self.body
+        );
+        self.body
+    }
+}
+
+fn base_config(backend: Backend) -> Config {
+    Config {
+        backend,
+        data_dir: ".".into(),
+        table: None,
+        bucket: None,
+        jwt_secret: Some(Secret(SECRET.into())),
+        jwt_secret_param: None,
+        access_ttl_secs: 900,
+        refresh_ttl_secs: 3600,
+        default_quota_bytes: None,
+        throttle: ThrottleConfig {
+            account_max_failures: 5,
+            address_max_failures: 50,
+            window_secs: 900,
+        },
+    }
+}
+
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    let endpoint = std::env::var("VERTEX_TEST_DYNAMODB_ENDPOINT").expect(
+        "the DynamoDB tests need DynamoDB Local: run scripts/test.sh, which starts it and sets \
+         VERTEX_TEST_DYNAMODB_ENDPOINT (or set VERTEX_TEST_BACKENDS=embedded to skip them)",
+    );
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&sdk)
+}
+
+/// Whether a backend's tests run in this environment.
+pub fn enabled(kind: Kind) -> bool {
+    let wanted = std::env::var("VERTEX_TEST_BACKENDS").unwrap_or_else(|_| "all".into());
+    let name = match kind {
+        Kind::Embedded => "embedded",
+        Kind::Dynamo => "dynamodb",
+    };
+    wanted == "all" || wanted.split(',').any(|w| w.trim() == name)
+}
+
+impl TestApp {
+    pub async fn new(kind: Kind) -> Self {
+        Self::with(kind, |_| {}).await
+    }
+
+    /// A fresh app (its own database or table) with `tweak` applied to the test config.
+    pub async fn with(kind: Kind, tweak: impl FnOnce(&mut Config)) -> Self {
+        // Logs are printed only when asked for: `TEST_LOG=1 scripts/test.sh`.
+        if std::env::var_os("TEST_LOG").is_some() {
+            shared::runtime::init_tracing();
+        }
+        let (config, store, dir): (Config, Arc<dyn MetaStore>, _) = match kind {
+            Kind::Embedded => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let mut config = base_config(Backend::Embedded);
+                config.data_dir = dir.path().to_owned();
+                let store = SqliteStore::open(&dir.path().join("test.db")).expect("sqlite");
+                (config, Arc::new(store), Some(dir))
+            }
+            Kind::Dynamo => {
+                let client = dynamo_client().await;
+                let table = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
+                DynamoStore::create_table(&client, &table)
+                    .await
+                    .expect("create table");
+                let mut config = base_config(Backend::Aws);
+                config.table = Some(table.clone());
+                (config, Arc::new(DynamoStore::new(client, table)), None)
+            }
+        };
+        let mut config = config;
+        tweak(&mut config);
+        let core = Arc::new(Core::new(config, store, SECRET.as_bytes()));
+        let router = router(core.clone(), &Group::ALL);
+        Self {
+            core,
+            router,
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request from 127.0.0.1 with an optional Bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_from([127, 0, 0, 1], method, uri, token, body)
+            .await
+    }
+
+    pub async fn call_from(
+        &self,
+        ip: [u8; 4],
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send_from(ip, req.body(body).expect("request")).await
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Reply {
+        self.send_from([127, 0, 0, 1], req).await
+    }
+
+    async fn send_from(&self, ip: [u8; 4], mut req: Request<Body>) -> Reply {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+                panic!("response is not JSON: {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, uri: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, uri, token, Some(body)).await
+    }
+
+    pub async fn get(&self, uri: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, uri, token, None).await
+    }
+
+    /// Registers `username` (email `<username>@example.com`, password [`PASSWORD`]).
+    pub async fn register(&self, username: &str) -> Value {
+        self.post(
+            "/api/auth/register",
+            None,
+            json!({"username": username, "email": format!("{username}@example.com"),
+                   "password": PASSWORD, "password2": PASSWORD}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+    }
+
+    /// Logs in; returns (access, refresh).
+    pub async fn login(&self, username: &str) -> (String, String) {
+        let body = self
+            .post(
+                "/api/auth/login",
+                None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await
+            .expect(StatusCode::OK);
+        (
+            body["access"].as_str().expect("access").to_owned(),
+            body["refresh"].as_str().expect("refresh").to_owned(),
+        )
+    }
+
+    /// Registers and logs in; returns (user id, access, refresh).
+    pub async fn user(&self, username: &str) -> (String, String, String) {
+        let user = self.register(username).await;
+        let (access, refresh) = self.login(username).await;
+        (user["id"].as_str().expect("id").to_owned(), access, refresh)
+    }
+}
+
+/// Runs each named case against every backend:
+/// `backend_tests!(case_a, case_b)` makes `embedded::case_a`, `dynamodb::case_a`, …
+/// where each case is `async fn case(kind: Kind)` and builds its own [`TestApp`].
+#[macro_export]
+macro_rules! backend_tests {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    use $crate::helpers::{enabled, Kind};
+                    if enabled(Kind::Embedded) {
+                        super::$case(Kind::Embedded).await;
+                    }
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    use $crate::helpers::{enabled, Kind};
+                    if enabled(Kind::Dynamo) {
+                        super::$case(Kind::Dynamo).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -1,0 +1,7 @@
+//! The behaviour suite: every case runs on the embedded backend and on the AWS backend
+//! (DynamoDB Local), through the same router the servers and Lambda functions use.
+
+mod helpers;
+
+mod auth;
+mod contract;
