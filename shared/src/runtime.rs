@@ -97,13 +97,27 @@ async fn aws_secret(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Res
     Ok(value.into_bytes())
 }
 
+/// Creates the data directory readable by its owner only: it holds password hashes and the
+/// signing secret.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// Builds the metadata store of the configured backend.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn MetaStore>> {
     Ok(match config.backend {
         Backend::Embedded => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("creating data directory {}", config.data_dir.display())
-            })?;
+            create_private_dir(&config.data_dir)?;
             Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?)
         }
         Backend::Aws => {

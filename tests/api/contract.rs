@@ -129,3 +129,47 @@ async fn openapi_lists_every_route(kind: Kind) {
         }
     }
 }
+
+/// With the store unreachable, health says which check failed, with 503, and requests that need
+/// the store get a JSON 503 rather than a hang or a 500.
+#[tokio::test]
+async fn an_unreachable_store_is_a_503() {
+    use std::sync::Arc;
+
+    use shared::store::dynamo::DynamoStore;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "absent");
+    let mut config = shared::Config::from_env().unwrap();
+    config.jwt_secret = None;
+    let core = Arc::new(shared::Core::new(
+        config,
+        Arc::new(store),
+        b"x".repeat(32).as_slice(),
+    ));
+    let app = TestApp::from_core(core);
+    let body = app
+        .get("/api/health", None)
+        .await
+        .expect(StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["checks"]["users"], "unavailable");
+    let body = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({"username": "a", "password": "b"}),
+        )
+        .await
+        .expect_error(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable");
+    assert!(
+        !body.to_string().contains("127.0.0.1"),
+        "no internals: {body}"
+    );
+}

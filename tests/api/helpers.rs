@@ -151,11 +151,18 @@ impl TestApp {
         let mut config = config;
         tweak(&mut config);
         let core = Arc::new(Core::new(config, store, SECRET.as_bytes()));
-        let router = router(core.clone(), &Group::ALL);
         Self {
-            core,
-            router,
             _dir: dir,
+            ..Self::from_core(core)
+        }
+    }
+
+    /// An app around a core the test built itself.
+    pub fn from_core(core: Arc<Core>) -> Self {
+        Self {
+            router: router(core.clone(), &Group::ALL),
+            core,
+            _dir: None,
         }
     }
 
