@@ -6,3 +6,5 @@ mod helpers;
 mod auth;
 mod cli;
 mod contract;
+mod events;
+mod infra;

@@ -123,6 +123,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     .clone()
 }
 
+/// The OpenAPI document of one group's routes: what that group's function must be routed.
+pub fn openapi_for(group: Group) -> utoipa::openapi::OpenApi {
+    documented(&[group]).split_for_parts().1
+}
+
 /// The router serving `groups`: one group on Lambda, all four locally.
 pub fn router(state: AppState, groups: &[Group]) -> Router {
     let (router, _) = documented(groups).split_for_parts();

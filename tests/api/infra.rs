@@ -1,0 +1,88 @@
+//! The SAM template routes exactly the API the code serves, each path to its own function.
+
+use std::collections::BTreeSet;
+
+use shared::http::{openapi_for, Group};
+
+type Routes = BTreeSet<(String, String)>;
+
+/// (METHOD, path) of every `HttpApi` event of `resource` in infra/template.yaml. The template
+/// writes each event's properties on one line: `{ApiId: ..., Method: GET, Path: /api/...}`.
+fn template_routes(resource: &str) -> Routes {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))
+        .expect("infra/template.yaml");
+    let mut current = String::new();
+    let mut routes = Routes::new();
+    for line in text.lines() {
+        // A resource starts at two spaces of indentation: `  AuthFunction:`
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
+            current = line.trim().trim_end_matches(':').to_owned();
+        }
+        if current != resource || !line.contains("ApiId:") {
+            continue;
+        }
+        let field = |name: &str| {
+            let rest = line.split(&format!("{name}: ")).nth(1)?;
+            // A quoted value ends at its quote (paths hold braces); a plain one at `,` or `}`.
+            let value: String = match rest.strip_prefix('"') {
+                Some(quoted) => quoted.chars().take_while(|c| *c != '"').collect(),
+                None => rest
+                    .chars()
+                    .take_while(|c| !matches!(c, ',' | '}'))
+                    .collect(),
+            };
+            Some(value.trim().to_owned())
+        };
+        let (Some(method), Some(path)) = (field("Method"), field("Path")) else {
+            panic!("unparsed event line in {resource}: {line}");
+        };
+        routes.insert((method.to_uppercase(), path));
+    }
+    routes
+}
+
+fn code_routes(group: Group) -> Routes {
+    let doc = serde_json::to_value(openapi_for(group)).unwrap();
+    let mut routes = Routes::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), path.clone()));
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_route_is_in_the_template_with_its_function_and_nothing_else() {
+    let mut total = 0;
+    for (group, resource) in [
+        (Group::Auth, "AuthFunction"),
+        (Group::Users, "UsersFunction"),
+        (Group::Files, "FilesFunction"),
+        (Group::Zip, "ZipFunction"),
+    ] {
+        let in_code = code_routes(group);
+        let in_template = template_routes(resource);
+        let missing: Vec<_> = in_code.difference(&in_template).collect();
+        let extra: Vec<_> = in_template.difference(&in_code).collect();
+        assert!(
+            missing.is_empty(),
+            "{resource} lacks routes the code serves: {missing:?}"
+        );
+        assert!(
+            extra.is_empty(),
+            "{resource} routes what the code does not serve: {extra:?}"
+        );
+        total += in_code.len();
+    }
+    let whole: usize = serde_json::to_value(shared::http::openapi()).unwrap()["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(
+        total, whole,
+        "every documented route belongs to exactly one function"
+    );
+}
