@@ -86,3 +86,31 @@ fn every_route_is_in_the_template_with_its_function_and_nothing_else() {
         "every documented route belongs to exactly one function"
     );
 }
+
+/// `[workspace.metadata.lambda.watch.router]` of Cargo.toml: path → function, for `cargo lambda
+/// watch`. Every served path maps to its function, and nothing else is mapped.
+#[test]
+fn the_cargo_lambda_router_maps_every_path_to_its_function() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    let mut in_router = false;
+    let mut mapped = BTreeSet::new();
+    for line in text.lines() {
+        if line.starts_with('[') {
+            in_router = line.trim() == "[workspace.metadata.lambda.watch.router]";
+            continue;
+        }
+        if let (true, Some((path, function))) = (in_router, line.split_once(" = ")) {
+            mapped.insert((
+                path.trim_matches('"').to_owned(),
+                function.trim_matches('"').to_owned(),
+            ));
+        }
+    }
+    let mut served = BTreeSet::new();
+    for group in Group::ALL {
+        for (_, path) in code_routes(group) {
+            served.insert((path, group.name().to_owned()));
+        }
+    }
+    assert_eq!(mapped, served);
+}

@@ -1,0 +1,75 @@
+# Shared by the project's scripts: cache location, process cleanup, ports, emulators, tools.
+# Source it; it defines functions and sets no options of its own.
+
+VERTEX_CACHE_DIR="${VERTEX_CACHE_DIR:-$HOME/.cache/vertexcloud}"
+DDB_PACKAGE_VERSION="2.9.30" # npm amplify-dynamodb-simulator, which ships AWS's DynamoDB Local 1.25
+DDB_DIR="$VERTEX_CACHE_DIR/dynamodb-local-$DDB_PACKAGE_VERSION"
+TOOLS_VENV="$VERTEX_CACHE_DIR/tools-venv"
+# Tools from PyPI, pinned: SAM CLI, cfn-lint, cargo-lambda (with zig for cross-linking).
+TOOLS_PACKAGES=(aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2 ziglang==0.17.1)
+
+VC_PIDS=()
+VC_TMP="$(mktemp -d)"
+
+vc_cleanup() {
+  local pid
+  for pid in "${VC_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${VC_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$VC_TMP"
+}
+trap vc_cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until $1 answers HTTP at all (any status), for at most $2 seconds.
+wait_http() {
+  local url=$1 deadline=$((SECONDS + $2))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)" != "000" ]; do
+    if [ $SECONDS -ge "$deadline" ]; then return 1; fi
+    sleep 0.5
+  done
+}
+
+install_dynamodb_local() {
+  [ -f "$DDB_DIR/DynamoDBLocal.jar" ] && return
+  echo "Installing DynamoDB Local into $DDB_DIR (one time)..."
+  local tmp="$VC_TMP/ddb"
+  mkdir -p "$tmp" "$VERTEX_CACHE_DIR"
+  (cd "$tmp" && npm pack --silent "amplify-dynamodb-simulator@$DDB_PACKAGE_VERSION" >/dev/null)
+  tar -xzf "$tmp"/amplify-dynamodb-simulator-*.tgz -C "$tmp"
+  rm -rf "$DDB_DIR.partial"
+  mv "$tmp/package/emulator" "$DDB_DIR.partial"
+  mv "$DDB_DIR.partial" "$DDB_DIR"
+}
+
+# Starts DynamoDB Local (in memory) on port $1; stopped when the script exits.
+start_dynamodb_local() {
+  local port=$1
+  install_dynamodb_local
+  (cd "$DDB_DIR" && exec java -Xmx1g -Djava.library.path=./DynamoDBLocal_lib \
+      -jar DynamoDBLocal.jar -inMemory -port "$port") >"$VC_TMP/dynamodb.log" 2>&1 &
+  VC_PIDS+=($!)
+  if ! wait_http "http://127.0.0.1:$port" 60; then
+    echo "DynamoDB Local did not start; its log:" >&2
+    cat "$VC_TMP/dynamodb.log" >&2
+    return 1
+  fi
+  echo "DynamoDB Local on http://127.0.0.1:$port"
+}
+
+# Installs the PyPI tools into a cached venv and puts it first on PATH.
+use_tools() {
+  if ! "$TOOLS_VENV/bin/python" -c 'import sys' 2>/dev/null \
+      || [ "$(cat "$TOOLS_VENV/.packages" 2>/dev/null)" != "${TOOLS_PACKAGES[*]}" ]; then
+    echo "Installing ${TOOLS_PACKAGES[*]} into $TOOLS_VENV (one time)..."
+    rm -rf "$TOOLS_VENV"
+    python3 -m venv "$TOOLS_VENV"
+    "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check "${TOOLS_PACKAGES[@]}"
+    echo "${TOOLS_PACKAGES[*]}" > "$TOOLS_VENV/.packages"
+  fi
+  export PATH="$TOOLS_VENV/bin:$PATH"
+  export SAM_CLI_TELEMETRY=0
+}
