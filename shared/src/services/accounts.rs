@@ -200,7 +200,11 @@ impl Core {
             Some(user) if ok => user,
             _ => {
                 self.record_failure(&counters).await?;
-                tracing::info!(account = %account, "login failed");
+                // What was typed as the login is not logged: people type passwords there too.
+                match &user {
+                    Some(u) => tracing::info!(user_id = %u.id, "login failed: wrong password"),
+                    None => tracing::info!("login failed: unknown account"),
+                }
                 return Err(invalid_credentials());
             }
         };
