@@ -4,15 +4,18 @@
 #
 #   scripts/test.sh [extra cargo test arguments]
 #
-# Needs: cargo, java (17+), npm, curl, python3. Downloads are cached in $VERTEX_CACHE_DIR
+# Needs: cargo, java (17+), npm, curl, python3 and Python 3.13 (pyenv) for LocalStack. Downloads are cached in $VERTEX_CACHE_DIR
 # (default ~/.cache/vertexcloud).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 
-port="$(free_port)"
-start_dynamodb_local "$port"
-export VERTEX_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+ddb_port="$(free_port)"
+s3_port="$(free_port)"
+start_dynamodb_local "$ddb_port"
+start_localstack "$s3_port"
+export VERTEX_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
+export VERTEX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 
 export VERTEX_TEST_BACKENDS=all
 cargo test --workspace "$@"

@@ -173,11 +173,11 @@ async fn create_superuser(
 ) -> anyhow::Result<()> {
     let config = config(cli)?;
     let password = read_password(password_stdin)?;
-    let store = runtime::open_store(&config).await?;
+    let backends = runtime::open_backends(&config).await?;
     // No tokens are issued here, so no signing secret is needed.
     let core = Arc::new(Core::new(
         config,
-        store,
+        backends,
         shared::security::random_secret(32).as_bytes(),
     ));
     let input = RegisterInput {

@@ -5,6 +5,10 @@ VERTEX_CACHE_DIR="${VERTEX_CACHE_DIR:-$HOME/.cache/vertexcloud}"
 DDB_PACKAGE_VERSION="2.9.30" # npm amplify-dynamodb-simulator, which ships AWS's DynamoDB Local 1.25
 DDB_DIR="$VERTEX_CACHE_DIR/dynamodb-local-$DDB_PACKAGE_VERSION"
 TOOLS_VENV="$VERTEX_CACHE_DIR/tools-venv"
+LOCALSTACK_VENV="$VERTEX_CACHE_DIR/localstack-venv"
+# LocalStack runs S3 without Docker from a Python 3.13 venv (its DynamoDB needs Docker: hence
+# DynamoDB Local). These pins are the tested recipe.
+LOCALSTACK_PACKAGES=('localstack-core[runtime]==2026.3.0' service_identity 'cbor2<6' 'pyopenssl<26' 'cryptography>=45.0.7,<47')
 # Tools from PyPI, pinned: SAM CLI, cfn-lint, cargo-lambda (with zig for cross-linking).
 TOOLS_PACKAGES=(aws-sam-cli==1.170.0 cfn-lint==1.58.0 cargo-lambda==1.9.2 ziglang==0.17.1)
 
@@ -58,6 +62,46 @@ start_dynamodb_local() {
     return 1
   fi
   echo "DynamoDB Local on http://127.0.0.1:$port"
+}
+
+python313() {
+  local candidate
+  for candidate in "$(pyenv root 2>/dev/null)/versions/3.13.0/bin/python3.13" "$(command -v python3.13 || true)"; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  done
+  echo "LocalStack needs Python 3.13 (pyenv install 3.13.0, or python3.13 on PATH)" >&2
+  return 1
+}
+
+install_localstack() {
+  [ "$(cat "$LOCALSTACK_VENV/.packages" 2>/dev/null)" = "${LOCALSTACK_PACKAGES[*]}" ] && return
+  echo "Installing LocalStack into $LOCALSTACK_VENV (one time, a few minutes)..."
+  rm -rf "$LOCALSTACK_VENV"
+  "$(python313)" -m venv "$LOCALSTACK_VENV"
+  "$LOCALSTACK_VENV/bin/pip" install --quiet --disable-pip-version-check "${LOCALSTACK_PACKAGES[@]}"
+  echo "${LOCALSTACK_PACKAGES[*]}" > "$LOCALSTACK_VENV/.packages"
+}
+
+# Starts LocalStack's S3 (signature validation on) on port $1; stopped when the script exits.
+start_localstack() {
+  local port=$1
+  install_localstack
+  mkdir -p "$VC_TMP/localstack"
+  (cd "$VC_TMP/localstack" && OVERRIDE_IN_DOCKER=0 FILESYSTEM_ROOT="$VC_TMP/localstack" \
+      GATEWAY_LISTEN="127.0.0.1:$port" SERVICES=s3 S3_SKIP_SIGNATURE_VALIDATION=0 \
+      DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
+      exec "$LOCALSTACK_VENV/bin/python" -m localstack.runtime.main) >"$VC_TMP/localstack.log" 2>&1 &
+  VC_PIDS+=($!)
+  local deadline=$((SECONDS + 120))
+  until curl -s --max-time 2 "http://127.0.0.1:$port/_localstack/health" | grep -q '"s3": "\(available\|running\)"'; do
+    if [ $SECONDS -ge $deadline ]; then
+      echo "LocalStack did not start; its log:" >&2
+      cat "$VC_TMP/localstack.log" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  echo "LocalStack S3 on http://127.0.0.1:$port"
 }
 
 # Installs the PyPI tools into a cached venv and puts it first on PATH.

@@ -216,6 +216,10 @@ impl From<crate::store::StoreError> for AppError {
         use crate::store::StoreError;
         match err {
             StoreError::Unavailable(e) => Self::Unavailable(e),
+            StoreError::TooLarge { limit } => Self::too_large(
+                "too_large",
+                format!("The upload is larger than the {limit} bytes allowed."),
+            ),
             StoreError::Other(e) => Self::Internal(e),
         }
     }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod objects;
 pub mod runtime;
 pub mod security;
 pub mod services;

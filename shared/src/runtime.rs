@@ -12,10 +12,12 @@ use aws_config::BehaviorVersion;
 
 use crate::config::{Backend, Config};
 use crate::http::{self, Group};
+use crate::objects::local::LocalObjects;
+use crate::objects::s3::S3Objects;
 use crate::security::random_secret;
+use crate::services::Backends;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
-use crate::store::MetaStore;
 use crate::Core;
 
 /// JSON logs on Lambda (CloudWatch), readable text elsewhere; `RUST_LOG` filters (default info).
@@ -113,17 +115,27 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the metadata store of the configured backend.
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn MetaStore>> {
+/// Opens the metadata and object stores of the configured backend.
+pub async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
     Ok(match config.backend {
         Backend::Embedded => {
             create_private_dir(&config.data_dir)?;
-            Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?)
+            Backends {
+                store: Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?),
+                objects: Arc::new(LocalObjects::open(&config.data_dir.join("objects"))?),
+            }
         }
         Backend::Aws => {
             let sdk = aws_sdk_config().await;
             let table = config.table.clone().context("VERTEX_TABLE is not set")?;
-            Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+            let bucket = config.bucket.clone().context("VERTEX_BUCKET is not set")?;
+            let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(config.s3_path_style)
+                .build();
+            Backends {
+                store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
+                objects: Arc::new(S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
+            }
         }
     })
 }
@@ -139,9 +151,9 @@ pub async fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 
 /// Store, secret and services, ready to serve.
 pub async fn build_core(config: Config) -> anyhow::Result<Arc<Core>> {
-    let store = open_store(&config).await?;
+    let backends = open_backends(&config).await?;
     let secret = load_secret(&config).await?;
-    let core = Core::new(config, store, &secret);
+    let core = Core::new(config, backends, &secret);
     core.passwords.warm_up().await;
     Ok(Arc::new(core))
 }

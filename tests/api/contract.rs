@@ -20,6 +20,7 @@ async fn health_reports_its_checks(kind: Kind) {
     let body = app.get("/api/health", None).await.expect(StatusCode::OK);
     assert_eq!(body["status"], "ok");
     assert_eq!(body["checks"]["users"], "ok");
+    assert_eq!(body["checks"]["files"], "ok");
     assert!(body["version"].is_string());
 }
 
@@ -136,6 +137,7 @@ async fn openapi_lists_every_route(kind: Kind) {
 async fn an_unreachable_store_is_a_503() {
     use std::sync::Arc;
 
+    use shared::objects::s3::S3Objects;
     use shared::store::dynamo::DynamoStore;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url("http://127.0.0.1:9")
@@ -145,14 +147,19 @@ async fn an_unreachable_store_is_a_503() {
         ))
         .load()
         .await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "absent");
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(true)
+        .build();
+    let backends = shared::services::Backends {
+        store: Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            "absent",
+        )),
+        objects: Arc::new(S3Objects::new(aws_sdk_s3::Client::from_conf(s3), "absent")),
+    };
     let mut config = shared::Config::from_env().unwrap();
     config.jwt_secret = None;
-    let core = Arc::new(shared::Core::new(
-        config,
-        Arc::new(store),
-        b"x".repeat(32).as_slice(),
-    ));
+    let core = Arc::new(shared::Core::new(config, backends, &[b'x'; 32]));
     let app = TestApp::from_core(core);
     let body = app
         .get("/api/health", None)
@@ -160,6 +167,7 @@ async fn an_unreachable_store_is_a_503() {
         .expect(StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["checks"]["users"], "unavailable");
+    assert_eq!(body["checks"]["files"], "unavailable");
     let body = app
         .post(
             "/api/auth/login",

@@ -11,9 +11,11 @@ use http::{header, HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use shared::config::{Backend, Config, Secret, ThrottleConfig};
 use shared::http::{router, Group};
+use shared::objects::local::LocalObjects;
+use shared::objects::s3::S3Objects;
+use shared::services::Backends;
 use shared::store::dynamo::DynamoStore;
 use shared::store::sqlite::SqliteStore;
-use shared::store::MetaStore;
 use shared::Core;
 use tower::ServiceExt;
 
@@ -23,8 +25,10 @@ pub const PASSWORD: &str = "correct horse battery";
 /// Which backend a test runs on.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
+    /// SQLite + the local object store.
     Embedded,
-    Dynamo,
+    /// DynamoDB (DynamoDB Local) + S3 (LocalStack).
+    Aws,
 }
 
 pub struct TestApp {
@@ -79,6 +83,7 @@ fn base_config(backend: Backend) -> Config {
         data_dir: ".".into(),
         table: None,
         bucket: None,
+        s3_path_style: true,
         jwt_secret: Some(Secret(SECRET.into())),
         jwt_secret_param: None,
         access_ttl_secs: 900,
@@ -92,20 +97,34 @@ fn base_config(backend: Backend) -> Config {
     }
 }
 
-pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
-    let endpoint = std::env::var("VERTEX_TEST_DYNAMODB_ENDPOINT").expect(
-        "the DynamoDB tests need DynamoDB Local: run scripts/test.sh, which starts it and sets \
-         VERTEX_TEST_DYNAMODB_ENDPOINT (or set VERTEX_TEST_BACKENDS=embedded to skip them)",
-    );
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// SDK configuration for the emulator whose endpoint is in `variable`.
+pub async fn emulator_sdk(variable: &str) -> aws_config::SdkConfig {
+    let endpoint = std::env::var(variable).unwrap_or_else(|_| {
+        panic!(
+            "the AWS-backend tests need the emulators: run scripts/test.sh, which starts them \
+             and sets {variable} (or set VERTEX_TEST_BACKENDS=embedded to skip those tests)"
+        )
+    });
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "test", "test", None, None, "tests",
         ))
         .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+        .await
+}
+
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&emulator_sdk("VERTEX_TEST_DYNAMODB_ENDPOINT").await)
+}
+
+pub async fn s3_client() -> aws_sdk_s3::Client {
+    let sdk = emulator_sdk("VERTEX_TEST_S3_ENDPOINT").await;
+    let config = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Whether a backend's tests run in this environment.
@@ -113,7 +132,7 @@ pub fn enabled(kind: Kind) -> bool {
     let wanted = std::env::var("VERTEX_TEST_BACKENDS").unwrap_or_else(|_| "all".into());
     let name = match kind {
         Kind::Embedded => "embedded",
-        Kind::Dynamo => "dynamodb",
+        Kind::Aws => "aws",
     };
     wanted == "all" || wanted.split(',').any(|w| w.trim() == name)
 }
@@ -129,28 +148,45 @@ impl TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             shared::runtime::init_tracing();
         }
-        let (config, store, dir): (Config, Arc<dyn MetaStore>, _) = match kind {
+        let (config, backends, dir) = match kind {
             Kind::Embedded => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let mut config = base_config(Backend::Embedded);
                 config.data_dir = dir.path().to_owned();
-                let store = SqliteStore::open(&dir.path().join("test.db")).expect("sqlite");
-                (config, Arc::new(store), Some(dir))
+                let backends = Backends {
+                    store: Arc::new(
+                        SqliteStore::open(&dir.path().join("test.db")).expect("sqlite"),
+                    ),
+                    objects: Arc::new(
+                        LocalObjects::open(&dir.path().join("objects")).expect("objects"),
+                    ),
+                };
+                (config, backends, Some(dir))
             }
-            Kind::Dynamo => {
-                let client = dynamo_client().await;
-                let table = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
-                DynamoStore::create_table(&client, &table)
+            Kind::Aws => {
+                // Each test has its own table and bucket.
+                let name = format!("vc-test-{}", uuid::Uuid::new_v4().simple());
+                let dynamo = dynamo_client().await;
+                DynamoStore::create_table(&dynamo, &name)
                     .await
                     .expect("create table");
+                let s3 = s3_client().await;
+                S3Objects::create_bucket(&s3, &name)
+                    .await
+                    .expect("create bucket");
                 let mut config = base_config(Backend::Aws);
-                config.table = Some(table.clone());
-                (config, Arc::new(DynamoStore::new(client, table)), None)
+                config.table = Some(name.clone());
+                config.bucket = Some(name.clone());
+                let backends = Backends {
+                    store: Arc::new(DynamoStore::new(dynamo, name.clone())),
+                    objects: Arc::new(S3Objects::new(s3, name)),
+                };
+                (config, backends, None)
             }
         };
         let mut config = config;
         tweak(&mut config);
-        let core = Arc::new(Core::new(config, store, SECRET.as_bytes()));
+        let core = Arc::new(Core::new(config, backends, SECRET.as_bytes()));
         Self {
             _dir: dir,
             ..Self::from_core(core)
@@ -272,7 +308,7 @@ impl TestApp {
 }
 
 /// Runs each named case against every backend:
-/// `backend_tests!(case_a, case_b)` makes `embedded::case_a`, `dynamodb::case_a`, …
+/// `backend_tests!(case_a, case_b)` makes `embedded::case_a`, `aws::case_a`, …
 /// where each case is `async fn case(kind: Kind)` and builds its own [`TestApp`].
 #[macro_export]
 macro_rules! backend_tests {
@@ -288,13 +324,13 @@ macro_rules! backend_tests {
                 }
             )*
         }
-        mod dynamodb {
+        mod aws {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     use $crate::helpers::{enabled, Kind};
-                    if enabled(Kind::Dynamo) {
-                        super::$case(Kind::Dynamo).await;
+                    if enabled(Kind::Aws) {
+                        super::$case(Kind::Aws).await;
                     }
                 }
             )*

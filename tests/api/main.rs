@@ -8,3 +8,4 @@ mod cli;
 mod contract;
 mod events;
 mod infra;
+mod objects;

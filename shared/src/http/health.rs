@@ -31,15 +31,18 @@ struct Health {
 #[utoipa::path(get, path = "/api/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, description = "A check failed", body = Health)))]
 async fn health(State(core): State<AppState>) -> (StatusCode, Json<Health>) {
+    let (users, files) = tokio::join!(core.store.ping(), core.objects.ping());
     let mut checks = BTreeMap::new();
-    let users = match core.store.ping().await {
-        Ok(()) => "ok",
-        Err(e) => {
-            tracing::error!(error = %e, "health check: users store unavailable");
-            "unavailable"
-        }
-    };
-    checks.insert("users", users);
+    for (name, result) in [("users", users), ("files", files)] {
+        let state = match result {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::error!(error = %e, check = name, "health check failed");
+                "unavailable"
+            }
+        };
+        checks.insert(name, state);
+    }
     let all_ok = checks.values().all(|v| *v == "ok");
     let status = if all_ok {
         StatusCode::OK

@@ -17,22 +17,34 @@ pub use authn::{Credential, Principal};
 pub use check::Check;
 
 use crate::config::Config;
+use crate::objects::ObjectStore;
 use crate::security::{PasswordHasher, TokenKeys};
 use crate::store::MetaStore;
 
 /// Everything a request needs, built once per process (cold start) and shared.
 pub struct Core {
     pub config: Config,
+    /// Users, sessions, keys, throttling.
     pub store: Arc<dyn MetaStore>,
+    /// File bytes.
+    pub objects: Arc<dyn ObjectStore>,
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
 }
 
+/// The two stores of one backend.
+#[derive(Clone)]
+pub struct Backends {
+    pub store: Arc<dyn MetaStore>,
+    pub objects: Arc<dyn ObjectStore>,
+}
+
 impl Core {
-    pub fn new(config: Config, store: Arc<dyn MetaStore>, jwt_secret: &[u8]) -> Self {
+    pub fn new(config: Config, backends: Backends, jwt_secret: &[u8]) -> Self {
         Self {
             config,
-            store,
+            store: backends.store,
+            objects: backends.objects,
             tokens: TokenKeys::new(jwt_secret),
             passwords: PasswordHasher::default(),
         }

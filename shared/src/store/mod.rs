@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The backing store cannot be reached (network, timeout, missing table): HTTP 503.
     #[error("store unavailable: {0:#}")]
     Unavailable(anyhow::Error),
+    /// More bytes than allowed (quota or size limit): HTTP 413.
+    #[error("too large: more than {limit} bytes")]
+    TooLarge { limit: u64 },
     #[error("store error: {0:#}")]
     Other(anyhow::Error),
 }

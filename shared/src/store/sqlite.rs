@@ -62,28 +62,29 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 ";
 
+/// One SQLite connection behind a mutex, used from the blocking pool.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub(crate) struct Db {
     conn: Arc<Mutex<Connection>>,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies the schema.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+impl Db {
+    /// Opens (creating if needed) the database file and applies `schema`.
+    pub(crate) fn open(path: &Path, schema: &str) -> anyhow::Result<Self> {
         let conn = Connection::open(path)
             .with_context(|| format!("opening SQLite database {}", path.display()))?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
         )?;
-        conn.execute_batch(SCHEMA).context("applying the schema")?;
+        conn.execute_batch(schema).context("applying the schema")?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
+    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
@@ -100,7 +101,29 @@ impl SqliteStore {
     }
 }
 
-fn other(err: rusqlite::Error) -> StoreError {
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and applies the schema.
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: Db::open(path, SCHEMA)?,
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        self.db.with(f).await
+    }
+}
+
+pub(crate) fn other(err: rusqlite::Error) -> StoreError {
     StoreError::other(err)
 }
 

@@ -1,0 +1,475 @@
+//! AWS object store: one S3 bucket (aws-sdk-s3). SDK errors are classified here and never travel
+//! further up.
+
+use anyhow::anyhow;
+use async_trait::async_trait;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream as S3Body;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use aws_sdk_s3::Client;
+use bytes::{Bytes, BytesMut};
+use chrono::{TimeZone, Utc};
+use futures::StreamExt;
+
+use super::{ByteRange, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore};
+use crate::store::{StoreError, StoreResult};
+
+/// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+/// CopyObject's limit; larger objects are copied part by part.
+const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
+const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
+/// Characters percent-encoded in a `CopySource` (everything but unreserved characters and `/`).
+const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+#[derive(Clone)]
+pub struct S3Objects {
+    client: Client,
+    bucket: String,
+}
+
+fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let unavailable = matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) || err.code() == Some("NoSuchBucket");
+    let err = anyhow::Error::new(err);
+    if unavailable {
+        StoreError::Unavailable(err)
+    } else {
+        StoreError::Other(err)
+    }
+}
+
+fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<Utc> {
+    t.and_then(|t| Utc.timestamp_millis_opt(t.to_millis().ok()?).single())
+        .unwrap_or_default()
+}
+
+/// Reads from `body` until `buf` holds `PART_BYTES` or the stream ends.
+async fn fill(body: &mut ByteStream, buf: &mut BytesMut) -> StoreResult<bool> {
+    while buf.len() < PART_BYTES {
+        match body.next().await {
+            Some(chunk) => buf.extend_from_slice(&chunk.map_err(StoreError::other)?),
+            None => return Ok(false),
+        }
+    }
+    Ok(true)
+}
+
+impl S3Objects {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// Creates the bucket (for emulators and tests; on AWS the SAM template does).
+    pub async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
+        client.create_bucket().bucket(bucket).send().await?;
+        Ok(())
+    }
+
+    async fn put_single(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> StoreResult<ObjectInfo> {
+        let size = bytes.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(S3Body::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag: out.e_tag.unwrap_or_default(),
+            content_type: content_type.to_owned(),
+            modified: Utc::now(),
+        })
+    }
+
+    /// Uploads the stream part by part; the caller aborts the upload if this fails.
+    async fn put_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+        first: BytesMut,
+        mut body: ByteStream,
+        max_bytes: u64,
+    ) -> StoreResult<(Vec<CompletedPart>, u64)> {
+        let mut parts = Vec::new();
+        let mut buf = first;
+        let mut size = 0u64;
+        loop {
+            let more = if buf.len() < PART_BYTES {
+                fill(&mut body, &mut buf).await?
+            } else {
+                true
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let chunk = buf.split_to(buf.len().min(PART_BYTES)).freeze();
+            size += chunk.len() as u64;
+            if size > max_bytes {
+                return Err(StoreError::TooLarge { limit: max_bytes });
+            }
+            let number = parts.len() as i32 + 1;
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(S3Body::from(chunk))
+                .send()
+                .await
+                .map_err(classify)?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag)
+                    .build(),
+            );
+            if !more && buf.is_empty() {
+                break;
+            }
+        }
+        Ok((parts, size))
+    }
+
+    async fn abort(&self, key: &str, upload_id: &str) {
+        if let Err(e) = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            // The bucket's lifecycle rule removes it after a day anyway.
+            tracing::warn!(error = %e, key, "could not abort a multipart upload");
+        }
+    }
+
+    async fn copy_parts(&self, from: &str, to: &str, source: &ObjectInfo) -> StoreResult<()> {
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(to)
+            .content_type(&source.content_type)
+            .send()
+            .await
+            .map_err(classify)?;
+        let upload_id = upload.upload_id.unwrap_or_default();
+        let result = async {
+            let mut parts = Vec::new();
+            let mut start = 0u64;
+            while start < source.size {
+                let end = (start + COPY_PART_BYTES).min(source.size) - 1;
+                let number = parts.len() as i32 + 1;
+                let out = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(&self.bucket)
+                    .key(to)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .copy_source(self.copy_source(from))
+                    .copy_source_range(format!("bytes={start}-{end}"))
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                parts.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(out.copy_part_result.and_then(|r| r.e_tag))
+                        .build(),
+                );
+                start = end + 1;
+            }
+            self.complete(to, &upload_id, parts).await
+        }
+        .await;
+        if result.is_err() {
+            self.abort(to, &upload_id).await;
+        }
+        result.map(|_| ())
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+    ) -> StoreResult<String> {
+        let out = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.e_tag.unwrap_or_default())
+    }
+
+    fn copy_source(&self, key: &str) -> String {
+        format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(key, COPY_SOURCE)
+        )
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Objects {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(ObjectInfo {
+                key: key.to_owned(),
+                size: out.content_length.unwrap_or(0).max(0) as u64,
+                etag: out.e_tag.unwrap_or_default(),
+                content_type: out
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                modified: time(out.last_modified.as_ref()),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    async fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_delimiter(delimited.then(|| "/".to_owned()))
+            .max_keys(limit.clamp(1, super::MAX_LIST_PAGE) as i32)
+            .set_continuation_token(cursor.map(str::to_owned))
+            .send()
+            .await
+            .map_err(classify)?;
+        // ListObjectsV2 leaves out content types; listings show the type guessed from the name.
+        let mut items: Vec<Listed> = out
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| {
+                let key = o.key.unwrap_or_default();
+                Listed::Object(ObjectInfo {
+                    content_type: super::content_type_of(&key).to_owned(),
+                    key,
+                    size: o.size.unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag.unwrap_or_default(),
+                    modified: time(o.last_modified.as_ref()),
+                })
+            })
+            .chain(
+                out.common_prefixes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.prefix.map(Listed::Prefix)),
+            )
+            .collect();
+        items.sort_by(|a, b| a.key().cmp(b.key()));
+        let next = out
+            .is_truncated
+            .unwrap_or(false)
+            .then_some(out.next_continuation_token)
+            .flatten();
+        Ok(ListPage { items, next })
+    }
+
+    async fn put(
+        &self,
+        key: &str,
+        mut body: ByteStream,
+        content_type: &str,
+        max_bytes: u64,
+    ) -> StoreResult<ObjectInfo> {
+        let mut buf = BytesMut::with_capacity(PART_BYTES);
+        let more = fill(&mut body, &mut buf).await?;
+        if !more {
+            if buf.len() as u64 > max_bytes {
+                return Err(StoreError::TooLarge { limit: max_bytes });
+            }
+            return self.put_single(key, buf.freeze(), content_type).await;
+        }
+        let upload = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(classify)?;
+        let upload_id = upload
+            .upload_id
+            .ok_or_else(|| StoreError::other(anyhow!("CreateMultipartUpload gave no id")))?;
+        let result = async {
+            let (parts, size) = self
+                .put_parts(key, &upload_id, buf, body, max_bytes)
+                .await?;
+            let etag = self.complete(key, &upload_id, parts).await?;
+            Ok(ObjectInfo {
+                key: key.to_owned(),
+                size,
+                etag,
+                content_type: content_type.to_owned(),
+                modified: Utc::now(),
+            })
+        }
+        .await;
+        if result.is_err() {
+            self.abort(key, &upload_id).await;
+        }
+        result
+    }
+
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_range(range.map(|r| format!("bytes={}-{}", r.start, r.end)))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(classify(e)),
+        };
+        let size = match (range, out.content_range.as_deref()) {
+            // `bytes 0-9/1234`: the object's size is after the slash.
+            (Some(_), Some(cr)) => cr
+                .rsplit('/')
+                .next()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
+            _ => out.content_length.unwrap_or(0).max(0) as u64,
+        };
+        let info = ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag: out.e_tag.clone().unwrap_or_default(),
+            content_type: out
+                .content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            modified: time(out.last_modified.as_ref()),
+        };
+        let body: ByteStream = Box::pin(futures::stream::unfold(out.body, |mut body| async {
+            match body.try_next().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), body)),
+                Ok(None) => None,
+                Err(e) => Some((Err(std::io::Error::other(e)), body)),
+            }
+        }));
+        Ok(Some(Download { info, body }))
+    }
+
+    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
+        for chunk in keys.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(StoreError::other)?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(StoreError::other)?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(err) = out.errors.unwrap_or_default().first() {
+                return Err(StoreError::other(anyhow!(
+                    "DeleteObjects failed for {:?}: {:?}",
+                    err.key,
+                    err.code
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
+        let Some(source) = self.head(from).await? else {
+            return Ok(None);
+        };
+        if source.size > MAX_SINGLE_COPY {
+            self.copy_parts(from, to, &source).await?;
+        } else {
+            self.client
+                .copy_object()
+                .bucket(&self.bucket)
+                .key(to)
+                .copy_source(self.copy_source(from))
+                .send()
+                .await
+                .map_err(classify)?;
+        }
+        Ok(self.head(to).await?)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::Unavailable(classify(e).into()))
+    }
+}

@@ -1,0 +1,342 @@
+//! The object-store port, on every backend: the local store and S3 (LocalStack) must behave
+//! alike, since the files service stands on either.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use shared::objects::{ByteRange, ByteStream, Listed, ObjectStore};
+use shared::store::StoreError;
+
+use crate::backend_tests;
+use crate::helpers::{Kind, TestApp};
+
+backend_tests!(
+    put_get_round_trip_is_byte_exact,
+    large_streams_round_trip_in_parts,
+    range_reads_return_exactly_the_range,
+    oversized_puts_leave_the_previous_object,
+    delimited_listing_rolls_up_folders,
+    pagination_neither_loses_nor_repeats,
+    copy_and_delete,
+    failed_streams_store_nothing,
+);
+
+fn stream(chunks: Vec<Bytes>) -> ByteStream {
+    Box::pin(futures::stream::iter(chunks.into_iter().map(Ok)))
+}
+
+fn pattern(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+async fn read(objects: &dyn ObjectStore, key: &str, range: Option<ByteRange>) -> Vec<u8> {
+    let download = objects
+        .get(key, range)
+        .await
+        .unwrap()
+        .expect("object exists");
+    let mut body = download.body;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    out
+}
+
+async fn put(objects: &dyn ObjectStore, key: &str, data: Bytes) {
+    objects
+        .put(
+            key,
+            stream(vec![data]),
+            "application/octet-stream",
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+}
+
+async fn put_get_round_trip_is_byte_exact(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let data = pattern(100_000, 7);
+    let chunks = data.chunks(4096).map(Bytes::copy_from_slice).collect();
+    let info = objects
+        .put(
+            "users/u/docs/a b ü.bin",
+            stream(chunks),
+            "application/x-test",
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.size, 100_000);
+    assert!(!info.etag.is_empty());
+    assert_eq!(
+        read(objects, "users/u/docs/a b ü.bin", None).await,
+        data.to_vec()
+    );
+    let head = objects
+        .head("users/u/docs/a b ü.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (head.size, head.content_type.as_str()),
+        (100_000, "application/x-test")
+    );
+    assert_eq!(head.etag, info.etag);
+    assert!(objects
+        .head("users/u/docs/missing")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(objects
+        .get("users/u/docs/missing", None)
+        .await
+        .unwrap()
+        .is_none());
+    // An empty object (a folder marker) is an object too
+    put(objects, "users/u/empty/", Bytes::new()).await;
+    assert_eq!(
+        objects.head("users/u/empty/").await.unwrap().unwrap().size,
+        0
+    );
+    assert!(read(objects, "users/u/empty/", None).await.is_empty());
+}
+
+async fn large_streams_round_trip_in_parts(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    // 20 MiB in 64 KiB chunks: more than two S3 parts, never one buffer
+    let data = pattern(20 * 1024 * 1024 + 123, 3);
+    let chunks = data.chunks(64 * 1024).map(Bytes::copy_from_slice).collect();
+    let info = objects
+        .put(
+            "users/u/big.bin",
+            stream(chunks),
+            "application/octet-stream",
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    assert_eq!(info.size, data.len() as u64);
+    assert_eq!(read(objects, "users/u/big.bin", None).await, data.to_vec());
+}
+
+async fn range_reads_return_exactly_the_range(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let data = pattern(10_000, 1);
+    put(objects, "users/u/r.bin", data.clone()).await;
+    for (start, end) in [(0u64, 0u64), (0, 9_999), (1234, 5678), (9_999, 9_999)] {
+        let got = read(objects, "users/u/r.bin", Some(ByteRange { start, end })).await;
+        assert_eq!(
+            got,
+            data[start as usize..=end as usize].to_vec(),
+            "{start}-{end}"
+        );
+    }
+    let download = objects
+        .get("users/u/r.bin", Some(ByteRange { start: 10, end: 19 }))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        download.info.size, 10_000,
+        "info gives the whole object's size"
+    );
+}
+
+async fn oversized_puts_leave_the_previous_object(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    put(objects, "users/u/keep.txt", Bytes::from_static(b"old")).await;
+    let big = vec![pattern(600, 1), pattern(600, 2)];
+    let err = objects
+        .put("users/u/keep.txt", stream(big), "text/plain", 1000)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::TooLarge { limit: 1000 }),
+        "{err:?}"
+    );
+    assert_eq!(read(objects, "users/u/keep.txt", None).await, b"old");
+    // Oversized in the multipart range too, and nothing appears under a new key
+    let chunks = (0..3).map(|i| pattern(8 * 1024 * 1024, i)).collect();
+    let err = objects
+        .put(
+            "users/u/new.bin",
+            stream(chunks),
+            "text/plain",
+            10 * 1024 * 1024,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::TooLarge { .. }), "{err:?}");
+    assert!(objects.head("users/u/new.bin").await.unwrap().is_none());
+}
+
+async fn delimited_listing_rolls_up_folders(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    for key in [
+        "users/u/a.txt",
+        "users/u/docs/one.txt",
+        "users/u/docs/deep/two.txt",
+        "users/u/empty/",
+        "users/u/z.txt",
+        "users/v/other.txt",
+    ] {
+        put(objects, key, Bytes::from_static(b"x")).await;
+    }
+    let page = objects.list("users/u/", true, None, 100).await.unwrap();
+    let keys: Vec<&str> = page.items.iter().map(Listed::key).collect();
+    assert_eq!(
+        keys,
+        [
+            "users/u/a.txt",
+            "users/u/docs/",
+            "users/u/empty/",
+            "users/u/z.txt"
+        ]
+    );
+    assert!(matches!(page.items[1], Listed::Prefix(_)));
+    assert!(page.next.is_none());
+    // Recursive: every object, nothing of another prefix
+    let page = objects.list("users/u/", false, None, 100).await.unwrap();
+    let keys: Vec<&str> = page.items.iter().map(Listed::key).collect();
+    assert_eq!(
+        keys,
+        [
+            "users/u/a.txt",
+            "users/u/docs/deep/two.txt",
+            "users/u/docs/one.txt",
+            "users/u/empty/",
+            "users/u/z.txt"
+        ]
+    );
+    let page = objects
+        .list("users/u/docs/", true, None, 100)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = page.items.iter().map(Listed::key).collect();
+    assert_eq!(keys, ["users/u/docs/deep/", "users/u/docs/one.txt"]);
+}
+
+async fn pagination_neither_loses_nor_repeats(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let mut expected = BTreeSet::new();
+    for i in 0..23 {
+        let key = format!("users/u/f{i:02}.txt");
+        put(objects, &key, Bytes::from_static(b"x")).await;
+        expected.insert(key);
+    }
+    for folder in ["d1", "d5", "f10x"] {
+        for j in 0..3 {
+            put(
+                objects,
+                &format!("users/u/{folder}/inner{j}"),
+                Bytes::from_static(b"y"),
+            )
+            .await;
+        }
+        expected.insert(format!("users/u/{folder}/"));
+    }
+    for limit in [1, 4, 7, 26, 100] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = objects
+                .list("users/u/", true, cursor.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit);
+            seen.extend(page.items.iter().map(|i| i.key().to_owned()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        let unique: BTreeSet<String> = seen.iter().cloned().collect();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "limit {limit}: repeated entries {seen:?}"
+        );
+        assert_eq!(unique, expected, "limit {limit}");
+    }
+}
+
+async fn copy_and_delete(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let data = pattern(5000, 9);
+    objects
+        .put(
+            "users/u/src.bin",
+            stream(vec![data.clone()]),
+            "image/png",
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+    let copied = objects
+        .copy("users/u/src.bin", "users/u/dst.bin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (copied.size, copied.content_type.as_str()),
+        (5000, "image/png")
+    );
+    assert!(objects
+        .copy("users/u/none", "users/u/x")
+        .await
+        .unwrap()
+        .is_none());
+    // Deleting the source leaves the copy intact
+    objects
+        .delete(&["users/u/src.bin".into(), "users/u/never-existed".into()])
+        .await
+        .unwrap();
+    assert!(objects.head("users/u/src.bin").await.unwrap().is_none());
+    assert_eq!(read(objects, "users/u/dst.bin", None).await, data.to_vec());
+    // Replacing an object by a copy
+    put(objects, "users/u/other.bin", Bytes::from_static(b"other")).await;
+    objects
+        .copy("users/u/other.bin", "users/u/dst.bin")
+        .await
+        .unwrap();
+    assert_eq!(read(objects, "users/u/dst.bin", None).await, b"other");
+    // Deleting many at once
+    let keys: Vec<String> = (0..30).map(|i| format!("users/u/many/{i}")).collect();
+    for k in &keys {
+        put(objects, k, Bytes::from_static(b"m")).await;
+    }
+    objects.delete(&keys).await.unwrap();
+    assert!(objects
+        .list("users/u/many/", false, None, 100)
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+}
+
+async fn failed_streams_store_nothing(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let failing: ByteStream = Box::pin(futures::stream::iter(vec![
+        Ok(pattern(1000, 1)),
+        Err(std::io::Error::other("client went away")),
+    ]));
+    assert!(objects
+        .put("users/u/broken", failing, "text/plain", u64::MAX)
+        .await
+        .is_err());
+    assert!(objects.head("users/u/broken").await.unwrap().is_none());
+}
