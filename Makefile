@@ -13,7 +13,7 @@ run:            ## the whole API on 127.0.0.1:8000, embedded backend
 test:           ## the whole suite on every backend (starts its own emulators)
 	scripts/test.sh
 
-emulators:      ## DynamoDB Local on 127.0.0.1:8001 with the table, for `watch` (Ctrl-C stops)
+emulators:      ## DynamoDB Local on :8001 and LocalStack S3 on :4566 with table and bucket (Ctrl-C stops)
 	scripts/emulators.sh
 
 watch:          ## the four functions behind their real paths on 127.0.0.1:9000 (needs `make emulators`)

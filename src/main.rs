@@ -58,8 +58,9 @@ enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Create the DynamoDB table (for emulators; on AWS the SAM template creates it).
-    CreateTable,
+    /// Create the DynamoDB table and the S3 bucket (for emulators; on AWS the SAM template
+    /// creates them).
+    CreateStorage,
 }
 
 fn config(cli: &Cli) -> anyhow::Result<Config> {
@@ -82,7 +83,7 @@ async fn main() -> ExitCode {
             email,
             password_stdin,
         }) => create_superuser(&cli, username, email, *password_stdin).await,
-        Some(Command::CreateTable) => create_table(&cli).await,
+        Some(Command::CreateStorage) => create_storage(&cli).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -202,12 +203,19 @@ async fn create_superuser(
     }
 }
 
-async fn create_table(cli: &Cli) -> anyhow::Result<()> {
+async fn create_storage(cli: &Cli) -> anyhow::Result<()> {
     let config = config(cli)?;
     let table = config.table.context("VERTEX_TABLE is not set")?;
+    let bucket = config.bucket.context("VERTEX_BUCKET is not set")?;
     let sdk = runtime::aws_sdk_config().await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
-    shared::store::dynamo::DynamoStore::create_table(&client, &table).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    shared::store::dynamo::DynamoStore::create_table(&dynamo, &table).await?;
     println!("Created table {table}.");
+    let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+        .force_path_style(config.s3_path_style)
+        .build();
+    shared::objects::s3::S3Objects::create_bucket(&aws_sdk_s3::Client::from_conf(s3), &bucket)
+        .await?;
+    println!("Created bucket {bucket}.");
     Ok(())
 }

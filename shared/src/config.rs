@@ -53,8 +53,8 @@ pub struct Config {
     pub table: Option<String>,
     /// AWS backend: the S3 bucket.
     pub bucket: Option<String>,
-    /// Path-style S3 addressing, which emulators need (default: on when `AWS_ENDPOINT_URL` is
-    /// set, `VERTEX_S3_PATH_STYLE` overrides).
+    /// Path-style S3 addressing, which emulators need (default: on when `AWS_ENDPOINT_URL` or
+    /// `AWS_ENDPOINT_URL_S3` is set; `VERTEX_S3_PATH_STYLE` overrides).
     pub s3_path_style: bool,
     /// The JWT signing secret, given directly (`VERTEX_JWT_SECRET`)...
     pub jwt_secret: Option<Secret>,
@@ -105,7 +105,10 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from(".vertexcloud")),
             table: var("VERTEX_TABLE"),
             bucket: var("VERTEX_BUCKET"),
-            s3_path_style: parse_var("VERTEX_S3_PATH_STYLE", var("AWS_ENDPOINT_URL").is_some())?,
+            s3_path_style: parse_var(
+                "VERTEX_S3_PATH_STYLE",
+                var("AWS_ENDPOINT_URL").is_some() || var("AWS_ENDPOINT_URL_S3").is_some(),
+            )?,
             jwt_secret: var("VERTEX_JWT_SECRET").map(Secret),
             jwt_secret_param: var("VERTEX_JWT_SECRET_PARAM"),
             access_ttl_secs: parse_var("VERTEX_ACCESS_TTL_SECS", 15 * 60)?,
