@@ -18,6 +18,8 @@ backend_tests!(
     login_of_a_disabled_account_is_forbidden,
     repeated_failures_are_throttled_per_account,
     repeated_failures_are_throttled_per_address,
+    parallel_guesses_are_throttled_too,
+    stale_writes_cannot_undo_a_password_change,
     refresh_rotates_and_reuse_ends_the_session,
     malformed_refresh_tokens_are_refused,
     logout_ends_the_session_at_once,
@@ -334,6 +336,72 @@ async fn repeated_failures_are_throttled_per_account(kind: Kind) {
         .expect_error(StatusCode::TOO_MANY_REQUESTS, "throttled");
 }
 
+async fn parallel_guesses_are_throttled_too(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    app.register("yuri").await;
+    // WHEN twenty guesses arrive at once
+    let guesses = (0..20).map(|i| {
+        app.post(
+            "/api/auth/login",
+            None,
+            json!({"username": "yuri", "password": format!("guess number {i}")}),
+        )
+    });
+    let replies = join_all(guesses).await;
+    // THEN no more than the bound were even checked; the rest were refused
+    let checked = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(checked <= 5, "{checked} guesses were checked");
+    assert_eq!(checked + throttled, 20);
+}
+
+async fn stale_writes_cannot_undo_a_password_change(kind: Kind) {
+    use shared::store::WriteUserError;
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("zoe").await;
+    // GIVEN a copy of the user read before a password change (a request already in flight)
+    let stale = app.core.store.get_user(&id).await.unwrap().unwrap();
+    let new = "an entirely new passphrase";
+    app.post(
+        "/api/auth/change-password",
+        Some(&token),
+        json!({"old_password": PASSWORD, "new_password": new, "new_password2": new}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    // WHEN that request writes its profile change based on the stale copy
+    let mut after = stale.clone();
+    after.first_name = "Zoe".into();
+    let err = app
+        .core
+        .store
+        .update_user(&stale, &after)
+        .await
+        .unwrap_err();
+    // THEN nothing is written, and the new password stands
+    assert!(matches!(err, WriteUserError::Stale), "{err:?}");
+    app.post(
+        "/api/auth/login",
+        None,
+        json!({"username": "zoe", "password": new}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    app.post(
+        "/api/auth/login",
+        None,
+        json!({"username": "zoe", "password": PASSWORD}),
+    )
+    .await
+    .expect(StatusCode::UNAUTHORIZED);
+}
+
 async fn repeated_failures_are_throttled_per_address(kind: Kind) {
     let app = TestApp::with(kind, |c| c.throttle.address_max_failures = 6).await;
     app.register("ivan").await;
@@ -441,7 +509,29 @@ async fn malformed_refresh_tokens_are_refused(kind: Kind) {
         );
     }
     // None of that ended the real session
-    app.post("/api/auth/token/refresh", None, json!({"refresh": refresh}))
+    let pair = app
+        .post("/api/auth/token/refresh", None, json!({"refresh": refresh}))
+        .await
+        .expect(StatusCode::OK);
+    // After a rotation, a forged token of the earlier generation (the ids are not secret) is
+    // merely invalid: only the genuine spent token proves a reuse and ends the session
+    let forged_previous = format!("{}AAAA", &refresh[..refresh.len() - 4]);
+    app.post(
+        "/api/auth/token/refresh",
+        None,
+        json!({"refresh": forged_previous}),
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    app.post(
+        "/api/auth/logout",
+        None,
+        json!({"refresh": forged_previous}),
+    )
+    .await
+    .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    let current = pair["refresh"].as_str().unwrap();
+    app.post("/api/auth/token/refresh", None, json!({"refresh": current}))
         .await
         .expect(StatusCode::OK);
     app.post("/api/auth/token/refresh", None, json!({}))
@@ -668,6 +758,20 @@ async fn user_info_reports_storage(kind: Kind) {
 async fn delete_account_removes_everything(kind: Kind) {
     let app = TestApp::new(kind).await;
     let (id, token, refresh) = app.user("sam").await;
+    let (other_id, _, _) = app.user("sue").await;
+    // GIVEN files in sam's home (more than one listing page) and in sue's
+    let objects = app.core.objects.clone();
+    let keys: Vec<String> = (0..1005)
+        .map(|i| format!("users/{id}/d{}/f{i}", i % 3))
+        .chain([format!("users/{other_id}/keep.txt")])
+        .collect();
+    for key in &keys {
+        let body = Box::pin(futures::stream::iter([Ok(bytes::Bytes::from_static(b"x"))]));
+        objects
+            .put(key, body, "text/plain", u64::MAX)
+            .await
+            .unwrap();
+    }
     let key = app
         .post(
             "/api/auth/keys",
@@ -716,6 +820,17 @@ async fn delete_account_removes_everything(kind: Kind) {
     .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let again = app.register("sam").await;
     assert_ne!(again["id"], id.as_str());
+    // Sam's files are gone, sue's are not
+    let left = objects
+        .list(&format!("users/{id}/"), false, None, 10)
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "{:?}", left.items);
+    assert!(objects
+        .head(&format!("users/{other_id}/keep.txt"))
+        .await
+        .unwrap()
+        .is_some());
 }
 
 async fn deactivation_bites_on_the_next_request(kind: Kind) {

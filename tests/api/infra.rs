@@ -38,6 +38,13 @@ fn template_routes(resource: &str) -> Routes {
         };
         routes.insert((method.to_uppercase(), path));
     }
+    // The catch-all that sends unrouted requests to the app's JSON 404/405 is not an API route.
+    if resource == "AuthFunction" {
+        assert!(
+            routes.remove(&("ANY".to_owned(), "/{proxy+}".to_owned())),
+            "no fallback route"
+        );
+    }
     routes
 }
 

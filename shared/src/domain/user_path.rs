@@ -25,6 +25,13 @@ pub enum PathError {
     TooLong,
 }
 
+/// Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) never name real files, and storage
+/// uses the last of them as a sentinel.
+fn is_noncharacter(c: char) -> bool {
+    let c = c as u32;
+    (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
+}
+
 impl UserPath {
     /// Parses an already percent-decoded path (decoding happens once, in the HTTP layer).
     pub fn parse(raw: &str) -> Result<Self, PathError> {
@@ -34,7 +41,10 @@ impl UserPath {
         if raw.starts_with('/') {
             return Err(PathError::Absolute);
         }
-        if raw.chars().any(|c| c == '\\' || c.is_control()) {
+        if raw
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || is_noncharacter(c))
+        {
             return Err(PathError::BadCharacter);
         }
         if raw.len() + KEY_OVERHEAD > MAX_KEY_BYTES {
@@ -142,6 +152,8 @@ mod tests {
             ("a\0b", PathError::BadCharacter),
             ("a\nb", PathError::BadCharacter),
             ("a\u{7f}", PathError::BadCharacter),
+            ("a/\u{10FFFF}x", PathError::BadCharacter),
+            ("\u{FFFE}", PathError::BadCharacter),
         ];
         for (raw, want) in cases {
             assert_eq!(UserPath::parse(raw).unwrap_err(), want, "{raw:?}");

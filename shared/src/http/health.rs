@@ -31,7 +31,17 @@ struct Health {
 #[utoipa::path(get, path = "/api/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, description = "A check failed", body = Health)))]
 async fn health(State(core): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (users, files) = tokio::join!(core.store.ping(), core.objects.ping());
+    // Each check answers within a bound, so a hung store is reported, not waited for.
+    let bounded = |check| async move {
+        tokio::time::timeout(std::time::Duration::from_secs(3), check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::store::StoreError::Unavailable(anyhow::anyhow!(
+                    "no answer within 3 s"
+                )))
+            })
+    };
+    let (users, files) = tokio::join!(bounded(core.store.ping()), bounded(core.objects.ping()));
     let mut checks = BTreeMap::new();
     for (name, result) in [("users", users), ("files", files)] {
         let state = match result {

@@ -40,7 +40,10 @@ where
     let unavailable = matches!(
         err,
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) || err.code() == Some("NoSuchBucket");
+    ) || matches!(
+        err.code(),
+        Some("NoSuchBucket" | "SlowDown" | "ServiceUnavailable" | "InternalError")
+    );
     let err = anyhow::Error::new(err);
     if unavailable {
         StoreError::Unavailable(err)
@@ -196,6 +199,7 @@ impl S3Objects {
                     .upload_id(&upload_id)
                     .part_number(number)
                     .copy_source(self.copy_source(from))
+                    .copy_source_if_match(&source.etag)
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
@@ -456,6 +460,7 @@ impl ObjectStore for S3Objects {
                 .bucket(&self.bucket)
                 .key(to)
                 .copy_source(self.copy_source(from))
+                .copy_source_if_match(&source.etag)
                 .send()
                 .await
                 .map_err(classify)?;

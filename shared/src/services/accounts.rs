@@ -109,7 +109,10 @@ fn taken(err: WriteUserError) -> AppError {
         WriteUserError::EmailTaken => {
             AppError::conflict("email_taken", "A user with that email already exists.")
         }
-        WriteUserError::NotFound => AppError::invalid_token(),
+        WriteUserError::Stale => AppError::conflict(
+            "concurrent_update",
+            "The account changed while this request ran; try again.",
+        ),
         WriteUserError::Store(e) => e.into(),
     }
 }
@@ -191,6 +194,7 @@ impl Core {
         );
         let counters = LoginCounters::new(&account, client);
         self.check_throttle(&counters).await?;
+        self.claim_attempt(&counters).await?;
 
         let ok = self
             .passwords
@@ -231,6 +235,7 @@ impl Core {
             id: session_id,
             user_id: user.id.clone(),
             refresh_hash: refresh.hash(),
+            previous_hash: None,
             generation: 0,
             created_at: at,
             expires_at: at + Duration::seconds(self.config.refresh_ttl_secs),
@@ -258,8 +263,9 @@ impl Core {
         })
     }
 
-    /// Finds the session a refresh token belongs to. A token of an earlier generation is a reuse
-    /// (it was rotated already, so someone else has it): the whole session ends.
+    /// Finds the session a refresh token belongs to. The token the last rotation replaced is a
+    /// proven reuse (it was rotated already, so someone else has it): the whole session ends.
+    /// Anything else that does not match is just invalid, so a forged token ends nothing.
     async fn session_of(&self, raw: &str) -> AppResult<(RefreshToken, Session, Option<User>)> {
         let token = RefreshToken::parse(raw).ok_or_else(AppError::invalid_token)?;
         let (user, session) = self
@@ -270,7 +276,12 @@ impl Core {
             Some(s) if s.is_live(now()) => s,
             _ => return Err(AppError::invalid_token()),
         };
-        if token.generation < session.generation {
+        let reused = token.generation + 1 == session.generation
+            && session
+                .previous_hash
+                .as_deref()
+                .is_some_and(|h| hashes_match(&token.hash(), h));
+        if reused {
             self.store
                 .delete_session(&session.user_id, &session.id)
                 .await?;
@@ -421,7 +432,23 @@ impl Core {
         Ok(())
     }
 
-    /// Removes the caller's account, sessions and keys (and, with the files issue, their files).
+    /// Deletes every object under the user's home, page by page.
+    pub(crate) async fn delete_home(&self, user: &User) -> AppResult<()> {
+        let prefix = format!("{}/", user.dir_name());
+        loop {
+            let page = self
+                .objects
+                .list(&prefix, false, None, crate::objects::MAX_LIST_PAGE)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
+            self.objects.delete(&keys).await?;
+        }
+    }
+
+    /// Removes the caller's account, sessions, keys and files.
     pub async fn delete_account(
         &self,
         principal: &Principal,
@@ -433,6 +460,9 @@ impl Core {
         let user = &principal.user;
         self.confirm_password(user, "password", password.unwrap_or_default())
             .await?;
+        // Files first: if that fails midway the account still exists and the call can be
+        // repeated; the metadata goes last, in one step.
+        self.delete_home(user).await?;
         self.store.delete_user(user).await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(())

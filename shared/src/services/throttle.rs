@@ -18,7 +18,7 @@ impl LoginCounters {
     pub fn new(account: &str, address: Option<IpAddr>) -> Self {
         Self {
             account: format!("acct:{account}"),
-            address: address.map(|ip| format!("addr:{}", address_bucket(ip))),
+            address: address.map(|ip| format!("addr:{}", address_bucket(ip.to_canonical()))),
         }
     }
 
@@ -63,12 +63,34 @@ impl Core {
         }
     }
 
-    pub(super) async fn record_failure(&self, counters: &LoginCounters) -> AppResult<()> {
+    /// Counts this attempt against the account before the password is checked, so that many
+    /// guesses sent at once cannot all pass the check above; 429 past the bound.
+    pub(super) async fn claim_attempt(&self, counters: &LoginCounters) -> AppResult<()> {
+        let now = now().timestamp();
         let window = self.config.throttle.window_secs;
-        Ok(self
+        let counted = self
             .store
-            .throttle_hit(&counters.keys(), now().timestamp(), window)
-            .await?)
+            .throttle_hit(std::slice::from_ref(&counters.account), now, window)
+            .await?;
+        match counted.first() {
+            Some(c) if c.count > self.config.throttle.account_max_failures => {
+                Err(AppError::Throttled {
+                    retry_after_secs: (c.closes_at - now).max(1) as u64,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// A failed attempt also counts against the client's address.
+    pub(super) async fn record_failure(&self, counters: &LoginCounters) -> AppResult<()> {
+        if let Some(address) = &counters.address {
+            let window = self.config.throttle.window_secs;
+            self.store
+                .throttle_hit(std::slice::from_ref(address), now().timestamp(), window)
+                .await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn reset_account(&self, counters: &LoginCounters) -> AppResult<()> {

@@ -98,7 +98,16 @@ where
     let unavailable = matches!(
         err,
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) || err.code() == Some("ResourceNotFoundException");
+    ) || matches!(
+        err.code(),
+        Some(
+            "ResourceNotFoundException"
+                | "ThrottlingException"
+                | "ProvisionedThroughputExceededException"
+                | "RequestLimitExceeded"
+                | "InternalServerError"
+        )
+    );
     let err = anyhow::Error::new(err);
     if unavailable {
         StoreError::Unavailable(err)
@@ -154,6 +163,7 @@ fn session_from_item(item: &Item) -> anyhow::Result<Session> {
         id: get_s(item, "session_id")?,
         user_id: get_s(item, "user_id")?,
         refresh_hash: get_s(item, "refresh_hash")?,
+        previous_hash: get_s(item, "previous_hash").ok(),
         generation: get_n(item, "generation")?.unwrap_or(0) as u64,
         created_at: time(get_n(item, "created_at")?.unwrap_or(0)),
         expires_at: time(get_n(item, "expires_at")?.unwrap_or(0)),
@@ -408,7 +418,7 @@ impl DynamoStore {
             let is = |code: &str, i: usize| reasons.get(i).and_then(|c| c.as_deref()) == Some(code);
             // Item order is the caller's contract: see `create_user` and `update_user`.
             if is("ConditionalCheckFailed", 0) {
-                return Err(WriteUserError::NotFound);
+                return Err(WriteUserError::Stale);
             }
             if is("ConditionalCheckFailed", 1) && items.len() == 3 {
                 return Err(WriteUserError::UsernameTaken);
@@ -490,7 +500,14 @@ impl UserStore for DynamoStore {
         let mut update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(user_pk(&after.id), PROFILE.into())))
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression(
+                "attribute_exists(pk) AND password_hash = :old_hash AND email = :old_email \
+                 AND #role = :old_role AND is_active = :old_active",
+            )
+            .expression_attribute_values(":old_hash", s(&before.password_hash))
+            .expression_attribute_values(":old_email", s(&before.email))
+            .expression_attribute_values(":old_role", s(before.role.as_str()))
+            .expression_attribute_values(":old_active", AttributeValue::Bool(before.is_active))
             .expression_attribute_names("#role", "role")
             .expression_attribute_values(":email", s(&after.email))
             .expression_attribute_values(":first", s(&after.first_name))
@@ -528,7 +545,7 @@ impl UserStore for DynamoStore {
             self.delete(marker_key("EMAIL", &user.email.to_lowercase()))?,
         ];
         match self.transact(items).await {
-            Ok(()) | Err(WriteUserError::NotFound) => {}
+            Ok(()) | Err(WriteUserError::Stale) => {}
             Err(WriteUserError::Store(e)) => return Err(e),
             Err(other) => return Err(StoreError::Other(anyhow!("deleting user: {other}"))),
         }
@@ -609,7 +626,8 @@ impl SessionStore for DynamoStore {
             .set_key(Some(key(user_pk(user_id), format!("SESSION#{session_id}"))))
             .condition_expression("attribute_exists(pk) AND generation = :expected")
             .update_expression(
-                "SET refresh_hash = :hash, generation = :next, expires_at = :exp, #ttl = :exp",
+                "SET previous_hash = refresh_hash, refresh_hash = :hash, generation = :next, \
+                 expires_at = :exp, #ttl = :exp",
             )
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":expected", n(expected_generation))
@@ -727,6 +745,66 @@ impl ApiKeyStore for DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Adds one to the open window, or opens one; both conditional, so concurrent failures are
+    /// all counted (a lost race just goes round again).
+    async fn count_failure(&self, k: &str, now: i64, window_secs: i64) -> StoreResult<Counter> {
+        for _ in 0..5 {
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(throttle_key(k)))
+                .condition_expression("#ttl > :now")
+                .update_expression("ADD #count :one")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now))
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await;
+            match counted {
+                Ok(out) => {
+                    let item = out.attributes.unwrap_or_default();
+                    return Ok(Counter {
+                        count: get_n(&item, "count").ok().flatten().unwrap_or(1).max(0) as u64,
+                        closes_at: get_n(&item, "ttl").ok().flatten().unwrap_or(now),
+                    });
+                }
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(classify(e)),
+            }
+            let mut item = throttle_key(k);
+            item.insert("count".into(), n(1));
+            item.insert("ttl".into(), n(now + window_secs));
+            let opened = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":now", n(now))
+                .send()
+                .await;
+            match opened {
+                Ok(_) => {
+                    return Ok(Counter {
+                        count: 1,
+                        closes_at: now + window_secs,
+                    })
+                }
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
+                Err(e) => return Err(classify(e)),
+            }
+        }
+        Err(StoreError::Other(anyhow!(
+            "login failure counter kept changing"
+        )))
+    }
+}
+
 fn throttle_key(name: &str) -> Item {
     key(format!("THROTTLE#{name}"), "THROTTLE".into())
 }
@@ -762,39 +840,17 @@ impl ThrottleStore for DynamoStore {
             .collect())
     }
 
-    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()> {
+    async fn throttle_hit(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_secs: i64,
+    ) -> StoreResult<Vec<Counter>> {
+        let mut counters = Vec::new();
         for k in keys {
-            // Count into the open window; if there is none, open one.
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(throttle_key(k)))
-                .condition_expression("#ttl > :now")
-                .update_expression("ADD #count :one")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now))
-                .send()
-                .await;
-            match counted {
-                Ok(_) => continue,
-                Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => return Err(classify(e)),
-            }
-            let mut item = throttle_key(k);
-            item.insert("count".into(), n(1));
-            item.insert("ttl".into(), n(now + window_secs));
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(classify)?;
+            counters.push(self.count_failure(k, now, window_secs).await?);
         }
-        Ok(())
+        Ok(counters)
     }
 
     async fn throttle_reset(&self, key_name: &str) -> StoreResult<()> {

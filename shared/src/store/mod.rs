@@ -38,8 +38,10 @@ pub enum WriteUserError {
     UsernameTaken,
     #[error("email taken")]
     EmailTaken,
-    #[error("user not found")]
-    NotFound,
+    /// The stored user is gone, or no longer the `before` the write was based on (its password,
+    /// email, role or active flag changed meanwhile): nothing was written.
+    #[error("user changed or removed meanwhile")]
+    Stale,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -51,6 +53,9 @@ pub struct Session {
     pub user_id: String,
     /// SHA-256 (hex) of the current refresh token.
     pub refresh_hash: String,
+    /// SHA-256 (hex) of the token the last rotation replaced: presenting it again is a proven
+    /// reuse (anything else that does not match is merely invalid, and ends nothing).
+    pub previous_hash: Option<String>,
     /// Bumped on every rotation; the refresh token names the generation it was issued for.
     pub generation: u64,
     pub created_at: DateTime<Utc>,
@@ -91,7 +96,9 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by normalized username, or by normalized email when it contains `@`.
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
     /// Writes the editable fields of `after` (email, names, role, active, password, quota,
-    /// updated_at). Usage counters are not touched. `before` is the stored state it replaces.
+    /// updated_at), only if the stored user still has `before`'s password, email, role and
+    /// active flag (optimistic locking: a stale write cannot undo a password change or a
+    /// deactivation). Usage counters are not touched.
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError>;
     /// Removes the user with every session and API key.
     async fn delete_user(&self, user: &User) -> StoreResult<()>;
@@ -108,7 +115,8 @@ pub trait SessionStore: Send + Sync {
         user_id: &str,
         session_id: &str,
     ) -> StoreResult<(Option<User>, Option<Session>)>;
-    /// Replaces the refresh hash if the session is still at `expected_generation`; false if not.
+    /// Moves the current refresh hash to `previous_hash` and stores `new_hash`, if the session is
+    /// still at `expected_generation`; false if not.
     async fn rotate_session(
         &self,
         user_id: &str,
@@ -149,8 +157,14 @@ pub struct Counter {
 pub trait ThrottleStore: Send + Sync {
     /// The live counters named by `keys`, in order (empty ones for closed windows).
     async fn throttle_counts(&self, keys: &[String], now: i64) -> StoreResult<Vec<Counter>>;
-    /// Adds one failure to each counter, opening a window of `window_secs` where none is open.
-    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()>;
+    /// Adds one to each counter, atomically, opening a window of `window_secs` where none is
+    /// open; returns the counters after the addition.
+    async fn throttle_hit(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_secs: i64,
+    ) -> StoreResult<Vec<Counter>>;
     async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
 }
 

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     id           TEXT PRIMARY KEY,
     user_id      TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     refresh_hash TEXT NOT NULL,
+    previous_hash TEXT,
     generation   INTEGER NOT NULL,
     created_at   INTEGER NOT NULL,
     expires_at   INTEGER NOT NULL
@@ -109,9 +110,18 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and applies the schema.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
+        let store = Self {
             db: Db::open(path, SCHEMA)?,
-        })
+        };
+        // Databases made before `previous_hash` existed gain the column.
+        let conn = store.db.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = conn.execute("ALTER TABLE sessions ADD COLUMN previous_hash TEXT", []) {
+            if !e.to_string().contains("duplicate column") {
+                return Err(e.into());
+            }
+        }
+        drop(conn);
+        Ok(store)
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
@@ -165,6 +175,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
         generation: row.get::<_, i64>(3)? as u64,
         created_at: from_ts(row.get(4)?),
         expires_at: from_ts(row.get(5)?),
+        previous_hash: row.get(6)?,
     })
 }
 
@@ -260,14 +271,15 @@ impl UserStore for SqliteStore {
         .map_err(other)
     }
 
-    async fn update_user(&self, _before: &User, after: &User) -> Result<(), WriteUserError> {
-        let u = after.clone();
+    async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError> {
+        let (u, b) = (after.clone(), before.clone());
         let changed = self
             .with(move |c| {
                 c.execute(
                     "UPDATE users SET email = ?2, email_lc = ?3, first_name = ?4, last_name = ?5, \
                      role = ?6, is_active = ?7, password_hash = ?8, quota_bytes = ?9, \
-                     updated_at = ?10 WHERE id = ?1",
+                     updated_at = ?10 WHERE id = ?1 AND password_hash = ?11 AND email = ?12 \
+                     AND role = ?13 AND is_active = ?14",
                     params![
                         u.id,
                         u.email,
@@ -279,13 +291,17 @@ impl UserStore for SqliteStore {
                         u.password_hash,
                         u.quota_bytes.map(|q| q as i64),
                         ts(u.updated_at),
+                        b.password_hash,
+                        b.email,
+                        b.role.as_str(),
+                        b.is_active,
                     ],
                 )
             })
             .await
             .map_err(write_error)?;
         if changed == 0 {
-            return Err(WriteUserError::NotFound);
+            return Err(WriteUserError::Stale);
         }
         Ok(())
     }
@@ -345,8 +361,8 @@ impl SessionStore for SqliteStore {
             let user = get_user(c, &uid)?;
             let session = c
                 .query_row(
-                    "SELECT id, user_id, refresh_hash, generation, created_at, expires_at \
-                     FROM sessions WHERE id = ?1 AND user_id = ?2",
+                    "SELECT id, user_id, refresh_hash, generation, created_at, expires_at, \
+                     previous_hash FROM sessions WHERE id = ?1 AND user_id = ?2",
                     [&sid, &uid],
                     session_from_row,
                 )
@@ -372,7 +388,8 @@ impl SessionStore for SqliteStore {
         );
         self.with(move |c| {
             c.execute(
-                "UPDATE sessions SET refresh_hash = ?3, generation = generation + 1, expires_at = ?4 \
+                "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = ?3, \
+                 generation = generation + 1, expires_at = ?4 \
                  WHERE id = ?1 AND user_id = ?2 AND generation = ?5",
                 params![sid, uid, hash, ts(expires_at), expected_generation as i64],
             )
@@ -508,19 +525,33 @@ impl ThrottleStore for SqliteStore {
         .map_err(other)
     }
 
-    async fn throttle_hit(&self, keys: &[String], now: i64, window_secs: i64) -> StoreResult<()> {
+    async fn throttle_hit(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_secs: i64,
+    ) -> StoreResult<Vec<Counter>> {
         let keys = keys.to_vec();
         self.with(move |c| {
             let tx = c.transaction()?;
             tx.execute("DELETE FROM login_failures WHERE closes_at <= ?1", [now])?;
+            let mut counters = Vec::new();
             for k in &keys {
-                tx.execute(
+                counters.push(tx.query_row(
                     "INSERT INTO login_failures (key, count, closes_at) VALUES (?1, 1, ?2) \
-                     ON CONFLICT (key) DO UPDATE SET count = count + 1",
+                     ON CONFLICT (key) DO UPDATE SET count = count + 1 \
+                     RETURNING count, closes_at",
                     params![k, now + window_secs],
-                )?;
+                    |r| {
+                        Ok(Counter {
+                            count: r.get::<_, i64>(0)? as u64,
+                            closes_at: r.get(1)?,
+                        })
+                    },
+                )?);
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(counters)
         })
         .await
         .map_err(other)
