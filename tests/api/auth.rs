@@ -97,13 +97,9 @@ async fn register_names_every_bad_field(kind: Kind) {
         .await
         .expect_error(StatusCode::BAD_REQUEST, "invalid_json");
     // Nothing was created
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "../etc", "password": PASSWORD}),
-    )
-    .await
-    .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    app.try_login("../etc", PASSWORD)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
 async fn register_refuses_weak_passwords(kind: Kind) {
@@ -202,14 +198,7 @@ async fn login_by_username_or_email(kind: Kind) {
     let app = TestApp::new(kind).await;
     app.register("dave").await;
     for login in ["dave", "DAVE", "dave@example.com", "Dave@Example.com"] {
-        let body = app
-            .post(
-                "/api/auth/login",
-                None,
-                json!({"username": login, "password": PASSWORD}),
-            )
-            .await
-            .expect(StatusCode::OK);
+        let body = app.try_login(login, PASSWORD).await.expect(StatusCode::OK);
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["expires_in"], 900);
         assert_eq!(body["username"], "dave");
@@ -229,20 +218,8 @@ async fn login_by_username_or_email(kind: Kind) {
 async fn login_failures_look_alike(kind: Kind) {
     let app = TestApp::new(kind).await;
     app.register("erin").await;
-    let wrong = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"username": "erin", "password": "wrong password!"}),
-        )
-        .await;
-    let unknown = app
-        .post(
-            "/api/auth/login",
-            None,
-            json!({"username": "nobody", "password": "wrong password!"}),
-        )
-        .await;
+    let wrong = app.try_login("erin", "wrong password!").await;
+    let unknown = app.try_login("nobody", "wrong password!").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong.status, unknown.status);
     assert_eq!(wrong.body, unknown.body);
@@ -254,21 +231,13 @@ async fn login_of_a_disabled_account_is_forbidden(kind: Kind) {
     let (id, _, _) = app.user("frank").await;
     disable(&app, &id).await;
     // Right password: told the account is disabled
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "frank", "password": PASSWORD}),
-    )
-    .await
-    .expect_error(StatusCode::FORBIDDEN, "account_disabled");
+    app.try_login("frank", PASSWORD)
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "account_disabled");
     // Wrong password: told nothing more than for anyone else
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "frank", "password": "wrong password!"}),
-    )
-    .await
-    .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    app.try_login("frank", "wrong password!")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
 }
 
 async fn disable(app: &TestApp, id: &str) {
@@ -282,13 +251,7 @@ async fn repeated_failures_are_throttled_per_account(kind: Kind) {
     let app = TestApp::new(kind).await;
     app.register("gina").await;
     app.register("hank").await;
-    let attempt = |user: &'static str, password: &'static str| {
-        app.post(
-            "/api/auth/login",
-            None,
-            json!({"username": user, "password": password}),
-        )
-    };
+    let attempt = |user: &'static str, password: &'static str| app.try_login(user, password);
     // Four failures, then a success: the success resets the count
     for _ in 0..4 {
         attempt("gina", "wrong password!")
@@ -316,13 +279,9 @@ async fn repeated_failures_are_throttled_per_account(kind: Kind) {
     assert!((1..=900).contains(&retry), "{retry}");
     reply.expect_error(StatusCode::TOO_MANY_REQUESTS, "throttled");
     // By email too: it is the same account
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "gina@example.com", "password": PASSWORD}),
-    )
-    .await
-    .expect_error(StatusCode::TOO_MANY_REQUESTS, "throttled");
+    app.try_login("gina@example.com", PASSWORD)
+        .await
+        .expect_error(StatusCode::TOO_MANY_REQUESTS, "throttled");
     // Another account is not affected
     attempt("hank", PASSWORD).await.expect(StatusCode::OK);
     // Unknown accounts are throttled alike, so throttling reveals nothing
@@ -386,20 +345,10 @@ async fn stale_writes_cannot_undo_a_password_change(kind: Kind) {
         .unwrap_err();
     // THEN nothing is written, and the new password stands
     assert!(matches!(err, WriteUserError::Stale), "{err:?}");
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "zoe", "password": new}),
-    )
-    .await
-    .expect(StatusCode::OK);
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "zoe", "password": PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::UNAUTHORIZED);
+    app.try_login("zoe", new).await.expect(StatusCode::OK);
+    app.try_login("zoe", PASSWORD)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
 }
 
 async fn repeated_failures_are_throttled_per_address(kind: Kind) {
@@ -650,20 +599,10 @@ async fn change_password_ends_other_sessions(kind: Kind) {
         .await
         .expect(StatusCode::OK);
     // Only the new password logs in
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "olga", "password": PASSWORD}),
-    )
-    .await
-    .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "olga", "password": new}),
-    )
-    .await
-    .expect(StatusCode::OK);
+    app.try_login("olga", PASSWORD)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    app.try_login("olga", new).await.expect(StatusCode::OK);
 }
 
 async fn profile_can_change_names_and_email_only(kind: Kind) {
@@ -682,20 +621,12 @@ async fn profile_can_change_names_and_email_only(kind: Kind) {
     assert_eq!(me["full_name"], "Paul Atreides");
     assert_eq!(me["email"], "Paul@dune.org");
     // The new email logs in, the old one no longer does
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "paul@dune.org", "password": PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::OK);
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "paul@example.com", "password": PASSWORD}),
-    )
-    .await
-    .expect(StatusCode::UNAUTHORIZED);
+    app.try_login("paul@dune.org", PASSWORD)
+        .await
+        .expect(StatusCode::OK);
+    app.try_login("paul@example.com", PASSWORD)
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
     // The old email is free again; another user's is not
     app.call(
         Method::PUT,
@@ -811,13 +742,9 @@ async fn delete_account_removes_everything(kind: Kind) {
     app.post("/api/auth/token/refresh", None, json!({"refresh": refresh}))
         .await
         .expect(StatusCode::UNAUTHORIZED);
-    app.post(
-        "/api/auth/login",
-        None,
-        json!({"username": "sam", "password": PASSWORD}),
-    )
-    .await
-    .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    app.try_login("sam", PASSWORD)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let again = app.register("sam").await;
     assert_ne!(again["id"], id.as_str());
     // Sam's files are gone, sue's are not

@@ -283,6 +283,16 @@ impl TestApp {
         .expect(StatusCode::CREATED)
     }
 
+    /// One login attempt with these credentials.
+    pub async fn try_login(&self, login: &str, password: &str) -> Reply {
+        self.post(
+            "/api/auth/login",
+            None,
+            json!({"username": login, "password": password}),
+        )
+        .await
+    }
+
     /// Logs in; returns (access, refresh).
     pub async fn login(&self, username: &str) -> (String, String) {
         let body = self

@@ -3,7 +3,6 @@
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -12,7 +11,7 @@ use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 
 use super::{ByteRange, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{classify_aws, StoreError, StoreResult};
 
 /// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -31,25 +30,6 @@ const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 pub struct S3Objects {
     client: Client,
     bucket: String,
-}
-
-fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let unavailable = matches!(
-        err,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) || matches!(
-        err.code(),
-        Some("NoSuchBucket" | "SlowDown" | "ServiceUnavailable" | "InternalError")
-    );
-    let err = anyhow::Error::new(err);
-    if unavailable {
-        StoreError::Unavailable(err)
-    } else {
-        StoreError::Other(err)
-    }
 }
 
 fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<Utc> {
@@ -98,7 +78,7 @@ impl S3Objects {
             .body(S3Body::from(bytes))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         Ok(ObjectInfo {
             key: key.to_owned(),
             size,
@@ -145,7 +125,7 @@ impl S3Objects {
                 .body(S3Body::from(chunk))
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(classify_aws)?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -183,7 +163,7 @@ impl S3Objects {
             .content_type(&source.content_type)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         let upload_id = upload.upload_id.unwrap_or_default();
         let result = async {
             let mut parts = Vec::new();
@@ -203,7 +183,7 @@ impl S3Objects {
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(classify_aws)?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -240,7 +220,7 @@ impl S3Objects {
             )
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         Ok(out.e_tag.unwrap_or_default())
     }
 
@@ -274,7 +254,7 @@ impl ObjectStore for S3Objects {
                 modified: time(out.last_modified.as_ref()),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify_aws(e)),
         }
     }
 
@@ -295,7 +275,7 @@ impl ObjectStore for S3Objects {
             .set_continuation_token(cursor.map(str::to_owned))
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         // ListObjectsV2 leaves out content types; listings show the type guessed from the name.
         let mut items: Vec<Listed> = out
             .contents
@@ -350,7 +330,7 @@ impl ObjectStore for S3Objects {
             .content_type(content_type)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         let upload_id = upload
             .upload_id
             .ok_or_else(|| StoreError::other(anyhow!("CreateMultipartUpload gave no id")))?;
@@ -386,7 +366,7 @@ impl ObjectStore for S3Objects {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(classify(e)),
+            Err(e) => return Err(classify_aws(e)),
         };
         let size = match (range, out.content_range.as_deref()) {
             // `bytes 0-9/1234`: the object's size is after the slash.
@@ -436,7 +416,7 @@ impl ObjectStore for S3Objects {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(classify_aws)?;
             if let Some(err) = out.errors.unwrap_or_default().first() {
                 return Err(StoreError::other(anyhow!(
                     "DeleteObjects failed for {:?}: {:?}",
@@ -463,7 +443,7 @@ impl ObjectStore for S3Objects {
                 .copy_source_if_match(&source.etag)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(classify_aws)?;
         }
         Ok(self.head(to).await?)
     }
@@ -475,6 +455,6 @@ impl ObjectStore for S3Objects {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(classify(e).into()))
+            .map_err(|e| StoreError::Unavailable(classify_aws(e).into()))
     }
 }

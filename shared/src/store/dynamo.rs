@@ -33,8 +33,8 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{
-    ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult, ThrottleStore,
-    UserStore, WriteUserError,
+    classify_aws, ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult,
+    ThrottleStore, UserStore, WriteUserError,
 };
 use crate::domain::{Role, User};
 
@@ -88,32 +88,6 @@ fn get_bool(item: &Item, name: &str) -> bool {
 
 fn time(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
-}
-
-/// SDK errors become store errors here and never travel further up.
-fn classify<E>(err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let unavailable = matches!(
-        err,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) || matches!(
-        err.code(),
-        Some(
-            "ResourceNotFoundException"
-                | "ThrottlingException"
-                | "ProvisionedThroughputExceededException"
-                | "RequestLimitExceeded"
-                | "InternalServerError"
-        )
-    );
-    let err = anyhow::Error::new(err);
-    if unavailable {
-        StoreError::Unavailable(err)
-    } else {
-        StoreError::Other(err)
-    }
 }
 
 fn user_item(u: &User) -> Item {
@@ -283,7 +257,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         Ok(out.item)
     }
 
@@ -302,7 +276,7 @@ impl DynamoStore {
                 .request_items(&self.table, pending)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(classify_aws)?;
             if let Some(mut responses) = out.responses {
                 found.extend(responses.remove(&self.table).unwrap_or_default());
             }
@@ -340,7 +314,7 @@ impl DynamoStore {
                     .request_items(&self.table, requests)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(classify_aws)?;
                 requests = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
@@ -390,7 +364,7 @@ impl DynamoStore {
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":prefix", s(prefix))
             };
-            let out = query.send().await.map_err(classify)?;
+            let out = query.send().await.map_err(classify_aws)?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -413,7 +387,7 @@ impl DynamoStore {
                 Err(err) => err,
             };
             let Some(reasons) = failed_conditions(&err) else {
-                return Err(classify(err).into());
+                return Err(classify_aws(err).into());
             };
             let is = |code: &str, i: usize| reasons.get(i).and_then(|c| c.as_deref()) == Some(code);
             // Item order is the caller's contract: see `create_user` and `update_user`.
@@ -428,7 +402,7 @@ impl DynamoStore {
             }
             let conflict = (0..reasons.len()).any(|i| is("TransactionConflict", i));
             if !conflict {
-                return Err(classify(err).into());
+                return Err(classify_aws(err).into());
             }
             tokio::time::sleep(Duration::from_millis(10 * (attempt as u64 + 1))).await;
         }
@@ -560,7 +534,7 @@ impl UserStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(classify(e).into()))
+            .map_err(|e| StoreError::Unavailable(classify_aws(e).into()))
     }
 }
 
@@ -584,7 +558,7 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(classify_aws)
     }
 
     async fn load_session_principal(
@@ -639,7 +613,7 @@ impl SessionStore for DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(classify(e)),
+            Err(e) => Err(classify_aws(e)),
         }
     }
 
@@ -651,7 +625,7 @@ impl SessionStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(classify_aws)
     }
 
     async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
@@ -692,7 +666,7 @@ impl ApiKeyStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(classify_aws)
     }
 
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
@@ -716,7 +690,7 @@ impl ApiKeyStore for DynamoStore {
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(classify_aws)?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
@@ -773,7 +747,7 @@ impl DynamoStore {
                     });
                 }
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => return Err(classify(e)),
+                Err(e) => return Err(classify_aws(e)),
             }
             let mut item = throttle_key(k);
             item.insert("count".into(), n(1));
@@ -796,7 +770,7 @@ impl DynamoStore {
                     })
                 }
                 Err(e) if e.code() == Some("ConditionalCheckFailedException") => {}
-                Err(e) => return Err(classify(e)),
+                Err(e) => return Err(classify_aws(e)),
             }
         }
         Err(StoreError::Other(anyhow!(
@@ -861,6 +835,6 @@ impl ThrottleStore for DynamoStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify)
+            .map_err(classify_aws)
     }
 }

@@ -25,6 +25,40 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Error codes of AWS services that mean "busy or down right now", not "this request is wrong".
+const AWS_UNAVAILABLE: &[&str] = &[
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "InternalError",
+    "SlowDown",
+    "ServiceUnavailable",
+];
+
+/// Classifies an AWS SDK error at the adapter boundary: unreachable, throttled or missing
+/// resources are [`StoreError::Unavailable`] (503); the rest is [`StoreError::Other`] (500).
+/// `SdkError` never travels further up.
+pub(crate) fn classify_aws<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+    let unavailable = matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) || err.code().is_some_and(|c| AWS_UNAVAILABLE.contains(&c));
+    let err = anyhow::Error::new(err);
+    if unavailable {
+        StoreError::Unavailable(err)
+    } else {
+        StoreError::Other(err)
+    }
+}
+
 impl StoreError {
     pub fn other(err: impl Into<anyhow::Error>) -> Self {
         Self::Other(err.into())
