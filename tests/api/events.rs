@@ -54,6 +54,13 @@ async fn every_auth_event_gives_its_status() {
 }
 
 #[tokio::test]
+async fn every_files_event_gives_its_status() {
+    let app = TestApp::new(Kind::Embedded).await;
+    let (status, body) = invoke(&app, Group::Files, "files/list-unauthenticated.json").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+}
+
+#[tokio::test]
 async fn every_event_file_is_covered_and_parses() {
     let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
     let mut count = 0;
@@ -66,7 +73,7 @@ async fn every_event_file_is_covered_and_parses() {
             count += 1;
         }
     }
-    assert!(count >= 9, "{count} event files");
+    assert!(count >= 10, "{count} event files");
 }
 
 /// On Lambda the client address is API Gateway's `sourceIp`, which login throttling counts.

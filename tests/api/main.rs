@@ -7,5 +7,6 @@ mod auth;
 mod cli;
 mod contract;
 mod events;
+mod files;
 mod infra;
 mod objects;

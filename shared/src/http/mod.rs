@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod extract;
+mod files;
 mod health;
 pub mod middleware;
 
@@ -49,8 +50,9 @@ impl Group {
     fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Auth => auth::routes().merge(health::routes()),
+            Group::Files => files::routes(),
             // Not built yet: their paths answer the JSON 404 until their issues land.
-            Group::Users | Group::Files | Group::Zip => OpenApiRouter::new(),
+            Group::Users | Group::Zip => OpenApiRouter::new(),
         }
     }
 }
@@ -100,6 +102,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "auth", description = "Accounts, sessions and API keys"),
         (name = "health", description = "Service status and this document"),
+        (name = "files", description = "Files and folders in the caller's home"),
     )
 )]
 struct ApiDoc;

@@ -432,22 +432,6 @@ impl Core {
         Ok(())
     }
 
-    /// Deletes every object under the user's home, page by page.
-    pub(crate) async fn delete_home(&self, user: &User) -> AppResult<()> {
-        let prefix = format!("{}/", user.dir_name());
-        loop {
-            let page = self
-                .objects
-                .list(&prefix, false, None, crate::objects::MAX_LIST_PAGE)
-                .await?;
-            if page.items.is_empty() {
-                return Ok(());
-            }
-            let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
-            self.objects.delete(&keys).await?;
-        }
-    }
-
     /// Removes the caller's account, sessions, keys and files.
     pub async fn delete_account(
         &self,
@@ -462,7 +446,7 @@ impl Core {
             .await?;
         // Files first: if that fails midway the account still exists and the call can be
         // repeated; the metadata goes last, in one step.
-        self.delete_home(user).await?;
+        self.delete_prefix(&format!("{}/", user.dir_name())).await?;
         self.store.delete_user(user).await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(())

@@ -4,6 +4,7 @@ mod accounts;
 mod api_keys;
 mod authn;
 mod check;
+mod files;
 mod throttle;
 
 use std::sync::Arc;
@@ -15,6 +16,9 @@ pub use accounts::{
 pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
 pub use authn::{Credential, Principal};
 pub use check::Check;
+pub use files::{
+    CreateFolderInput, DeleteInput, FileItem, FolderCreated, ListQuery, Listing, PathQuery,
+};
 
 use crate::config::Config;
 use crate::objects::ObjectStore;

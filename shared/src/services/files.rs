@@ -1,0 +1,359 @@
+//! Files in a user's home: listing, stat, folders, deletion.
+//!
+//! Every storage key is built here, and only from the authenticated user's id and a parsed
+//! [`UserPath`]: `users/<id>/<path>` for a file, `users/<id>/<path>/` for a folder (whose empty
+//! marker object keeps an empty folder in existence). No key ever comes from the client.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::check::Check;
+use super::{Core, Principal};
+use crate::domain::{rfc3339, User, UserPath};
+use crate::error::{AppError, AppResult};
+use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
+
+const DEFAULT_PAGE: usize = 100;
+const FOLDER_TYPE: &str = "application/x-directory";
+
+/// One file or folder, as listings and stat show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileItem {
+    pub name: String,
+    /// Relative to the home, no leading slash.
+    pub path: String,
+    pub is_directory: bool,
+    /// Bytes; 0 for folders.
+    pub size: u64,
+    /// Unix seconds (the File Manager seed's field); `null` for folders without a marker.
+    pub modified: Option<f64>,
+    /// RFC 3339 UTC; `null` like `modified`.
+    pub modified_at: Option<String>,
+    /// `null` for folders.
+    pub content_type: Option<String>,
+    /// `null` for folders.
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Listing {
+    /// The folder listed.
+    pub path: String,
+    pub items: Vec<FileItem>,
+    /// Number of items on this page.
+    pub total_items: usize,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Folder to list; empty or absent: the home.
+    pub path: Option<String>,
+    /// Page size, 1–1000 (default 100; larger values are capped at 1000).
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `true`: every file below the folder (the VertexCloud seed's "all my files").
+    pub recursive: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PathQuery {
+    /// A path relative to the home.
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateFolderInput {
+    /// The folder to create it in ("" = home); it must exist.
+    pub parent_path: Option<String>,
+    /// One path segment.
+    #[schema(required = true)]
+    pub folder_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FolderCreated {
+    pub message: String,
+    pub folder_path: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteInput {
+    /// File or folder (folders are deleted with everything in them).
+    #[schema(required = true)]
+    pub path: Option<String>,
+}
+
+/// The storage keys of one user's home.
+struct Home(String);
+
+impl Home {
+    fn of(user: &User) -> Self {
+        Self(format!("{}/", user.dir_name()))
+    }
+
+    fn file(&self, path: &UserPath) -> String {
+        format!("{}{}", self.0, path)
+    }
+
+    fn folder(&self, path: &UserPath) -> String {
+        if path.is_home() {
+            self.0.clone()
+        } else {
+            format!("{}{}/", self.0, path)
+        }
+    }
+
+    /// The home-relative path of a key of this home, without a trailing `/`.
+    fn relative<'a>(&self, key: &'a str) -> &'a str {
+        key.strip_prefix(self.0.as_str())
+            .unwrap_or(key)
+            .trim_end_matches('/')
+    }
+}
+
+fn parse_path(field: &str, raw: Option<&str>) -> AppResult<UserPath> {
+    UserPath::parse(raw.unwrap_or_default()).map_err(|e| AppError::BadRequest {
+        code: "invalid_path",
+        message: format!("{field}: {e}"),
+    })
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("not_found", "No such file or folder.")
+}
+
+fn name_of(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+fn folder_item(path: &str, marker: Option<&ObjectInfo>) -> FileItem {
+    FileItem {
+        name: name_of(path),
+        path: path.to_owned(),
+        is_directory: true,
+        size: 0,
+        modified: marker.map(|m| m.modified.timestamp_millis() as f64 / 1000.0),
+        modified_at: marker.map(|m| rfc3339(m.modified)),
+        content_type: None,
+        etag: None,
+    }
+}
+
+fn file_item(path: &str, info: &ObjectInfo) -> FileItem {
+    FileItem {
+        name: name_of(path),
+        path: path.to_owned(),
+        is_directory: false,
+        size: info.size,
+        modified: Some(info.modified.timestamp_millis() as f64 / 1000.0),
+        modified_at: Some(rfc3339(info.modified)),
+        content_type: Some(info.content_type.clone()),
+        etag: Some(info.etag.clone()),
+    }
+}
+
+/// Cursors name the folder they page through, so one cannot be replayed on another listing.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    p: String,
+    r: bool,
+    c: String,
+}
+
+fn encode_cursor(path: &UserPath, recursive: bool, store: String) -> String {
+    let json = serde_json::to_vec(&Cursor {
+        p: path.to_string(),
+        r: recursive,
+        c: store,
+    })
+    .unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+fn decode_cursor(raw: &str, path: &UserPath, recursive: bool) -> AppResult<String> {
+    let invalid = || AppError::bad_request("invalid_cursor", "The cursor is not valid here.");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if cursor.p != path.as_str() || cursor.r != recursive {
+        return Err(invalid());
+    }
+    Ok(cursor.c)
+}
+
+impl Core {
+    /// True when the folder has a marker or anything below it.
+    async fn folder_exists(&self, home: &Home, path: &UserPath) -> AppResult<bool> {
+        if path.is_home() {
+            return Ok(true);
+        }
+        let prefix = home.folder(path);
+        if self.objects.head(&prefix).await?.is_some() {
+            return Ok(true);
+        }
+        Ok(!self
+            .objects
+            .list(&prefix, false, None, 1)
+            .await?
+            .items
+            .is_empty())
+    }
+
+    pub async fn stat(&self, me: &Principal, query: PathQuery) -> AppResult<FileItem> {
+        let path = parse_path("path", query.path.as_deref())?;
+        let home = Home::of(&me.user);
+        if path.is_home() {
+            return Ok(folder_item("", None));
+        }
+        if let Some(info) = self.objects.head(&home.file(&path)).await? {
+            return Ok(file_item(path.as_str(), &info));
+        }
+        let marker = self.objects.head(&home.folder(&path)).await?;
+        if marker.is_some() || self.folder_exists(&home, &path).await? {
+            return Ok(folder_item(path.as_str(), marker.as_ref()));
+        }
+        Err(not_found())
+    }
+
+    pub async fn list_files(&self, me: &Principal, query: ListQuery) -> AppResult<Listing> {
+        let path = parse_path("path", query.path.as_deref())?;
+        let recursive = query.recursive.unwrap_or(false);
+        let limit = match query.limit {
+            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
+            Some(n) => n.min(MAX_LIST_PAGE),
+            None => DEFAULT_PAGE,
+        };
+        let home = Home::of(&me.user);
+        if !self.folder_exists(&home, &path).await? {
+            if self.objects.head(&home.file(&path)).await?.is_some() {
+                return Err(AppError::bad_request(
+                    "not_a_directory",
+                    "The path is a file, not a folder.",
+                ));
+            }
+            return Err(not_found());
+        }
+        let cursor = query
+            .cursor
+            .as_deref()
+            .filter(|c| !c.is_empty())
+            .map(|c| decode_cursor(c, &path, recursive))
+            .transpose()?;
+        let prefix = home.folder(&path);
+        let page = self
+            .objects
+            .list(&prefix, !recursive, cursor.as_deref(), limit)
+            .await?;
+        let items: Vec<FileItem> = page
+            .items
+            .iter()
+            // The folder's own marker is the folder, not an entry in it.
+            .filter(|entry| entry.key() != prefix)
+            .map(|entry| match entry {
+                Listed::Prefix(p) => folder_item(home.relative(p), None),
+                Listed::Object(o) if o.key.ends_with('/') => {
+                    folder_item(home.relative(&o.key), Some(o))
+                }
+                Listed::Object(o) => file_item(home.relative(&o.key), o),
+            })
+            .collect();
+        Ok(Listing {
+            path: path.to_string(),
+            total_items: items.len(),
+            items,
+            next_cursor: page.next.map(|c| encode_cursor(&path, recursive, c)),
+        })
+    }
+
+    pub async fn create_folder(
+        &self,
+        me: &Principal,
+        input: CreateFolderInput,
+    ) -> AppResult<FolderCreated> {
+        let mut check = Check::default();
+        let name = check.required("folder_name", &input.folder_name);
+        if let Some(n) = name {
+            if n.contains('/') || UserPath::parse(n).is_err() {
+                check.fail(
+                    "folder_name",
+                    "A folder name is one path segment: no '/', '.', '..' or control characters.",
+                );
+            }
+        }
+        check.finish()?;
+        let parent = parse_path("parent_path", input.parent_path.as_deref())?;
+        let target = parent
+            .join(name.unwrap_or_default())
+            .map_err(|e| AppError::bad_request("invalid_path", e.to_string()))?;
+        let home = Home::of(&me.user);
+        if !self.folder_exists(&home, &parent).await? {
+            return Err(AppError::not_found(
+                "not_found",
+                "The parent folder does not exist.",
+            ));
+        }
+        if self.objects.head(&home.file(&target)).await?.is_some()
+            || self.folder_exists(&home, &target).await?
+        {
+            return Err(AppError::conflict(
+                "already_exists",
+                "A file or folder with that name already exists.",
+            ));
+        }
+        let empty: crate::objects::ByteStream = Box::pin(futures::stream::empty());
+        self.objects
+            .put(&home.folder(&target), empty, FOLDER_TYPE, 0)
+            .await?;
+        Ok(FolderCreated {
+            message: "Folder created successfully".into(),
+            folder_path: target.to_string(),
+        })
+    }
+
+    /// Deletes a file, or a folder with everything below it.
+    pub async fn delete_path(&self, me: &Principal, input: DeleteInput) -> AppResult<String> {
+        // "" is a path (the home, refused below), not a missing one.
+        let Some(raw) = input.path.as_deref() else {
+            return Err(AppError::field("path", super::check::REQUIRED));
+        };
+        let path = parse_path("path", Some(raw))?;
+        if path.is_home() {
+            return Err(AppError::bad_request(
+                "invalid_path",
+                "The home folder itself cannot be deleted.",
+            ));
+        }
+        let home = Home::of(&me.user);
+        let file = home.file(&path);
+        if self.objects.head(&file).await?.is_some() {
+            self.objects.delete(&[file]).await?;
+            return Ok(format!("File '{path}' deleted successfully"));
+        }
+        if !self.folder_exists(&home, &path).await? {
+            return Err(not_found());
+        }
+        self.delete_prefix(&home.folder(&path)).await?;
+        Ok(format!("Folder '{path}' deleted successfully"))
+    }
+
+    /// Deletes every object whose key starts with `prefix`, a listing page at a time.
+    pub(crate) async fn delete_prefix(&self, prefix: &str) -> AppResult<()> {
+        loop {
+            let page = self
+                .objects
+                .list(prefix, false, None, MAX_LIST_PAGE)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
+            self.objects.delete(&keys).await?;
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The files endpoint group (so far: list, stat, create-folder, delete), on every backend.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::helpers::{Kind, TestApp};
+
+backend_tests!(
+    folders_can_be_created_listed_and_statted,
+    listing_pages_through_a_folder_without_loss,
+    recursive_listing_shows_every_file,
+    delete_removes_files_and_whole_folders,
+    conflicts_and_missing_paths,
+    path_attacks_are_refused_everywhere,
+    users_never_see_each_other,
+);
+
+/// Stores a file directly (uploads are not built yet).
+async fn file(app: &TestApp, user_id: &str, path: &str, data: &'static [u8]) {
+    let body = Box::pin(futures::stream::iter([Ok(Bytes::from_static(data))]));
+    app.core
+        .objects
+        .put(
+            &format!("users/{user_id}/{path}"),
+            body,
+            "text/plain",
+            u64::MAX,
+        )
+        .await
+        .unwrap();
+}
+
+async fn mkdir(app: &TestApp, token: &str, parent: &str, name: &str) -> Value {
+    app.post(
+        "/api/files/create-folder",
+        Some(token),
+        json!({"parent_path": parent, "folder_name": name}),
+    )
+    .await
+    .expect(StatusCode::CREATED)
+}
+
+fn names(listing: &Value) -> Vec<String> {
+    listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn folders_can_be_created_listed_and_statted(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("amy").await;
+    let created = mkdir(&app, &token, "", "docs").await;
+    assert_eq!(created["folder_path"], "docs");
+    assert!(created["message"].is_string());
+    mkdir(&app, &token, "docs", "empty").await;
+    file(&app, &id, "docs/report.txt", b"hello").await;
+    file(&app, &id, "top.txt", b"x").await;
+
+    let home = app
+        .get("/api/files/list", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(home["path"], "");
+    assert_eq!(names(&home), ["docs", "top.txt"]);
+    assert_eq!(home["total_items"], 2);
+    assert!(home["next_cursor"].is_null());
+    let docs = app
+        .get("/api/files/list?path=docs", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(names(&docs), ["empty", "report.txt"]);
+    let empty = &docs["items"][0];
+    assert_eq!(
+        (empty["is_directory"].as_bool(), empty["path"].as_str()),
+        (Some(true), Some("docs/empty"))
+    );
+    let report = &docs["items"][1];
+    assert_eq!(report["size"], 5);
+    assert_eq!(report["content_type"], "text/plain");
+    assert!(report["modified"].as_f64().unwrap() > 1.7e9);
+    assert!(report["modified_at"].is_string() && report["etag"].is_string());
+    // An empty folder lists as empty, not as missing
+    let listing = app
+        .get("/api/files/list?path=docs/empty", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert!(names(&listing).is_empty());
+    // stat
+    let st = app
+        .get("/api/files/stat?path=docs/report.txt", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        (st["is_directory"].as_bool(), st["size"].as_u64()),
+        (Some(false), Some(5))
+    );
+    let st = app
+        .get("/api/files/stat?path=docs", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(st["is_directory"], true);
+    let st = app
+        .get("/api/files/stat?path=", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(st["is_directory"], true);
+    // Names with spaces and non-ASCII, percent-encoded once
+    mkdir(&app, &token, "", "my files ü").await;
+    app.get("/api/files/stat?path=my%20files%20%C3%BC", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+}
+
+async fn listing_pages_through_a_folder_without_loss(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("ben").await;
+    let mut expected = BTreeSet::new();
+    for i in 0..17 {
+        file(&app, &id, &format!("p/f{i:02}"), b"x").await;
+        expected.insert(format!("f{i:02}"));
+    }
+    for d in ["d1", "d2"] {
+        file(&app, &id, &format!("p/{d}/inner"), b"y").await;
+        expected.insert(d.to_owned());
+    }
+    let mut seen = Vec::new();
+    let mut uri = "/api/files/list?path=p&limit=4".to_owned();
+    loop {
+        let page = app.get(&uri, Some(&token)).await.expect(StatusCode::OK);
+        assert!(page["items"].as_array().unwrap().len() <= 4);
+        seen.extend(names(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/files/list?path=p&limit=4&cursor={c}"),
+            None => break,
+        }
+    }
+    let unique: BTreeSet<String> = seen.iter().cloned().collect();
+    assert_eq!(unique.len(), seen.len(), "repeated: {seen:?}");
+    assert_eq!(unique, expected);
+    // A cursor belongs to its listing; garbage and zero limits are 400s
+    let first = app
+        .get("/api/files/list?path=p&limit=4", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    app.get(
+        &format!("/api/files/list?path=&cursor={cursor}"),
+        Some(&token),
+    )
+    .await
+    .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.get("/api/files/list?path=p&cursor=%%%", Some(&token))
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+    app.get("/api/files/list?path=p&limit=0", Some(&token))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
+    app.get("/api/files/list?path=p&limit=abc", Some(&token))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_query");
+}
+
+async fn recursive_listing_shows_every_file(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("cid").await;
+    file(&app, &id, "a.txt", b"1").await;
+    file(&app, &id, "x/b.txt", b"2").await;
+    file(&app, &id, "x/y/c.txt", b"3").await;
+    let all = app
+        .get("/api/files/list?recursive=true", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    let paths: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["a.txt", "x/b.txt", "x/y/c.txt"]);
+}
+
+async fn delete_removes_files_and_whole_folders(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("dan").await;
+    file(&app, &id, "keep.txt", b"k").await;
+    file(&app, &id, "gone.txt", b"g").await;
+    mkdir(&app, &token, "", "tree").await;
+    for i in 0..12 {
+        file(&app, &id, &format!("tree/sub{}/f{i}", i % 3), b"t").await;
+    }
+    file(&app, &id, "tree-sibling.txt", b"s").await;
+    let del = |path: &str| app.post("/api/files/delete", Some(&token), json!({"path": path}));
+    assert!(del("gone.txt").await.expect(StatusCode::OK)["message"].is_string());
+    del("tree").await.expect(StatusCode::OK);
+    let home = app
+        .get("/api/files/list", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(names(&home), ["keep.txt", "tree-sibling.txt"]);
+    del("tree")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    del("")
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_path");
+    app.post("/api/files/delete", Some(&token), json!({}))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
+}
+
+async fn conflicts_and_missing_paths(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("eve").await;
+    file(&app, &id, "note.txt", b"n").await;
+    mkdir(&app, &token, "", "dir").await;
+    let make = |parent: &str, name: &str| {
+        app.post(
+            "/api/files/create-folder",
+            Some(&token),
+            json!({"parent_path": parent, "folder_name": name}),
+        )
+    };
+    make("", "dir")
+        .await
+        .expect_error(StatusCode::CONFLICT, "already_exists");
+    make("", "note.txt")
+        .await
+        .expect_error(StatusCode::CONFLICT, "already_exists");
+    make("missing", "x")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    for bad in ["a/b", "..", ".", "", "a\\b"] {
+        make("", bad)
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "validation_error");
+    }
+    app.get("/api/files/list?path=note.txt", Some(&token))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "not_a_directory");
+    app.get("/api/files/list?path=nowhere", Some(&token))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    app.get("/api/files/stat?path=nowhere", Some(&token))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    app.get("/api/files/list", None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "not_authenticated");
+}
+
+async fn path_attacks_are_refused_everywhere(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (_, token, _) = app.user("fay").await;
+    let long = "x/".repeat(600);
+    let attacks = [
+        "..",
+        "../x",
+        "a/../../x",
+        "%2e%2e",
+        "%2e%2e%2fx",
+        "..%2f..%2fetc",
+        "/etc/passwd",
+        "%2Fetc",
+        "a%5C..%5Cb",
+        "a%00b",
+        "a%0Ab",
+        "a//b",
+        "./a",
+        long.as_str(),
+    ];
+    for attack in attacks {
+        for uri in [
+            format!("/api/files/list?path={attack}"),
+            format!("/api/files/stat?path={attack}"),
+        ] {
+            let reply = app.get(&uri, Some(&token)).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{uri}: {}",
+                reply.body
+            );
+            assert_eq!(reply.body["code"], "invalid_path", "{uri}");
+        }
+    }
+    // The same strings, decoded once, in JSON bodies
+    for attack in [
+        "..",
+        "../x",
+        "/etc",
+        "a\\b",
+        "a\u{0}b",
+        "a//b",
+        long.as_str(),
+    ] {
+        app.post("/api/files/delete", Some(&token), json!({"path": attack}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "invalid_path");
+        app.post(
+            "/api/files/create-folder",
+            Some(&token),
+            json!({"parent_path": attack, "folder_name": "x"}),
+        )
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_path");
+    }
+    // Still nothing in the home
+    let home = app
+        .get("/api/files/list", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert!(names(&home).is_empty());
+}
+
+async fn users_never_see_each_other(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (a_id, a, _) = app.user("gil").await;
+    let (_, b, _) = app.user("hal").await;
+    file(&app, &a_id, "secret/plan.txt", b"p").await;
+    // B's home is empty, and A's paths do not exist for B
+    let home = app
+        .get("/api/files/list", Some(&b))
+        .await
+        .expect(StatusCode::OK);
+    assert!(names(&home).is_empty());
+    for uri in [
+        "/api/files/stat?path=secret/plan.txt",
+        "/api/files/list?path=secret",
+    ] {
+        app.get(uri, Some(&b))
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    app.post("/api/files/delete", Some(&b), json!({"path": "secret"}))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    // Not even by naming A's storage prefix
+    let sneaky = format!("users/{a_id}/secret");
+    app.get(&format!("/api/files/stat?path={sneaky}"), Some(&b))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    // A still has it
+    app.get("/api/files/stat?path=secret/plan.txt", Some(&a))
+        .await
+        .expect(StatusCode::OK);
+}
