@@ -136,6 +136,21 @@ impl LocalObjects {
             .map_err(other)
     }
 
+    /// Indexes a written blob: afterwards the blob it replaced goes; if indexing fails, the new
+    /// blob goes instead, so either way no blob is left unreferenced.
+    async fn commit(&self, info: ObjectInfo, blob: Option<String>) -> StoreResult<ObjectInfo> {
+        match self.index(&info, blob.clone()).await {
+            Ok(replaced) => {
+                self.remove_blob(replaced).await;
+                Ok(info)
+            }
+            Err(e) => {
+                self.remove_blob(blob).await;
+                Err(e)
+            }
+        }
+    }
+
     async fn remove_blob(&self, blob: Option<String>) {
         if let Some(blob) = blob {
             if let Err(e) = tokio::fs::remove_file(self.blob_path(&blob)).await {
@@ -288,16 +303,7 @@ impl ObjectStore for LocalObjects {
             content_type: content_type.to_owned(),
             modified: Utc::now(),
         };
-        match self.index(&info, blob.clone()).await {
-            Ok(replaced) => {
-                self.remove_blob(replaced).await;
-                Ok(info)
-            }
-            Err(e) => {
-                self.remove_blob(blob).await;
-                Err(e)
-            }
-        }
+        self.commit(info, blob).await
     }
 
     async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
@@ -379,16 +385,7 @@ impl ObjectStore for LocalObjects {
             modified: Utc::now(),
             ..source
         };
-        match self.index(&info, new_blob.clone()).await {
-            Ok(replaced) => {
-                self.remove_blob(replaced).await;
-                Ok(Some(info))
-            }
-            Err(e) => {
-                self.remove_blob(new_blob).await;
-                Err(e)
-            }
-        }
+        self.commit(info, new_blob).await.map(Some)
     }
 
     async fn ping(&self) -> StoreResult<()> {

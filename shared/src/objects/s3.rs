@@ -139,6 +139,20 @@ impl S3Objects {
         Ok((parts, size))
     }
 
+    /// Starts a multipart upload; the caller completes or aborts it.
+    async fn begin_multipart(&self, key: &str, content_type: &str) -> StoreResult<String> {
+        self.client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(classify_aws)?
+            .upload_id
+            .ok_or_else(|| StoreError::other(anyhow!("CreateMultipartUpload gave no id")))
+    }
+
     async fn abort(&self, key: &str, upload_id: &str) {
         if let Err(e) = self
             .client
@@ -155,16 +169,7 @@ impl S3Objects {
     }
 
     async fn copy_parts(&self, from: &str, to: &str, source: &ObjectInfo) -> StoreResult<()> {
-        let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(to)
-            .content_type(&source.content_type)
-            .send()
-            .await
-            .map_err(classify_aws)?;
-        let upload_id = upload.upload_id.unwrap_or_default();
+        let upload_id = self.begin_multipart(to, &source.content_type).await?;
         let result = async {
             let mut parts = Vec::new();
             let mut start = 0u64;
@@ -322,18 +327,7 @@ impl ObjectStore for S3Objects {
             }
             return self.put_single(key, buf.freeze(), content_type).await;
         }
-        let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .send()
-            .await
-            .map_err(classify_aws)?;
-        let upload_id = upload
-            .upload_id
-            .ok_or_else(|| StoreError::other(anyhow!("CreateMultipartUpload gave no id")))?;
+        let upload_id = self.begin_multipart(key, content_type).await?;
         let result = async {
             let (parts, size) = self
                 .put_parts(key, &upload_id, buf, body, max_bytes)

@@ -293,6 +293,32 @@ impl DynamoStore {
         )))
     }
 
+    /// The user and one credential item (`sk`) of the user's partition, in one BatchGetItem.
+    async fn load_principal<T>(
+        &self,
+        user_id: &str,
+        sk: String,
+        parse: fn(&Item) -> anyhow::Result<T>,
+    ) -> StoreResult<(Option<User>, Option<T>)> {
+        let items = self
+            .batch_get(vec![
+                key(user_pk(user_id), PROFILE.into()),
+                key(user_pk(user_id), sk),
+            ])
+            .await?;
+        let (mut user, mut credential) = (None, None);
+        for item in &items {
+            match item.get("sk") {
+                Some(AttributeValue::S(sk)) if sk == PROFILE => {
+                    user = Some(user_from_item(item).map_err(StoreError::Other)?)
+                }
+                Some(_) => credential = Some(parse(item).map_err(StoreError::Other)?),
+                None => {}
+            }
+        }
+        Ok((user, credential))
+    }
+
     /// Deletes items by key in batches of 25, retrying unprocessed ones.
     async fn batch_delete(&self, keys: Vec<Item>) -> StoreResult<()> {
         for chunk in keys.chunks(25) {
@@ -566,23 +592,8 @@ impl SessionStore for DynamoStore {
         user_id: &str,
         session_id: &str,
     ) -> StoreResult<(Option<User>, Option<Session>)> {
-        let items = self
-            .batch_get(vec![
-                key(user_pk(user_id), PROFILE.into()),
-                key(user_pk(user_id), format!("SESSION#{session_id}")),
-            ])
-            .await?;
-        let (mut user, mut session) = (None, None);
-        for item in &items {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == PROFILE => {
-                    user = Some(user_from_item(item).map_err(StoreError::Other)?)
-                }
-                Some(_) => session = Some(session_from_item(item).map_err(StoreError::Other)?),
-                None => {}
-            }
-        }
-        Ok((user, session))
+        self.load_principal(user_id, format!("SESSION#{session_id}"), session_from_item)
+            .await
     }
 
     async fn rotate_session(
@@ -699,23 +710,8 @@ impl ApiKeyStore for DynamoStore {
         user_id: &str,
         key_id: &str,
     ) -> StoreResult<(Option<User>, Option<ApiKey>)> {
-        let items = self
-            .batch_get(vec![
-                key(user_pk(user_id), PROFILE.into()),
-                key(user_pk(user_id), format!("APIKEY#{key_id}")),
-            ])
-            .await?;
-        let (mut user, mut api_key) = (None, None);
-        for item in &items {
-            match item.get("sk") {
-                Some(AttributeValue::S(sk)) if sk == PROFILE => {
-                    user = Some(user_from_item(item).map_err(StoreError::Other)?)
-                }
-                Some(_) => api_key = Some(key_from_item(item).map_err(StoreError::Other)?),
-                None => {}
-            }
-        }
-        Ok((user, api_key))
+        self.load_principal(user_id, format!("APIKEY#{key_id}"), key_from_item)
+            .await
     }
 }
 
