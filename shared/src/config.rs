@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
+/// The largest request body a Lambda function is invoked with (synchronous invocation).
+pub const LAMBDA_REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     /// SQLite + a directory on disk: `cargo run`, self-hosted.
@@ -64,6 +67,14 @@ pub struct Config {
     pub refresh_ttl_secs: i64,
     /// Quota of new users; `None`: unlimited.
     pub default_quota_bytes: Option<u64>,
+    /// Largest `POST /api/files/upload` request. Lambda refuses requests above 6 MB anyway;
+    /// locally the form streams to disk, so larger forms are fine.
+    pub max_form_bytes: u64,
+    /// Lifetime of presigned and signed transfer URLs.
+    pub transfer_url_ttl_secs: i64,
+    /// Origin (`https://files.example.com`) the local server puts in the transfer URLs it signs;
+    /// default: the request's `Host`.
+    pub public_url: Option<String>,
     pub throttle: ThrottleConfig,
 }
 
@@ -98,8 +109,13 @@ impl Config {
                 ConfigError::Invalid("VERTEX_DEFAULT_QUOTA_BYTES", format!("{v:?}"))
             })?),
         };
+        let backend = parse_var("VERTEX_BACKEND", Backend::Embedded)?;
+        let default_form_bytes = match backend {
+            Backend::Aws => LAMBDA_REQUEST_LIMIT,
+            Backend::Embedded => 5 * 1024 * 1024 * 1024,
+        };
         let config = Self {
-            backend: parse_var("VERTEX_BACKEND", Backend::Embedded)?,
+            backend,
             data_dir: var("VERTEX_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".vertexcloud")),
@@ -114,6 +130,9 @@ impl Config {
             access_ttl_secs: parse_var("VERTEX_ACCESS_TTL_SECS", 15 * 60)?,
             refresh_ttl_secs: parse_var("VERTEX_REFRESH_TTL_SECS", 14 * 24 * 3600)?,
             default_quota_bytes,
+            max_form_bytes: parse_var("VERTEX_MAX_FORM_BYTES", default_form_bytes)?,
+            transfer_url_ttl_secs: parse_var("VERTEX_TRANSFER_URL_TTL_SECS", 15 * 60)?,
+            public_url: var("VERTEX_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             throttle: ThrottleConfig {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
                 address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
@@ -136,6 +155,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "VERTEX_REFRESH_TTL_SECS",
                 "must be ≥ 1".into(),
+            ));
+        }
+        if !(1..=7 * 24 * 3600).contains(&self.transfer_url_ttl_secs) {
+            return Err(ConfigError::Invalid(
+                "VERTEX_TRANSFER_URL_TTL_SECS",
+                "must be between 1 and 604800 (S3's limit)".into(),
             ));
         }
         if self.throttle.window_secs < 1 {

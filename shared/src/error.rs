@@ -40,6 +40,9 @@ pub enum AppError {
     TooLarge { code: &'static str, message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 416, with `Content-Range: bytes */<size>`.
+    #[error("range not satisfiable")]
+    RangeNotSatisfiable { size: u64 },
     /// 429 with `Retry-After` seconds.
     #[error("too many requests")]
     Throttled { retry_after_secs: u64 },
@@ -113,6 +116,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -141,6 +145,11 @@ impl AppError {
             Self::UnsupportedMediaType(message) => {
                 (message.clone(), "unsupported_media_type", Value::Null)
             }
+            Self::RangeNotSatisfiable { size } => (
+                format!("The range asked for is not within the file's {size} bytes."),
+                "range_not_satisfiable",
+                Value::Null,
+            ),
             Self::Throttled { retry_after_secs } => (
                 "Too many attempts. Try again later.".into(),
                 "throttled",
@@ -195,11 +204,19 @@ impl IntoResponse for AppError {
         }
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        if let Self::Throttled { retry_after_secs } = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        match self {
+            Self::Throttled { retry_after_secs } => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs.max(1)),
+                );
+            }
+            Self::RangeNotSatisfiable { size } => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                    response.headers_mut().insert(header::CONTENT_RANGE, v);
+                }
+            }
+            _ => {}
         }
         response
     }
@@ -220,6 +237,7 @@ impl From<crate::store::StoreError> for AppError {
                 "too_large",
                 format!("The upload is larger than the {limit} bytes allowed."),
             ),
+            StoreError::Invalid(message) => Self::bad_request("invalid_upload", message),
             StoreError::Other(e) => Self::Internal(e),
         }
     }

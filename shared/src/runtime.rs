@@ -122,7 +122,11 @@ pub async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
             create_private_dir(&config.data_dir)?;
             Backends {
                 store: Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?),
-                objects: Arc::new(LocalObjects::open(&config.data_dir.join("objects"))?),
+                objects: {
+                    let objects = LocalObjects::open(&config.data_dir.join("objects"))?;
+                    objects.spawn_sweeper();
+                    Arc::new(objects)
+                },
             }
         }
         Backend::Aws => {
@@ -163,6 +167,10 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
     init_tracing();
     let mut config = Config::from_env()?;
     config.backend = Backend::Aws;
+    // Lambda cannot receive more; saying so lets the 413 name the direct-upload endpoint.
+    config.max_form_bytes = config
+        .max_form_bytes
+        .min(crate::config::LAMBDA_REQUEST_LIMIT);
     config.check()?;
     let core = build_core(config).await?;
     tracing::info!(function = group.name(), "cold start complete");

@@ -56,8 +56,32 @@ async fn every_auth_event_gives_its_status() {
 #[tokio::test]
 async fn every_files_event_gives_its_status() {
     let app = TestApp::new(Kind::Embedded).await;
-    let (status, body) = invoke(&app, Group::Files, "files/list-unauthenticated.json").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    for (event, want, code) in [
+        (
+            "files/list-unauthenticated.json",
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        ),
+        (
+            "files/upload-unauthenticated.json",
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        ),
+        (
+            "files/download-unauthenticated.json",
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        ),
+        (
+            "files/transfer-forged.json",
+            StatusCode::FORBIDDEN,
+            "invalid_signature",
+        ),
+    ] {
+        let (status, body) = invoke(&app, Group::Files, event).await;
+        assert_eq!(status, want, "{event}: {body}");
+        assert_eq!(body["code"], code, "{event}: {body}");
+    }
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! The files endpoint group (so far: list, stat, create-folder, delete), on every backend.
+//! The files endpoint group: list, stat, create-folder, delete, rename, move, copy, on every
+//! backend (uploads and downloads: `transfers.rs`).
 
 use std::collections::BTreeSet;
 
@@ -17,6 +18,8 @@ backend_tests!(
     conflicts_and_missing_paths,
     path_attacks_are_refused_everywhere,
     users_never_see_each_other,
+    rename_move_and_copy_files_and_folders,
+    relocation_conflicts_and_mistakes,
 );
 
 /// Stores a file directly (uploads are not built yet).
@@ -279,6 +282,7 @@ async fn path_attacks_are_refused_everywhere(kind: Kind) {
         for uri in [
             format!("/api/files/list?path={attack}"),
             format!("/api/files/stat?path={attack}"),
+            format!("/api/files/download?path={attack}"),
         ] {
             let reply = app.get(&uri, Some(&token)).await;
             assert_eq!(
@@ -310,6 +314,70 @@ async fn path_attacks_are_refused_everywhere(kind: Kind) {
         )
         .await
         .expect_error(StatusCode::BAD_REQUEST, "invalid_path");
+        for (uri, body) in [
+            (
+                "/api/files/rename",
+                json!({"old_path": attack, "new_name": "x"}),
+            ),
+            (
+                "/api/files/move",
+                json!({"source_path": attack, "dest_path": ""}),
+            ),
+            (
+                "/api/files/move",
+                json!({"source_path": "x", "dest_path": attack}),
+            ),
+            (
+                "/api/files/copy",
+                json!({"source_path": attack, "dest_path": ""}),
+            ),
+            (
+                "/api/files/copy",
+                json!({"source_path": "x", "dest_path": attack}),
+            ),
+            ("/api/files/uploads", json!({"path": attack, "size": 1})),
+        ] {
+            let reply = app.post(uri, Some(&token), body).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{uri}: {}",
+                reply.body
+            );
+            assert_eq!(reply.body["code"], "invalid_path", "{uri}: {}", reply.body);
+        }
+        let reply = app
+            .upload(
+                &token,
+                &[("path", None, attack.as_bytes())],
+                &[("x.txt", b"x")],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.body["code"], "invalid_path");
+    }
+    // Names that are more than one segment, or none, in every name-taking field
+    for name in ["..", ".", "../x", "a/b", "a\\b", "/etc", ""] {
+        let reply = app
+            .post(
+                "/api/files/rename",
+                Some(&token),
+                json!({"old_path": "x", "new_name": name}),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            reply.body
+        );
+        let reply = app.upload(&token, &[], &[(name, b"evil")]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{name:?}: {}",
+            reply.body
+        );
     }
     // Still nothing in the home
     let home = app
@@ -350,4 +418,279 @@ async fn users_never_see_each_other(kind: Kind) {
     app.get("/api/files/stat?path=secret/plan.txt", Some(&a))
         .await
         .expect(StatusCode::OK);
+}
+
+async fn tree(app: &TestApp, token: &str) -> Vec<String> {
+    let listing = app
+        .get("/api/files/list?recursive=true&limit=1000", Some(token))
+        .await
+        .expect(StatusCode::OK);
+    listing["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["path"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn used(app: &TestApp, token: &str) -> Value {
+    app.get("/api/auth/user-info", Some(token))
+        .await
+        .expect(StatusCode::OK)["storage"]
+        .clone()
+}
+
+async fn rename_move_and_copy_files_and_folders(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (_, token, _) = app.user("ida").await;
+    app.upload(
+        &token,
+        &[("path", None, b"src/deep")],
+        &[("a.txt", b"aaa"), ("b.txt", b"bb")],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.upload(&token, &[("path", None, b"src")], &[("top.txt", b"t")])
+        .await
+        .expect(StatusCode::CREATED);
+    mkdir(&app, &token, "src", "empty").await;
+    mkdir(&app, &token, "", "dst").await;
+    let before = used(&app, &token).await;
+    assert_eq!(before["used_bytes"], 6);
+    // Rename a file, then a folder (its contents follow)
+    let r = app
+        .post(
+            "/api/files/rename",
+            Some(&token),
+            json!({"old_path": "src/top.txt", "new_name": "TOP.md"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r["new_path"], "src/TOP.md");
+    let r = app
+        .post(
+            "/api/files/rename",
+            Some(&token),
+            json!({"old_path": "src", "new_name": "source"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r["new_path"], "source");
+    // ("source" has no marker of its own: it exists through what is in it)
+    assert_eq!(
+        tree(&app, &token).await,
+        [
+            "dst",
+            "source/TOP.md",
+            "source/deep/a.txt",
+            "source/deep/b.txt",
+            "source/empty"
+        ]
+    );
+    // Copy a folder: everything below, the empty folder too; the source stays
+    let r = app
+        .post(
+            "/api/files/copy",
+            Some(&token),
+            json!({"source_path": "source", "dest_path": "dst"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r["new_path"], "dst/source");
+    assert_eq!(
+        tree(&app, &token).await,
+        [
+            "dst",
+            "dst/source/TOP.md",
+            "dst/source/deep/a.txt",
+            "dst/source/deep/b.txt",
+            "dst/source/empty",
+            "source/TOP.md",
+            "source/deep/a.txt",
+            "source/deep/b.txt",
+            "source/empty"
+        ]
+    );
+    let copied = app
+        .send_raw(
+            http::Request::builder()
+                .uri("/api/files/stat?path=dst/source/deep/a.txt")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(copied.status, StatusCode::OK);
+    assert_eq!(used(&app, &token).await["used_bytes"], 12);
+    assert_eq!(used(&app, &token).await["file_count"], 6);
+    // Move a file, then a folder; usage does not change
+    let r = app
+        .post(
+            "/api/files/move",
+            Some(&token),
+            json!({"source_path": "source/TOP.md", "dest_path": ""}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(r["new_path"], "TOP.md");
+    app.post(
+        "/api/files/move",
+        Some(&token),
+        json!({"source_path": "source/deep", "dest_path": "dst"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(
+        tree(&app, &token).await,
+        [
+            "TOP.md",
+            "dst",
+            "dst/deep/a.txt",
+            "dst/deep/b.txt",
+            "dst/source/TOP.md",
+            "dst/source/deep/a.txt",
+            "dst/source/deep/b.txt",
+            "dst/source/empty",
+            "source/empty"
+        ]
+    );
+    assert_eq!(used(&app, &token).await["used_bytes"], 12);
+    let stat = app
+        .get("/api/files/stat?path=dst/deep/a.txt", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(stat["size"], 3);
+}
+
+async fn relocation_conflicts_and_mistakes(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (id, token, _) = app.user("jon").await;
+    let (_, other, _) = app.user("kim").await;
+    file(&app, &id, "a/x.txt", b"x").await;
+    file(&app, &id, "a/b/y.txt", b"y").await;
+    file(&app, &id, "x.txt", b"other x").await;
+    file(&app, &id, "f.txt", b"f").await;
+    let cases = [
+        (
+            "/api/files/rename",
+            json!({"old_path": "a/x.txt", "new_name": "x.txt"}),
+            StatusCode::CONFLICT,
+            "already_exists",
+        ),
+        (
+            "/api/files/rename",
+            json!({"old_path": "f.txt", "new_name": "a"}),
+            StatusCode::CONFLICT,
+            "already_exists",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "a/x.txt", "dest_path": ""}),
+            StatusCode::CONFLICT,
+            "already_exists",
+        ),
+        (
+            "/api/files/copy",
+            json!({"source_path": "x.txt", "dest_path": ""}),
+            StatusCode::CONFLICT,
+            "already_exists",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "a", "dest_path": "a"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_destination",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "a", "dest_path": "a/b"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_destination",
+        ),
+        (
+            "/api/files/copy",
+            json!({"source_path": "a", "dest_path": "a/b"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_destination",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "a", "dest_path": "f.txt"}),
+            StatusCode::BAD_REQUEST,
+            "not_a_directory",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "nope", "dest_path": ""}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/files/copy",
+            json!({"source_path": "nope", "dest_path": "a"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/files/rename",
+            json!({"old_path": "nope", "new_name": "n"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "f.txt", "dest_path": "missing"}),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            "/api/files/move",
+            json!({"source_path": "", "dest_path": "a"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            "/api/files/rename",
+            json!({"old_path": "", "new_name": "n"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+        ),
+        (
+            "/api/files/copy",
+            json!({"source_path": "a"}),
+            StatusCode::BAD_REQUEST,
+            "validation_error",
+        ),
+        (
+            "/api/files/rename",
+            json!({"old_path": "a"}),
+            StatusCode::BAD_REQUEST,
+            "validation_error",
+        ),
+    ];
+    for (uri, body, status, code) in cases {
+        let reply = app.post(uri, Some(&token), body.clone()).await;
+        assert_eq!(reply.status, status, "{uri} {body}: {}", reply.body);
+        assert_eq!(reply.body["code"], code, "{uri} {body}: {}", reply.body);
+    }
+    // Another user's paths do not exist for this one
+    for (uri, body) in [
+        (
+            "/api/files/copy",
+            json!({"source_path": "a", "dest_path": ""}),
+        ),
+        (
+            "/api/files/rename",
+            json!({"old_path": "f.txt", "new_name": "g"}),
+        ),
+    ] {
+        app.post(uri, Some(&other), body)
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "not_found");
+    }
+    assert_eq!(
+        tree(&app, &token).await,
+        ["a/b/y.txt", "a/x.txt", "f.txt", "x.txt"]
+    );
+    assert!(tree(&app, &other).await.is_empty());
 }

@@ -37,6 +37,51 @@ pub struct TestApp {
     _dir: Option<tempfile::TempDir>,
 }
 
+/// An answer whose body is not (necessarily) JSON.
+pub struct Raw {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+/// One HTTP/1.1 request to `url` (plain http, as the emulators speak).
+pub async fn http_fetch(method: Method, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Raw {
+    use http_body_util::{BodyExt, Full};
+    let uri: http::Uri = url.parse().expect("url");
+    let authority = uri.authority().expect("host").clone();
+    let stream = tokio::net::TcpStream::connect(authority.as_str())
+        .await
+        .expect("connect");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header(header::HOST, authority.as_str())
+        .header(header::CONTENT_LENGTH, body.len());
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = sender
+        .send_request(
+            req.body(Full::new(bytes::Bytes::from(body)))
+                .expect("request"),
+        )
+        .await
+        .expect("send");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    Raw {
+        status,
+        headers,
+        body,
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -89,6 +134,9 @@ fn base_config(backend: Backend) -> Config {
         access_ttl_secs: 900,
         refresh_ttl_secs: 3600,
         default_quota_bytes: None,
+        max_form_bytes: 64 * 1024 * 1024,
+        transfer_url_ttl_secs: 900,
+        public_url: None,
         throttle: ThrottleConfig {
             account_max_failures: 5,
             address_max_failures: 50,
@@ -238,6 +286,91 @@ impl TestApp {
 
     pub async fn send(&self, req: Request<Body>) -> Reply {
         self.send_from([127, 0, 0, 1], req).await
+    }
+
+    /// Sends a request and returns the answer's bytes as they are.
+    pub async fn send_raw(&self, mut req: Request<Body>) -> Raw {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let res = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Raw {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A multipart upload form: text fields first (name, value), then `files` parts.
+    pub async fn upload(
+        &self,
+        token: &str,
+        fields: &[(&str, Option<&str>, &[u8])],
+        files: &[(&str, &[u8])],
+    ) -> Reply {
+        let boundary = "----vertexcloud-test-boundary";
+        let mut body = Vec::new();
+        let parts = fields.iter().copied().chain(
+            files
+                .iter()
+                .map(|(name, data)| ("files", Some(*name), *data)),
+        );
+        for (field, file_name, data) in parts {
+            body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+            // A text field's value is `data`; a file part names its file.
+            match (field, file_name) {
+                ("files", Some(name)) => body.extend_from_slice(
+                    format!(
+                        "Content-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n\
+                         Content-Type: application/octet-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                ),
+                _ => body.extend_from_slice(
+                    format!("Content-Disposition: form-data; name=\"{field}\"\r\n\r\n").as_bytes(),
+                ),
+            }
+            body.extend_from_slice(data);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/files/upload")
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .expect("request");
+        self.send(req).await
+    }
+
+    /// Sends `method url` with `body`: to this app when the URL is one of its own transfer URLs,
+    /// over HTTP otherwise (presigned S3 URLs, to LocalStack).
+    pub async fn fetch(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Raw {
+        if let Some(i) = url.find("/api/files/transfer/") {
+            let mut req = Request::builder().method(method).uri(&url[i..]);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            return self
+                .send_raw(req.body(Body::from(body)).expect("request"))
+                .await;
+        }
+        http_fetch(method, url, headers, body).await
     }
 
     async fn send_from(&self, ip: [u8; 4], mut req: Request<Body>) -> Reply {

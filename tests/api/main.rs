@@ -10,3 +10,4 @@ mod events;
 mod files;
 mod infra;
 mod objects;
+mod transfers;

@@ -340,3 +340,49 @@ async fn failed_streams_store_nothing(kind: Kind) {
         .is_err());
     assert!(objects.head("users/u/broken").await.unwrap().is_none());
 }
+
+/// The local store's sweeper removes what crashes and abandoned uploads leave, and nothing else.
+#[tokio::test]
+async fn local_sweeper_removes_only_leftovers() {
+    use shared::objects::local::LocalObjects;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("objects");
+    let store = LocalObjects::open(&root).unwrap();
+    put(&store, "users/u/kept.txt", pattern(10, 1)).await;
+    put(&store, "staging/u/abandoned", pattern(10, 2)).await;
+    let upload = store
+        .begin_upload("users/u/big", "text/plain")
+        .await
+        .unwrap();
+    let part = Box::pin(futures::stream::iter([Ok(pattern(5, 3))]));
+    store.put_part(&upload, 1, 0, 5, part).await.unwrap();
+    // What a crash between writing and indexing, or mid-write, leaves
+    std::fs::write(
+        root.join("blobs").join("0123456789abcdef0123456789abcdef"),
+        b"x",
+    )
+    .unwrap();
+    std::fs::write(root.join("tmp").join("partial"), b"x").unwrap();
+    // Young leftovers are left alone (they may belong to requests in flight)
+    assert_eq!(
+        store
+            .sweep(std::time::Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let removed = store.sweep(std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(removed, 4, "staged object, upload, orphan blob, temp file");
+    assert!(store
+        .list_parts("users/u/big", &upload)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.head("staging/u/abandoned").await.unwrap().is_none());
+    assert_eq!(read(&store, "users/u/kept.txt", None).await, pattern(10, 1));
+    assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(root.join("uploads")).unwrap().count(), 0);
+    // Exactly one blob left: the kept file's
+    assert_eq!(std::fs::read_dir(root.join("blobs")).unwrap().count(), 1);
+}

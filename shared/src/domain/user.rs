@@ -36,7 +36,7 @@ impl std::fmt::Debug for User {
 impl User {
     /// The user's home prefix in storage; derived from the id only.
     pub fn dir_name(&self) -> String {
-        format!("users/{}", self.id)
+        home_prefix(&self.id)
     }
 
     pub fn view(&self) -> UserView {
@@ -71,6 +71,11 @@ impl User {
             file_count: self.file_count,
         }
     }
+}
+
+/// The storage prefix of the home of the user with this id (no trailing `/`).
+pub fn home_prefix(user_id: &str) -> String {
+    format!("users/{user_id}")
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {

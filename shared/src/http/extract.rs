@@ -128,3 +128,31 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
         Ok(Self(source.and_then(|s| s.parse().ok())))
     }
 }
+
+/// Where this server is reached, for the transfer URLs it signs to itself: `VERTEX_PUBLIC_URL`,
+/// or the request's `Host` (whoever sets a false one only misleads themselves).
+pub struct Origin(pub String);
+
+impl FromRequestParts<AppState> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(url) = &state.config.public_url {
+            return Ok(Self(url.clone()));
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .filter(|h| {
+                h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+            })
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("localhost");
+        Ok(Self(format!("http://{host}")))
+    }
+}

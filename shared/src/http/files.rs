@@ -1,24 +1,39 @@
 //! The `files` endpoint group: thin handlers over [`Core`](crate::Core).
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::TryStreamExt;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, JsonBody, QueryParams};
-use super::{AppState, Message};
+use super::extract::{Auth, JsonBody, Origin, PathParam, QueryParams};
+use super::{upload, AppState, Message};
 use crate::error::{AppResult, ErrorBody};
+use crate::objects::PartInfo;
 use crate::services::{
-    CreateFolderInput, DeleteInput, FileItem, FolderCreated, ListQuery, Listing, PathQuery,
+    CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload, DownloadQuery,
+    FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput, PathQuery,
+    RenameInput, SignedUrl,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(stat))
+        .routes(routes!(upload::upload))
+        .routes(routes!(start_upload))
+        .routes(routes!(upload_status, abort_upload))
+        .routes(routes!(complete_upload))
+        .routes(routes!(transfer_get, transfer_put))
+        .routes(routes!(download))
         .routes(routes!(create_folder))
         .routes(routes!(delete))
+        .routes(routes!(rename))
+        .routes(routes!(move_item))
+        .routes(routes!(copy_item))
 }
 
 /// List a folder of the caller's home, a page at a time.
@@ -46,6 +61,198 @@ async fn stat(
     QueryParams(query): QueryParams<PathQuery>,
 ) -> AppResult<Json<FileItem>> {
     Ok(Json(core.stat(&me, query).await?))
+}
+
+/// Start a direct upload: the bytes go straight to storage, in parts.
+///
+/// `PUT` each part's exact bytes to its `url` (no `Authorization` header) and keep the `ETag`
+/// header of each answer; then `POST .../complete` with every `{part_number, etag}`. Files up
+/// to 16 MiB are one part. Resume with `GET /api/files/uploads/{upload_id}`.
+#[utoipa::path(post, path = "/api/files/uploads", tag = "files", security(("bearer" = [])),
+    request_body = NewUploadInput,
+    responses((status = 201, body = DirectUpload),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 413, description = "`quota_exceeded`, `too_large`", body = ErrorBody)))]
+async fn start_upload(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    JsonBody(input): JsonBody<NewUploadInput>,
+) -> AppResult<(StatusCode, Json<DirectUpload>)> {
+    let upload = core.start_upload(&me, input, &origin).await?;
+    Ok((StatusCode::CREATED, Json(upload)))
+}
+
+/// A direct upload's parts received so far, and fresh URLs for the others.
+#[utoipa::path(get, path = "/api/files/uploads/{upload_id}", tag = "files",
+    security(("bearer" = [])), params(("upload_id" = String, Path)),
+    responses((status = 200, body = DirectUpload), (status = 401, body = ErrorBody),
+              (status = 404, description = "`upload_not_found`", body = ErrorBody)))]
+async fn upload_status(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    PathParam(upload_id): PathParam<String>,
+) -> AppResult<Json<DirectUpload>> {
+    Ok(Json(core.upload_status(&me, &upload_id, &origin).await?))
+}
+
+/// Finish a direct upload: the file appears, replacing any (with `overwrite`).
+#[utoipa::path(post, path = "/api/files/uploads/{upload_id}/complete", tag = "files",
+    security(("bearer" = [])), params(("upload_id" = String, Path)),
+    request_body = CompleteUploadInput,
+    responses((status = 201, body = FileItem),
+              (status = 400, description = "`incomplete_upload`, `invalid_parts`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody),
+              (status = 413, description = "`quota_exceeded`", body = ErrorBody)))]
+async fn complete_upload(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    PathParam(upload_id): PathParam<String>,
+    JsonBody(input): JsonBody<CompleteUploadInput>,
+) -> AppResult<(StatusCode, Json<FileItem>)> {
+    let item = core.complete_direct_upload(&me, &upload_id, input).await?;
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+/// Abort a direct upload; the parts sent are discarded.
+#[utoipa::path(delete, path = "/api/files/uploads/{upload_id}", tag = "files",
+    security(("bearer" = [])), params(("upload_id" = String, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn abort_upload(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    PathParam(upload_id): PathParam<String>,
+) -> AppResult<StatusCode> {
+    core.abort_direct_upload(&me, &upload_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The bytes behind a download URL this server signed (embedded backend; no other
+/// credentials needed). `Range` is supported.
+#[utoipa::path(get, path = "/api/files/transfer/{ticket}", tag = "files",
+    params(("ticket" = String, Path)),
+    responses((status = 200, description = "The file"), (status = 206, description = "A range of it"),
+              (status = 403, description = "`invalid_signature`, `url_expired`", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
+async fn transfer_get(
+    State(core): State<AppState>,
+    PathParam(ticket): PathParam<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let delivery = core.transfer_get(&ticket, range_header(&headers)).await?;
+    Ok(deliver(delivery))
+}
+
+/// Receive one part of a direct upload at a URL this server signed (embedded backend): exactly
+/// the part's size, answered with its `ETag`.
+#[utoipa::path(put, path = "/api/files/transfer/{ticket}", tag = "files",
+    params(("ticket" = String, Path)),
+    request_body(content_type = "application/octet-stream"),
+    responses((status = 200, description = "Stored; the `ETag` header names the part"),
+              (status = 400, description = "`invalid_upload`: wrong size or ended upload", body = ErrorBody),
+              (status = 403, description = "`invalid_signature`, `url_expired`", body = ErrorBody),
+              (status = 413, body = ErrorBody)))]
+async fn transfer_put(
+    State(core): State<AppState>,
+    PathParam(ticket): PathParam<String>,
+    request: Request,
+) -> AppResult<Response> {
+    let body = request
+        .into_body()
+        .into_data_stream()
+        .map_err(std::io::Error::other);
+    let part: PartInfo = core.receive_part(&ticket, Box::pin(body)).await?;
+    let mut response = Json(serde_json::json!({
+        "part_number": part.part_number,
+        "size": part.size,
+        "etag": part.etag,
+    }))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&part.etag) {
+        response.headers_mut().insert(header::ETAG, v);
+    }
+    Ok(response)
+}
+
+/// Download a file: on AWS a 302 to a short-lived presigned S3 URL; on the embedded backend the
+/// bytes (with `Range`). `redirect=false` answers `{url, expires_at}` instead.
+#[utoipa::path(get, path = "/api/files/download", tag = "files", security(("bearer" = [])),
+    params(DownloadQuery),
+    responses((status = 200, description = "The file, or `{url, expires_at}` with redirect=false", body = SignedUrl),
+              (status = 206, description = "A range of the file"),
+              (status = 302, description = "To a presigned URL"),
+              (status = 400, description = "`invalid_path`, `is_a_directory`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 416, body = ErrorBody)))]
+async fn download(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    QueryParams(query): QueryParams<DownloadQuery>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
+    let delivery = core
+        .download(&me, query, range_header(&headers), &origin)
+        .await?;
+    Ok(deliver(delivery))
+}
+
+fn range_header(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::RANGE).and_then(|v| v.to_str().ok())
+}
+
+fn deliver(delivery: Delivery) -> Response {
+    match delivery {
+        // 302, as API.md says (axum's `Redirect` offers 303/307/308 only).
+        Delivery::Redirect(signed) => {
+            (StatusCode::FOUND, [(header::LOCATION, signed.url)]).into_response()
+        }
+        Delivery::Link(signed) => Json(signed).into_response(),
+        Delivery::Bytes {
+            download,
+            range,
+            content_disposition,
+        } => {
+            let info = &download.info;
+            let mut response = Response::new(Body::from_stream(download.body));
+            let headers = response.headers_mut();
+            let mut set = |name, value: String| {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(name, v);
+                }
+            };
+            set(header::CONTENT_TYPE, info.content_type.clone());
+            set(header::CONTENT_DISPOSITION, content_disposition);
+            set(header::ETAG, info.etag.clone());
+            set(
+                header::LAST_MODIFIED,
+                info.modified
+                    .format("%a, %d %b %Y %H:%M:%S GMT")
+                    .to_string(),
+            );
+            set(header::ACCEPT_RANGES, "bytes".into());
+            set(header::X_CONTENT_TYPE_OPTIONS, "nosniff".into());
+            // Served from the API's own origin: whatever the file is, it runs no script here.
+            set(header::CONTENT_SECURITY_POLICY, "sandbox".into());
+            set(header::CACHE_CONTROL, "private, no-cache".into());
+            match range {
+                Some(r) => {
+                    set(header::CONTENT_LENGTH, r.len().to_string());
+                    set(
+                        header::CONTENT_RANGE,
+                        format!("bytes {}-{}/{}", r.start, r.end, info.size),
+                    );
+                    *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+                }
+                None => set(header::CONTENT_LENGTH, info.size.to_string()),
+            }
+            response
+        }
+    }
 }
 
 /// Create a folder in an existing folder.
@@ -76,4 +283,49 @@ async fn delete(
     JsonBody(input): JsonBody<DeleteInput>,
 ) -> AppResult<Json<Message>> {
     Ok(Message::json(core.delete_path(&me, input).await?))
+}
+
+/// Rename a file or folder within its folder.
+#[utoipa::path(post, path = "/api/files/rename", tag = "files", security(("bearer" = [])),
+    request_body = RenameInput,
+    responses((status = 200, body = Moved), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`already_exists`", body = ErrorBody)))]
+async fn rename(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    JsonBody(input): JsonBody<RenameInput>,
+) -> AppResult<Json<Moved>> {
+    Ok(Json(core.rename(&me, input).await?))
+}
+
+/// Move a file or folder into another folder.
+#[utoipa::path(post, path = "/api/files/move", tag = "files", security(("bearer" = [])),
+    request_body = MoveInput,
+    responses((status = 200, body = Moved),
+              (status = 400, description = "`invalid_destination` (a folder into itself), `not_a_directory`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`already_exists`", body = ErrorBody)))]
+async fn move_item(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    JsonBody(input): JsonBody<MoveInput>,
+) -> AppResult<Json<Moved>> {
+    Ok(Json(core.move_item(&me, input).await?))
+}
+
+/// Copy a file or folder into another folder.
+#[utoipa::path(post, path = "/api/files/copy", tag = "files", security(("bearer" = [])),
+    request_body = MoveInput,
+    responses((status = 200, body = Moved),
+              (status = 400, description = "`invalid_destination` (a folder into itself), `not_a_directory`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 413, description = "`quota_exceeded`", body = ErrorBody)))]
+async fn copy_item(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    JsonBody(input): JsonBody<MoveInput>,
+) -> AppResult<Json<Moved>> {
+    Ok(Json(core.copy_item(&me, input).await?))
 }

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -17,6 +17,17 @@ fn usable(id: &HeaderValue) -> Option<String> {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then(|| s.to_owned())
+}
+
+/// The path as logged: a transfer URL's ticket is a credential (whoever holds it may fetch or
+/// send the bytes it names), so it never reaches a log.
+fn loggable_path(path: &str) -> &str {
+    const TRANSFER: &str = "/api/files/transfer/";
+    if path.starts_with(TRANSFER) {
+        "/api/files/transfer/{ticket}"
+    } else {
+        path
+    }
 }
 
 /// Gives each request an id (`x-request-id`, echoed on the response), runs it inside a span that
@@ -34,7 +45,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %loggable_path(req.uri().path()),
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
@@ -46,8 +57,14 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
             "request finished"
         )
     });
+    let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+        headers.insert(REQUEST_ID, value);
     }
+    // No answer of this API is ever to be content-sniffed, JSON errors included.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }

@@ -6,6 +6,7 @@ pub mod extract;
 mod files;
 mod health;
 pub mod middleware;
+mod upload;
 
 use std::sync::{Arc, OnceLock};
 

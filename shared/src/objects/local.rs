@@ -6,9 +6,15 @@
 //! in S3, and the first page of a listing costs the same in a folder of 100 or 100,000 objects
 //! (an index range scan). A write streams into `tmp/`, is fsynced, renamed into `blobs/` and only
 //! then indexed in one transaction: a failed or oversized upload leaves nothing behind.
+//!
+//! A direct upload is one sparse file in `uploads/`, each part written at its offset (so
+//! completing it is a rename, not a copy), with the parts received recorded in the index.
+//! [`LocalObjects::sweep`] removes what a crash or an abandoned upload leaves behind.
 
+use std::collections::HashMap;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -17,9 +23,13 @@ use futures::StreamExt;
 use md5::{Digest, Md5};
 use rusqlite::{params, OptionalExtension, Row};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::RwLock;
 use tokio_util::io::ReaderStream;
 
-use super::{ByteRange, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore};
+use super::{
+    ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
+    PartInfo, Presign,
+};
 use crate::store::sqlite::{other, Db};
 use crate::store::{StoreError, StoreResult};
 
@@ -32,6 +42,20 @@ CREATE TABLE IF NOT EXISTS objects (
     content_type TEXT NOT NULL,
     modified     INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS objects_blob ON objects (blob);
+CREATE TABLE IF NOT EXISTS uploads (
+    id           TEXT PRIMARY KEY,
+    key          TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    created      INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload_id    TEXT NOT NULL,
+    part_number  INTEGER NOT NULL,
+    size         INTEGER NOT NULL,
+    etag         TEXT NOT NULL,
+    PRIMARY KEY (upload_id, part_number)
+);
 ";
 
 /// Sorts after every valid UTF-8 continuation of a key: `prefix + SKIP` is past its subtree.
@@ -43,6 +67,9 @@ const CHUNK: usize = 256;
 pub struct LocalObjects {
     root: PathBuf,
     db: Db,
+    /// Per direct upload: part writes share it, completion and abort take it alone, so no part
+    /// is ever written into a file that has become an object.
+    upload_locks: Arc<Mutex<HashMap<String, Arc<RwLock<()>>>>>,
 }
 
 fn io_err(e: std::io::Error) -> StoreError {
@@ -70,7 +97,7 @@ const COLUMNS: &str = "key, blob, size, etag, content_type, modified";
 impl LocalObjects {
     /// Opens (creating) the store under `root`, and clears temp files a crash may have left.
     pub fn open(root: &Path) -> anyhow::Result<Self> {
-        for dir in ["blobs", "tmp"] {
+        for dir in ["blobs", "tmp", "uploads"] {
             std::fs::create_dir_all(root.join(dir))
                 .with_context(|| format!("creating {}", root.join(dir).display()))?;
         }
@@ -80,11 +107,148 @@ impl LocalObjects {
         Ok(Self {
             root: root.to_owned(),
             db: Db::open(&root.join("index.db"), SCHEMA)?,
+            upload_locks: Arc::default(),
         })
     }
 
     fn blob_path(&self, blob: &str) -> PathBuf {
         self.root.join("blobs").join(blob)
+    }
+
+    /// Upload ids are generated here (hex), so they are safe file names; anything else is no
+    /// upload of ours.
+    fn upload_path(&self, upload_id: &str) -> Option<PathBuf> {
+        (upload_id.len() == 32 && upload_id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| self.root.join("uploads").join(upload_id))
+    }
+
+    fn upload_lock(&self, upload_id: &str) -> Arc<RwLock<()>> {
+        let mut locks = self.upload_locks.lock().unwrap_or_else(|e| e.into_inner());
+        locks.entry(upload_id.to_owned()).or_default().clone()
+    }
+
+    async fn upload_key(&self, upload_id: &str) -> StoreResult<Option<String>> {
+        let id = upload_id.to_owned();
+        self.db
+            .with(move |c| {
+                c.query_row("SELECT key FROM uploads WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()
+            })
+            .await
+            .map_err(other)
+    }
+
+    async fn forget_upload(&self, upload_id: &str) -> StoreResult<()> {
+        self.upload_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(upload_id);
+        let id = upload_id.to_owned();
+        self.db
+            .with(move |c| {
+                let tx = c.transaction()?;
+                tx.execute("DELETE FROM upload_parts WHERE upload_id = ?1", [&id])?;
+                tx.execute("DELETE FROM uploads WHERE id = ?1", [&id])?;
+                tx.commit()
+            })
+            .await
+            .map_err(other)
+    }
+
+    /// Removes what is older than `age` and belongs to nothing: direct uploads never completed,
+    /// temp files of interrupted writes, and blobs no key points to (a crash between writing
+    /// and indexing). Returns how many were removed.
+    pub async fn sweep(&self, age: std::time::Duration) -> StoreResult<usize> {
+        let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        let stale: Vec<String> = {
+            let cutoff = cutoff.timestamp_millis();
+            self.db
+                .with(move |c| {
+                    let mut stmt = c.prepare("SELECT id FROM uploads WHERE created < ?1")?;
+                    let ids = stmt.query_map([cutoff], |r| r.get(0))?;
+                    ids.collect()
+                })
+                .await
+                .map_err(other)?
+        };
+        let mut removed = 0;
+        // Staged form uploads (see the files service) a crash left behind.
+        let staged: Vec<String> = {
+            let cutoff = cutoff.timestamp_millis();
+            self.db
+                .with(move |c| {
+                    let mut stmt = c.prepare(
+                        "SELECT key FROM objects WHERE key >= 'staging/' AND key < 'staging0' \
+                         AND modified < ?1",
+                    )?;
+                    let keys = stmt.query_map([cutoff], |r| r.get(0))?;
+                    keys.collect()
+                })
+                .await
+                .map_err(other)?
+        };
+        removed += staged.len();
+        self.delete(&staged).await?;
+        for id in &stale {
+            if let Some(path) = self.upload_path(id) {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            self.forget_upload(id).await?;
+            removed += 1;
+        }
+        for dir in ["tmp", "uploads", "blobs"] {
+            let mut entries = tokio::fs::read_dir(self.root.join(dir))
+                .await
+                .map_err(io_err)?;
+            while let Some(entry) = entries.next_entry().await.map_err(io_err)? {
+                let old = entry
+                    .metadata()
+                    .await
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| chrono::DateTime::<Utc>::from(t) < cutoff);
+                if !old {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let owned = match dir {
+                    "tmp" => false,
+                    "uploads" => self.upload_key(&name).await?.is_some(),
+                    _ => {
+                        let blob = name.clone();
+                        self.db
+                            .with(move |c| {
+                                c.query_row("SELECT 1 FROM objects WHERE blob = ?1", [blob], |_| {
+                                    Ok(())
+                                })
+                                .optional()
+                            })
+                            .await
+                            .map_err(other)?
+                            .is_some()
+                    }
+                };
+                if !owned && tokio::fs::remove_file(entry.path()).await.is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Sweeps now and then every hour, for as long as the process runs.
+    pub fn spawn_sweeper(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match store.sweep(std::time::Duration::from_secs(24 * 3600)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(removed = n, "swept abandoned uploads and files"),
+                    Err(e) => tracing::warn!(error = %e, "sweeping the object store failed"),
+                }
+            }
+        });
     }
 
     async fn row(&self, key: &str) -> StoreResult<Option<(ObjectInfo, Option<String>)>> {
@@ -162,7 +326,7 @@ impl LocalObjects {
     /// Streams `body` into a new blob; returns (blob id, size, etag), or nothing stored.
     async fn write_blob(
         &self,
-        mut body: ByteStream,
+        mut body: ByteSource<'_>,
         max_bytes: u64,
     ) -> StoreResult<(Option<String>, u64, String)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -291,7 +455,7 @@ impl ObjectStore for LocalObjects {
     async fn put(
         &self,
         key: &str,
-        body: ByteStream,
+        body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
     ) -> StoreResult<ObjectInfo> {
@@ -386,6 +550,196 @@ impl ObjectStore for LocalObjects {
             ..source
         };
         self.commit(info, new_blob).await.map(Some)
+    }
+
+    async fn presign(&self, _: Presign<'_>, _: std::time::Duration) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
+    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let path = self.upload_path(&id).expect("generated ids are valid");
+        tokio::fs::File::create(&path).await.map_err(io_err)?;
+        let (row_id, key, ct) = (id.clone(), key.to_owned(), content_type.to_owned());
+        self.db
+            .with(move |c| {
+                c.execute(
+                    "INSERT INTO uploads (id, key, content_type, created) VALUES (?1, ?2, ?3, ?4)",
+                    params![row_id, key, ct, Utc::now().timestamp_millis()],
+                )
+            })
+            .await
+            .map_err(other)?;
+        Ok(id)
+    }
+
+    async fn put_part(
+        &self,
+        upload_id: &str,
+        part_number: u32,
+        offset: u64,
+        size: u64,
+        mut body: ByteSource<'_>,
+    ) -> StoreResult<PartInfo> {
+        let lock = self.upload_lock(upload_id);
+        let _writing = lock.read().await;
+        let (Some(path), Some(_)) = (
+            self.upload_path(upload_id),
+            self.upload_key(upload_id).await?,
+        ) else {
+            drop(_writing);
+            self.forget_upload(upload_id).await?;
+            return Err(StoreError::Invalid(
+                "The upload does not exist any more.".into(),
+            ));
+        };
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(io_err)?;
+        file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
+        let mut md5 = Md5::new();
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(io_err)?;
+            written += chunk.len() as u64;
+            if written > size {
+                return Err(StoreError::TooLarge { limit: size });
+            }
+            md5.update(&chunk);
+            file.write_all(&chunk).await.map_err(io_err)?;
+        }
+        if written != size {
+            return Err(StoreError::Invalid(format!(
+                "The part must be exactly {size} bytes; {written} arrived."
+            )));
+        }
+        file.sync_data().await.map_err(io_err)?;
+        let part = PartInfo {
+            part_number,
+            size,
+            etag: format!("\"{}\"", hex::encode(md5.finalize())),
+        };
+        let (id, row) = (upload_id.to_owned(), part.clone());
+        self.db
+            .with(move |c| {
+                c.execute(
+                    "INSERT INTO upload_parts (upload_id, part_number, size, etag) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (upload_id, part_number) \
+                     DO UPDATE SET size = excluded.size, etag = excluded.etag",
+                    params![id, row.part_number, row.size as i64, row.etag],
+                )
+            })
+            .await
+            .map_err(other)?;
+        Ok(part)
+    }
+
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
+        if self.upload_key(upload_id).await?.as_deref() != Some(key) {
+            return Ok(None);
+        }
+        let id = upload_id.to_owned();
+        let parts = self
+            .db
+            .with(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT part_number, size, etag FROM upload_parts WHERE upload_id = ?1 \
+                     ORDER BY part_number",
+                )?;
+                let rows = stmt.query_map([id], |r| {
+                    Ok(PartInfo {
+                        part_number: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        etag: r.get(2)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await
+            .map_err(other)?;
+        Ok(Some(parts))
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> StoreResult<ObjectInfo> {
+        let lock = self.upload_lock(upload_id);
+        let _alone = lock.write().await;
+        let received = self
+            .list_parts(key, upload_id)
+            .await?
+            .ok_or_else(|| StoreError::Invalid("The upload does not exist any more.".into()))?;
+        let mut md5 = Md5::new();
+        for part in parts {
+            if !received.contains(part) {
+                return Err(StoreError::Invalid(format!(
+                    "Part {} was not received as listed.",
+                    part.part_number
+                )));
+            }
+            // S3's multipart ETag: the MD5 of the parts' MD5s, and the number of parts.
+            md5.update(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
+        }
+        let size: u64 = parts.iter().map(|p| p.size).sum();
+        let path = self.upload_path(upload_id).expect("checked by list_parts");
+        let blob = uuid::Uuid::new_v4().simple().to_string();
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(io_err)?;
+        // Parts re-sent or sent beyond the end never reach the object.
+        file.set_len(size).await.map_err(io_err)?;
+        file.sync_all().await.map_err(io_err)?;
+        let content_type = {
+            let id = upload_id.to_owned();
+            self.db
+                .with(move |c| {
+                    c.query_row(
+                        "SELECT content_type FROM uploads WHERE id = ?1",
+                        [id],
+                        |r| r.get::<_, String>(0),
+                    )
+                })
+                .await
+                .map_err(other)?
+        };
+        let blob = if size == 0 {
+            let _ = tokio::fs::remove_file(&path).await;
+            None
+        } else {
+            tokio::fs::rename(&path, self.blob_path(&blob))
+                .await
+                .map_err(io_err)?;
+            Some(blob)
+        };
+        let info = ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag: format!("\"{}-{}\"", hex::encode(md5.finalize()), parts.len()),
+            content_type,
+            modified: Utc::now(),
+        };
+        let info = self.commit(info, blob).await?;
+        self.forget_upload(upload_id).await?;
+        Ok(info)
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()> {
+        let lock = self.upload_lock(upload_id);
+        let _alone = lock.write().await;
+        if self.upload_key(upload_id).await?.as_deref() != Some(key) {
+            return Ok(());
+        }
+        if let Some(path) = self.upload_path(upload_id) {
+            let _ = tokio::fs::remove_file(path).await;
+        }
+        self.forget_upload(upload_id).await
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -17,8 +17,10 @@ use futures::Stream;
 
 use crate::store::StoreResult;
 
-/// A stream of bytes in or out of the store.
+/// A stream of bytes out of the store.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+/// A stream of bytes into the store (it may borrow from the request it comes from).
+pub type ByteSource<'a> = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'a>>;
 
 /// The content type a file name suggests (`application/octet-stream` when none does).
 pub fn content_type_of(name: &str) -> &'static str {
@@ -81,6 +83,32 @@ impl ByteRange {
     }
 }
 
+/// One part of a direct upload, as the store received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartInfo {
+    pub part_number: u32,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// What a presigned URL lets its bearer do, and nothing else.
+#[derive(Debug, Clone, Copy)]
+pub enum Presign<'a> {
+    /// GET the object, answered with these headers.
+    Get {
+        key: &'a str,
+        content_disposition: &'a str,
+        content_type: &'a str,
+    },
+    /// PUT exactly `size` bytes as one part of a direct upload.
+    Part {
+        key: &'a str,
+        upload_id: &'a str,
+        part_number: u32,
+        size: u64,
+    },
+}
+
 pub struct Download {
     pub info: ObjectInfo,
     pub body: ByteStream,
@@ -107,7 +135,7 @@ pub trait ObjectStore: Send + Sync {
     async fn put(
         &self,
         key: &str,
-        body: ByteStream,
+        body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
     ) -> StoreResult<ObjectInfo>;
@@ -120,6 +148,44 @@ pub trait ObjectStore: Send + Sync {
 
     /// Copies one object; `None` if the source does not exist.
     async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>>;
+
+    /// A URL for `what`, valid for `ttl`; `None` when the store has no URLs of its own (the local
+    /// store: the service then signs URLs to itself, which end in [`ObjectStore::put_part`] and
+    /// [`ObjectStore::get`]).
+    async fn presign(
+        &self,
+        what: Presign<'_>,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Option<String>>;
+
+    /// Starts a direct upload to `key`; the object appears only when it is completed.
+    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String>;
+
+    /// Stores one part sent to a URL the service signed (stores without URLs of their own):
+    /// exactly `size` bytes at `offset` of the object, or nothing.
+    async fn put_part(
+        &self,
+        upload_id: &str,
+        part_number: u32,
+        offset: u64,
+        size: u64,
+        body: ByteSource<'_>,
+    ) -> StoreResult<PartInfo>;
+
+    /// The parts received so far, by part number; `None` if the upload is unknown (completed,
+    /// aborted or expired).
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>>;
+
+    /// Assembles the parts (in order) into the object at `key`, replacing any object there.
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> StoreResult<ObjectInfo>;
+
+    /// Drops an upload and its parts; an unknown upload is not an error.
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()>;
 
     /// Cheap round trip for the health check.
     async fn ping(&self) -> StoreResult<()>;

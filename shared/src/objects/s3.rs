@@ -3,6 +3,8 @@
 
 use anyhow::anyhow;
 use async_trait::async_trait;
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -10,7 +12,10 @@ use bytes::{Bytes, BytesMut};
 use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 
-use super::{ByteRange, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore};
+use super::{
+    ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
+    PartInfo, Presign,
+};
 use crate::store::{classify_aws, StoreError, StoreResult};
 
 /// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
@@ -32,13 +37,22 @@ pub struct S3Objects {
     bucket: String,
 }
 
+/// True when `err` is an S3 service error with one of these codes.
+fn is_code(err: &anyhow::Error, codes: &[&str]) -> bool {
+    use aws_sdk_s3::error::ProvideErrorMetadata;
+    use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
+    err.downcast_ref::<aws_sdk_s3::error::SdkError<CompleteMultipartUploadError>>()
+        .and_then(|e| e.code())
+        .is_some_and(|c| codes.contains(&c))
+}
+
 fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<Utc> {
     t.and_then(|t| Utc.timestamp_millis_opt(t.to_millis().ok()?).single())
         .unwrap_or_default()
 }
 
 /// Reads from `body` until `buf` holds `PART_BYTES` or the stream ends.
-async fn fill(body: &mut ByteStream, buf: &mut BytesMut) -> StoreResult<bool> {
+async fn fill(body: &mut ByteSource<'_>, buf: &mut BytesMut) -> StoreResult<bool> {
     while buf.len() < PART_BYTES {
         match body.next().await {
             Some(chunk) => buf.extend_from_slice(&chunk.map_err(StoreError::other)?),
@@ -94,7 +108,7 @@ impl S3Objects {
         key: &str,
         upload_id: &str,
         first: BytesMut,
-        mut body: ByteStream,
+        mut body: ByteSource<'_>,
         max_bytes: u64,
     ) -> StoreResult<(Vec<CompletedPart>, u64)> {
         let mut parts = Vec::new();
@@ -315,7 +329,7 @@ impl ObjectStore for S3Objects {
     async fn put(
         &self,
         key: &str,
-        mut body: ByteStream,
+        mut body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
     ) -> StoreResult<ObjectInfo> {
@@ -440,6 +454,142 @@ impl ObjectStore for S3Objects {
                 .map_err(classify_aws)?;
         }
         Ok(self.head(to).await?)
+    }
+
+    async fn presign(
+        &self,
+        what: Presign<'_>,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Option<String>> {
+        let config = PresigningConfig::expires_in(ttl).map_err(StoreError::other)?;
+        let request = match what {
+            Presign::Get {
+                key,
+                content_disposition,
+                content_type,
+            } => self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .response_content_disposition(content_disposition)
+                .response_content_type(content_type)
+                .presigned(config)
+                .await
+                .map_err(classify_aws)?,
+            // The length is a signed header: S3 refuses a body of any other size.
+            Presign::Part {
+                key,
+                upload_id,
+                part_number,
+                size,
+            } => self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(part_number as i32)
+                .content_length(size as i64)
+                .presigned(config)
+                .await
+                .map_err(classify_aws)?,
+        };
+        Ok(Some(request.uri().to_owned()))
+    }
+
+    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
+        self.begin_multipart(key, content_type).await
+    }
+
+    async fn put_part(
+        &self,
+        _: &str,
+        _: u32,
+        _: u64,
+        _: u64,
+        _: ByteSource<'_>,
+    ) -> StoreResult<PartInfo> {
+        // Clients send parts straight to S3's presigned URLs; the service signs none of its own.
+        Err(StoreError::Invalid(
+            "Parts of this upload go to their presigned S3 URLs.".into(),
+        ))
+    }
+
+    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = match self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) if e.code() == Some("NoSuchUpload") => return Ok(None),
+                Err(e) => return Err(classify_aws(e)),
+            };
+            parts.extend(out.parts().iter().map(|p| PartInfo {
+                part_number: p.part_number.unwrap_or(0).max(0) as u32,
+                size: p.size.unwrap_or(0).max(0) as u64,
+                etag: p.e_tag.clone().unwrap_or_default(),
+            }));
+            match (out.is_truncated, out.next_part_number_marker) {
+                (Some(true), Some(next)) => marker = Some(next),
+                _ => break,
+            }
+        }
+        Ok(Some(parts))
+    }
+
+    async fn complete_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> StoreResult<ObjectInfo> {
+        let completed = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number as i32)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        match self.complete(key, upload_id, completed).await {
+            Ok(_) => {}
+            Err(StoreError::Other(e)) if is_code(&e, &["NoSuchUpload", "InvalidPart"]) => {
+                return Err(StoreError::Invalid(
+                    "The upload or one of its parts is not there any more.".into(),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+        self.head(key)
+            .await?
+            .ok_or_else(|| StoreError::other(anyhow!("completed object {key} is missing")))
+    }
+
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
+            Err(e) => Err(classify_aws(e)),
+        }
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -446,7 +446,8 @@ impl Core {
             .await?;
         // Files first: if that fails midway the account still exists and the call can be
         // repeated; the metadata goes last, in one step.
-        self.delete_prefix(&format!("{}/", user.dir_name())).await?;
+        self.delete_prefix(&user.id, &format!("{}/", user.dir_name()))
+            .await?;
         self.store.delete_user(user).await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(())

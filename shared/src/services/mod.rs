@@ -17,12 +17,14 @@ pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
 pub use authn::{Credential, Principal};
 pub use check::Check;
 pub use files::{
-    CreateFolderInput, DeleteInput, FileItem, FolderCreated, ListQuery, Listing, PathQuery,
+    parse_range, CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
+    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput,
+    PartUrl, PathQuery, RangeError, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
 };
 
 use crate::config::Config;
 use crate::objects::ObjectStore;
-use crate::security::{PasswordHasher, TokenKeys};
+use crate::security::{PasswordHasher, TicketKeys, TokenKeys};
 use crate::store::MetaStore;
 
 /// Everything a request needs, built once per process (cold start) and shared.
@@ -33,6 +35,8 @@ pub struct Core {
     /// File bytes.
     pub objects: Arc<dyn ObjectStore>,
     pub tokens: TokenKeys,
+    /// Direct-upload ids and the local store's transfer URLs.
+    pub tickets: TicketKeys,
     pub passwords: PasswordHasher,
 }
 
@@ -50,6 +54,7 @@ impl Core {
             store: backends.store,
             objects: backends.objects,
             tokens: TokenKeys::new(jwt_secret),
+            tickets: TicketKeys::new(jwt_secret),
             passwords: PasswordHasher::default(),
         }
     }

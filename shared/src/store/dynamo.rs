@@ -536,6 +536,37 @@ impl UserStore for DynamoStore {
         self.transact(items).await
     }
 
+    async fn add_usage(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        quota: Option<u64>,
+    ) -> StoreResult<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(user_pk(user_id), PROFILE.into())))
+            .update_expression("ADD used_bytes :bytes, file_count :files")
+            .expression_attribute_values(":bytes", n(bytes))
+            .expression_attribute_values(":files", n(files));
+        // Conditions cannot add, so "used + bytes <= quota" is asked as "used <= quota - bytes".
+        // Only growth is held to the quota: freeing space always succeeds.
+        update = match quota.filter(|_| bytes > 0) {
+            Some(q) if q < bytes as u64 => return Ok(false),
+            Some(q) => update
+                .condition_expression("attribute_exists(pk) AND used_bytes <= :max")
+                .expression_attribute_values(":max", n(q - bytes as u64)),
+            None => update.condition_expression("attribute_exists(pk)"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(classify_aws(e)),
+        }
+    }
+
     async fn delete_user(&self, user: &User) -> StoreResult<()> {
         // Profile and markers first, atomically: from then on no credential of the user works and
         // the name is free; the rest of the partition (sessions, keys) follows.

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// More bytes than allowed (quota or size limit): HTTP 413.
     #[error("too large: more than {limit} bytes")]
     TooLarge { limit: u64 },
+    /// The request does not fit what the store holds (a part of the wrong size, an unknown
+    /// upload): HTTP 400, with this message.
+    #[error("{0}")]
+    Invalid(String),
     #[error("store error: {0:#}")]
     Other(anyhow::Error),
 }
@@ -134,6 +138,16 @@ pub trait UserStore: Send + Sync {
     /// active flag (optimistic locking: a stale write cannot undo a password change or a
     /// deactivation). Usage counters are not touched.
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError>;
+    /// Adds `bytes` and `files` (either may be negative) to the user's usage counters in one
+    /// atomic update. With `quota`, an addition of bytes that would take the total past it is
+    /// refused (false) and nothing changes; counters never go below zero.
+    async fn add_usage(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        quota: Option<u64>,
+    ) -> StoreResult<bool>;
     /// Removes the user with every session and API key.
     async fn delete_user(&self, user: &User) -> StoreResult<()>;
     /// Cheap round trip for the health check.

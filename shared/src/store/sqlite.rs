@@ -306,6 +306,32 @@ impl UserStore for SqliteStore {
         Ok(())
     }
 
+    async fn add_usage(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        quota: Option<u64>,
+    ) -> StoreResult<bool> {
+        let id = user_id.to_owned();
+        // Only growth is held to the quota: freeing space always succeeds.
+        let limit = quota
+            .filter(|_| bytes > 0)
+            .map(|q| q.min(i64::MAX as u64) as i64);
+        let changed = self
+            .with(move |c| {
+                c.execute(
+                    "UPDATE users SET used_bytes = MAX(0, used_bytes + ?2), \
+                     file_count = MAX(0, file_count + ?3) \
+                     WHERE id = ?1 AND (?4 IS NULL OR used_bytes + ?2 <= ?4)",
+                    params![id, bytes, files, limit],
+                )
+            })
+            .await
+            .map_err(other)?;
+        Ok(changed > 0)
+    }
+
     async fn delete_user(&self, user: &User) -> StoreResult<()> {
         let id = user.id.clone();
         // Sessions and keys go with the user (ON DELETE CASCADE).

@@ -1,8 +1,21 @@
-//! Files in a user's home: listing, stat, folders, deletion.
+//! Files in a user's home: listing, stat, folders, deletion (here), uploads through the
+//! service ([`upload`]), direct uploads ([`direct`]), downloads ([`download`]), rename, move and
+//! copy ([`relocate`]) and the usage counters behind quotas ([`usage`]).
 //!
 //! Every storage key is built here, and only from the authenticated user's id and a parsed
 //! [`UserPath`]: `users/<id>/<path>` for a file, `users/<id>/<path>/` for a folder (whose empty
 //! marker object keeps an empty folder in existence). No key ever comes from the client.
+
+mod direct;
+mod download;
+mod relocate;
+mod upload;
+mod usage;
+
+pub use direct::{CompleteUploadInput, DirectUpload, NewUploadInput, PartUrl};
+pub use download::{parse_range, Delivery, DownloadQuery, RangeError, SignedUrl};
+pub use relocate::{MoveInput, Moved, RenameInput};
+pub use upload::{UploadBatch, Uploaded, UploadedFile};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -91,18 +104,22 @@ pub struct DeleteInput {
 }
 
 /// The storage keys of one user's home.
-struct Home(String);
+pub(crate) struct Home(String);
 
 impl Home {
-    fn of(user: &User) -> Self {
-        Self(format!("{}/", user.dir_name()))
+    pub(crate) fn of(user: &User) -> Self {
+        Self::of_id(&user.id)
     }
 
-    fn file(&self, path: &UserPath) -> String {
+    pub(crate) fn of_id(user_id: &str) -> Self {
+        Self(format!("{}/", crate::domain::home_prefix(user_id)))
+    }
+
+    pub(crate) fn file(&self, path: &UserPath) -> String {
         format!("{}{}", self.0, path)
     }
 
-    fn folder(&self, path: &UserPath) -> String {
+    pub(crate) fn folder(&self, path: &UserPath) -> String {
         if path.is_home() {
             self.0.clone()
         } else {
@@ -118,18 +135,18 @@ impl Home {
     }
 }
 
-fn parse_path(field: &str, raw: Option<&str>) -> AppResult<UserPath> {
+pub(crate) fn parse_path(field: &str, raw: Option<&str>) -> AppResult<UserPath> {
     UserPath::parse(raw.unwrap_or_default()).map_err(|e| AppError::BadRequest {
         code: "invalid_path",
         message: format!("{field}: {e}"),
     })
 }
 
-fn not_found() -> AppError {
+pub(crate) fn not_found() -> AppError {
     AppError::not_found("not_found", "No such file or folder.")
 }
 
-fn name_of(path: &str) -> String {
+pub(crate) fn name_of(path: &str) -> String {
     path.rsplit('/').next().unwrap_or_default().to_owned()
 }
 
@@ -146,7 +163,7 @@ fn folder_item(path: &str, marker: Option<&ObjectInfo>) -> FileItem {
     }
 }
 
-fn file_item(path: &str, info: &ObjectInfo) -> FileItem {
+pub(crate) fn file_item(path: &str, info: &ObjectInfo) -> FileItem {
     FileItem {
         name: name_of(path),
         path: path.to_owned(),
@@ -157,6 +174,14 @@ fn file_item(path: &str, info: &ObjectInfo) -> FileItem {
         content_type: Some(info.content_type.clone()),
         etag: Some(info.etag.clone()),
     }
+}
+
+pub(crate) const SEGMENT_RULE: &str =
+    "A name is one path segment: no '/', '\\', '.', '..' or control characters.";
+
+/// True when `name` is one valid path segment (a file or folder name).
+pub(crate) fn is_segment(name: &str) -> bool {
+    !name.contains('/') && UserPath::parse(name).is_ok()
 }
 
 /// Cursors name the folder they page through, so one cannot be replayed on another listing.
@@ -189,7 +214,7 @@ fn decode_cursor(raw: &str, path: &UserPath, recursive: bool) -> AppResult<Strin
 
 impl Core {
     /// True when the folder has a marker or anything below it.
-    async fn folder_exists(&self, home: &Home, path: &UserPath) -> AppResult<bool> {
+    pub(crate) async fn folder_exists(&self, home: &Home, path: &UserPath) -> AppResult<bool> {
         if path.is_home() {
             return Ok(true);
         }
@@ -279,11 +304,8 @@ impl Core {
         let mut check = Check::default();
         let name = check.required("folder_name", &input.folder_name);
         if let Some(n) = name {
-            if n.contains('/') || UserPath::parse(n).is_err() {
-                check.fail(
-                    "folder_name",
-                    "A folder name is one path segment: no '/', '.', '..' or control characters.",
-                );
+            if !is_segment(n) {
+                check.fail("folder_name", SEGMENT_RULE);
             }
         }
         check.finish()?;
@@ -331,19 +353,21 @@ impl Core {
         }
         let home = Home::of(&me.user);
         let file = home.file(&path);
-        if self.objects.head(&file).await?.is_some() {
+        if let Some(info) = self.objects.head(&file).await? {
             self.objects.delete(&[file]).await?;
+            self.release(&me.user.id, &[info]).await?;
             return Ok(format!("File '{path}' deleted successfully"));
         }
         if !self.folder_exists(&home, &path).await? {
             return Err(not_found());
         }
-        self.delete_prefix(&home.folder(&path)).await?;
+        self.delete_prefix(&me.user.id, &home.folder(&path)).await?;
         Ok(format!("Folder '{path}' deleted successfully"))
     }
 
-    /// Deletes every object whose key starts with `prefix`, a listing page at a time.
-    pub(crate) async fn delete_prefix(&self, prefix: &str) -> AppResult<()> {
+    /// Deletes every object whose key starts with `prefix`, a listing page at a time, giving
+    /// the bytes back to `owner`'s usage as each page goes.
+    pub(crate) async fn delete_prefix(&self, owner: &str, prefix: &str) -> AppResult<()> {
         loop {
             let page = self
                 .objects
@@ -354,6 +378,15 @@ impl Core {
             }
             let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
             self.objects.delete(&keys).await?;
+            let gone: Vec<ObjectInfo> = page
+                .items
+                .into_iter()
+                .filter_map(|i| match i {
+                    Listed::Object(o) => Some(o),
+                    Listed::Prefix(_) => None,
+                })
+                .collect();
+            self.release(owner, &gone).await?;
         }
     }
 }

@@ -1,0 +1,184 @@
+//! `POST /api/files/upload`: a multipart form read as a stream, one file part at a time, into
+//! the upload service (which stages and commits all or nothing).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::Json;
+use futures::{StreamExt, TryStreamExt};
+
+use super::extract::Auth;
+use super::AppState;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::services::{UploadBatch, Uploaded};
+
+/// Text fields (`path`, `overwrite`) are short.
+const TEXT_FIELD_LIMIT: u64 = 8 * 1024;
+
+/// What went wrong with the request body itself, seen from inside the streams.
+#[derive(Default)]
+struct BodyTrouble {
+    too_large: AtomicBool,
+    malformed: Mutex<Option<String>>,
+}
+
+/// Upload files into a folder (multipart/form-data).
+///
+/// Fields, in this order: `path` (the folder, created if missing; default the home),
+/// `overwrite` (`true` replaces existing files; default `false`), then one or more `files`
+/// parts, each with a file name. Nothing is stored unless every file is. Larger files than the
+/// request limit (6 MB on AWS Lambda) go through `POST /api/files/uploads`.
+#[utoipa::path(post, path = "/api/files/upload", tag = "files", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "`path`, `overwrite`, then `files` parts"),
+    responses((status = 201, body = Uploaded),
+              (status = 400, description = "`invalid_path`, `invalid_form`, `field_order`, `duplicate_name`, `not_a_directory`", body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 413, description = "`request_too_large` (use a direct upload), `quota_exceeded`", body = ErrorBody),
+              (status = 415, body = ErrorBody)))]
+pub(super) async fn upload(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    request: Request,
+) -> AppResult<(StatusCode, Json<Uploaded>)> {
+    let limit = core.config.max_form_bytes;
+    let too_large = || {
+        AppError::too_large(
+            "request_too_large",
+            format!(
+                "An upload request may be at most {limit} bytes here. Send larger files with a \
+                 direct upload: POST /api/files/uploads."
+            ),
+        )
+    };
+    let boundary = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| multer::parse_boundary(ct).ok())
+        .ok_or_else(|| {
+            AppError::UnsupportedMediaType(
+                "Expected a `multipart/form-data` request with a boundary.".into(),
+            )
+        })?;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+
+    let trouble = Arc::new(BodyTrouble::default());
+    let body = {
+        let trouble = trouble.clone();
+        let mut seen = 0u64;
+        request.into_body().into_data_stream().map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            seen += chunk.len() as u64;
+            if seen > limit {
+                trouble.too_large.store(true, Ordering::Relaxed);
+                return Err(std::io::Error::other("request too large"));
+            }
+            Ok::<_, std::io::Error>(chunk)
+        })
+    };
+    let constraints = multer::Constraints::new().size_limit(
+        multer::SizeLimit::new()
+            .for_field("path", TEXT_FIELD_LIMIT)
+            .for_field("overwrite", TEXT_FIELD_LIMIT),
+    );
+    let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
+
+    let mut batch: Option<UploadBatch> = None;
+    let result: AppResult<()> = async {
+        let (mut path, mut overwrite) = (None::<String>, false);
+        while let Some(field) = form.next_field().await.map_err(malformed)? {
+            match field.name().unwrap_or_default() {
+                "path" | "overwrite" if batch.is_some() => {
+                    return Err(AppError::bad_request(
+                        "field_order",
+                        "Send `path` and `overwrite` before the files.",
+                    ))
+                }
+                "path" => path = Some(field.text().await.map_err(malformed)?),
+                "overwrite" => {
+                    let text = field.text().await.map_err(malformed)?;
+                    overwrite = match text.trim().to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" | "on" => true,
+                        "false" | "0" | "no" | "off" | "" => false,
+                        _ => return Err(AppError::field("overwrite", "Expected true or false.")),
+                    };
+                }
+                "files" | "file" => {
+                    if batch.is_none() {
+                        batch = Some(
+                            core.begin_upload_batch(&me, path.as_deref(), overwrite)
+                                .await?,
+                        );
+                    }
+                    let name = field.file_name().map(str::to_owned);
+                    let seen = trouble.clone();
+                    let bytes = field
+                        .map_err(move |e| {
+                            if !seen.too_large.load(Ordering::Relaxed) {
+                                *seen.malformed.lock().unwrap_or_else(|p| p.into_inner()) =
+                                    Some(e.to_string());
+                            }
+                            std::io::Error::other(e)
+                        })
+                        .boxed();
+                    let batch = batch.as_mut().expect("set above");
+                    batch.add(name.as_deref(), bytes).await?;
+                }
+                // Unknown fields are skipped, as Django's request.FILES would.
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    .await;
+
+    // A failure inside the byte streams surfaces as a storage error: say what really happened.
+    let result = result.map_err(|e| {
+        if trouble.too_large.load(Ordering::Relaxed) {
+            too_large()
+        } else if let Some(m) = trouble
+            .malformed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            AppError::bad_request("invalid_form", format!("The form could not be read: {m}"))
+        } else {
+            e
+        }
+    });
+    match (result, batch) {
+        (Ok(()), Some(batch)) => Ok((StatusCode::CREATED, Json(batch.finish().await?))),
+        (Ok(()), None) => Err(AppError::field(
+            "files",
+            "Send at least one file part named `files`.",
+        )),
+        (Err(e), Some(batch)) => {
+            batch.abandon().await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+fn malformed(e: multer::Error) -> AppError {
+    match e {
+        multer::Error::FieldSizeExceeded { field_name, .. } => AppError::bad_request(
+            "invalid_form",
+            format!("The field {} is too long.", field_name.unwrap_or_default()),
+        ),
+        other => AppError::bad_request(
+            "invalid_form",
+            format!("The form could not be read: {other}"),
+        ),
+    }
+}

@@ -1,0 +1,487 @@
+//! Direct uploads: the client sends the bytes straight to storage, in parts, to short-lived URLs
+//! bound to one part of one upload and to its exact length.
+//!
+//! On S3 these are presigned `UploadPart` URLs of a multipart upload (so the object appears only
+//! when this service completes it); on the local store the service signs URLs to itself
+//! (`/api/files/transfer/{ticket}`) with the same shape and guarantees. The `upload_id` the
+//! client holds is itself a signed ticket naming the user, path, size and part size, so no
+//! upload state is kept besides the store's own; it is valid for a day, after which the
+//! bucket's lifecycle rule (S3) or the sweeper (local) removes the unfinished parts.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::usage::quota_exceeded;
+use super::{file_item, parse_path, FileItem, Home};
+use crate::domain::{rfc3339, UserPath};
+use crate::error::{AppError, AppResult};
+use crate::objects::{content_type_of, ByteSource, PartInfo, Presign};
+use crate::security::TicketError;
+use crate::services::check::Check;
+use crate::services::{now, Core, Principal};
+
+const MIB: u64 = 1024 * 1024;
+/// Parts of this size or less are one part: most files need one URL and one PUT.
+const MIN_PART: u64 = 16 * MIB;
+/// Few enough URLs for one response; S3 allows 10,000.
+const MAX_PARTS: u64 = 1000;
+/// S3's largest part and largest object.
+const MAX_PART: u64 = 5 * 1024 * MIB;
+pub const MAX_OBJECT: u64 = 5 * 1024 * 1024 * MIB;
+/// How long an unfinished upload may be resumed (the lifecycle rule aborts after a day).
+const UPLOAD_TTL_SECS: i64 = 24 * 3600;
+
+const UPLOAD: &str = "upload";
+pub(crate) const PART: &str = "part";
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct NewUploadInput {
+    /// The file to create, relative to the home; its folder is created if missing.
+    #[schema(required = true)]
+    pub path: Option<String>,
+    /// Exact size in bytes.
+    #[schema(required = true)]
+    pub size: Option<u64>,
+    /// Default: guessed from the file name.
+    pub content_type: Option<String>,
+    /// Replace an existing file (default false: 409).
+    pub overwrite: Option<bool>,
+}
+
+/// One part to send: `PUT` exactly `size` bytes to `url`, keep the `ETag` of the answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartUrl {
+    pub part_number: u32,
+    pub size: u64,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReceivedPart {
+    pub part_number: u32,
+    pub size: u64,
+    pub etag: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectUpload {
+    /// Opaque; valid until `upload_expires_at`.
+    pub upload_id: String,
+    pub path: String,
+    pub size: u64,
+    pub part_size: u64,
+    /// The parts still to send, each with a fresh URL (none for an empty file).
+    pub parts: Vec<PartUrl>,
+    /// Parts the store already holds (resume: send only the others).
+    pub parts_received: Vec<ReceivedPart>,
+    /// When the part URLs stop working; ask `GET /api/files/uploads/{upload_id}` for new ones.
+    pub expires_at: String,
+    pub upload_expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CompletePart {
+    pub part_number: u32,
+    pub etag: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CompleteUploadInput {
+    /// Every part, with the ETag its PUT answered.
+    #[schema(required = true)]
+    pub parts: Option<Vec<CompletePart>>,
+}
+
+/// What an `upload_id` says.
+#[derive(Serialize, Deserialize)]
+struct UploadTicket {
+    /// Owner.
+    u: String,
+    /// Path in the owner's home.
+    p: String,
+    s: u64,
+    ps: u64,
+    ct: String,
+    o: bool,
+    /// The store's id of the upload.
+    x: String,
+    /// Expiry (the same as the ticket's).
+    e: i64,
+}
+
+/// What a signed part URL of the local store says.
+#[derive(Serialize, Deserialize)]
+pub struct TransferTicket {
+    x: String,
+    n: u32,
+    off: u64,
+    len: u64,
+}
+
+fn part_size_for(size: u64) -> u64 {
+    let even = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+    even.clamp(MIN_PART, MAX_PART)
+}
+
+fn part_count(size: u64, part_size: u64) -> u32 {
+    size.div_ceil(part_size) as u32
+}
+
+/// The size part `n` (1-based) of an upload must have.
+fn part_len(size: u64, part_size: u64, n: u32) -> u64 {
+    let start = (u64::from(n) - 1) * part_size;
+    (size - start).min(part_size)
+}
+
+fn no_upload() -> AppError {
+    AppError::not_found(
+        "upload_not_found",
+        "No such upload (or it has ended or expired).",
+    )
+}
+
+fn valid_content_type(ct: &str) -> bool {
+    let mut halves = ct.split('/');
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+    };
+    ct.len() <= 127
+        && halves.next().is_some_and(token)
+        && halves.next().is_some_and(token)
+        && halves.next().is_none()
+}
+
+impl Core {
+    pub async fn start_upload(
+        &self,
+        me: &Principal,
+        input: NewUploadInput,
+        origin: &str,
+    ) -> AppResult<DirectUpload> {
+        let mut check = Check::default();
+        if input.size.is_none() {
+            check.fail("size", super::super::check::REQUIRED);
+        }
+        if let Some(ct) = &input.content_type {
+            if !valid_content_type(ct) {
+                check.fail(
+                    "content_type",
+                    "Expected a media type such as `text/plain`.",
+                );
+            }
+        }
+        if input.path.is_none() {
+            check.fail("path", super::super::check::REQUIRED);
+        }
+        check.finish()?;
+        let size = input.size.unwrap_or_default();
+        let path = parse_path("path", input.path.as_deref())?;
+        if path.is_home() {
+            return Err(AppError::bad_request(
+                "invalid_path",
+                "path: name the file to create.",
+            ));
+        }
+        if size > MAX_OBJECT {
+            return Err(AppError::too_large(
+                "too_large",
+                format!("A file may be at most {MAX_OBJECT} bytes."),
+            ));
+        }
+        let overwrite = input.overwrite.unwrap_or(false);
+        let home = Home::of(&me.user);
+        self.check_target(&home, &path, overwrite).await?;
+        if self.room(&me.user).is_some_and(|room| size > room) {
+            return Err(quota_exceeded(&me.user));
+        }
+        let content_type = input
+            .content_type
+            .unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
+        let key = home.file(&path);
+        let store_id = self.objects.begin_upload(&key, &content_type).await?;
+        let ticket = UploadTicket {
+            u: me.user.id.clone(),
+            p: path.to_string(),
+            s: size,
+            ps: part_size_for(size),
+            ct: content_type,
+            o: overwrite,
+            x: store_id,
+            e: now().timestamp() + UPLOAD_TTL_SECS,
+        };
+        let upload_expires = ticket.e;
+        let upload_id = self.tickets.issue(UPLOAD, upload_expires, &ticket)?;
+        self.describe_upload(upload_id, &ticket, upload_expires, Vec::new(), origin)
+            .await
+    }
+
+    pub async fn upload_status(
+        &self,
+        me: &Principal,
+        upload_id: &str,
+        origin: &str,
+    ) -> AppResult<DirectUpload> {
+        let (ticket, expires) = self.upload_ticket(me, upload_id)?;
+        let key = self.upload_key(&ticket)?;
+        let received = self
+            .objects
+            .list_parts(&key, &ticket.x)
+            .await?
+            .ok_or_else(no_upload)?;
+        self.describe_upload(upload_id.to_owned(), &ticket, expires, received, origin)
+            .await
+    }
+
+    pub async fn complete_direct_upload(
+        &self,
+        me: &Principal,
+        upload_id: &str,
+        input: CompleteUploadInput,
+    ) -> AppResult<FileItem> {
+        let (ticket, _) = self.upload_ticket(me, upload_id)?;
+        let Some(mut sent) = input.parts else {
+            return Err(AppError::field("parts", super::super::check::REQUIRED));
+        };
+        let key = self.upload_key(&ticket)?;
+        let received = self
+            .objects
+            .list_parts(&key, &ticket.x)
+            .await?
+            .ok_or_else(no_upload)?;
+        sent.sort_by_key(|p| p.part_number);
+        let count = part_count(ticket.s, ticket.ps);
+        let mut parts = Vec::with_capacity(sent.len());
+        for n in 1..=count {
+            let expected = part_len(ticket.s, ticket.ps, n);
+            let part = received
+                .iter()
+                .find(|r| r.part_number == n)
+                .filter(|r| r.size == expected)
+                .ok_or_else(|| {
+                    AppError::bad_request(
+                        "incomplete_upload",
+                        format!("Part {n} ({expected} bytes) has not been received."),
+                    )
+                })?;
+            let listed = sent.get(n as usize - 1).filter(|p| p.part_number == n);
+            if listed.is_none_or(|p| p.etag.trim_matches('"') != part.etag.trim_matches('"')) {
+                return Err(AppError::bad_request(
+                    "invalid_parts",
+                    format!("List every part 1–{count} once, with the ETag its upload answered (part {n} does not match)."),
+                ));
+            }
+            parts.push(part.clone());
+        }
+        if sent.len() != parts.len() {
+            return Err(AppError::bad_request(
+                "invalid_parts",
+                format!("This upload has exactly {count} parts."),
+            ));
+        }
+        let path = UserPath::parse(&ticket.p).map_err(|_| no_upload())?;
+        let home = Home::of(&me.user);
+        let replaced = match self.check_target(&home, &path, ticket.o).await {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                self.objects.abort_upload(&key, &ticket.x).await?;
+                return Err(e);
+            }
+        };
+        let bytes = ticket.s as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
+        let files = i64::from(replaced.is_none());
+        if let Err(e) = self.charge(&me.user, bytes, files).await {
+            self.objects.abort_upload(&key, &ticket.x).await?;
+            return Err(e);
+        }
+        let stored = if ticket.s == 0 {
+            self.objects.abort_upload(&key, &ticket.x).await?;
+            let empty: ByteSource = Box::pin(futures::stream::empty());
+            self.objects.put(&key, empty, &ticket.ct, 0).await
+        } else {
+            self.objects.complete_upload(&key, &ticket.x, &parts).await
+        };
+        match stored {
+            Ok(info) => Ok(file_item(path.as_str(), &info)),
+            Err(e) => {
+                let _ = self
+                    .store
+                    .add_usage(&me.user.id, -bytes, -files, None)
+                    .await;
+                Err(e.into())
+            }
+        }
+    }
+
+    pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
+        let (ticket, _) = self.upload_ticket(me, upload_id)?;
+        let key = self.upload_key(&ticket)?;
+        if self.objects.list_parts(&key, &ticket.x).await?.is_none() {
+            return Err(no_upload());
+        }
+        Ok(self.objects.abort_upload(&key, &ticket.x).await?)
+    }
+
+    /// Stores a part sent to a URL this service signed (local store).
+    pub async fn receive_part(&self, ticket: &str, body: ByteSource<'_>) -> AppResult<PartInfo> {
+        let t: TransferTicket = self.tickets.check(PART, ticket).map_err(ticket_error)?;
+        Ok(self.objects.put_part(&t.x, t.n, t.off, t.len, body).await?)
+    }
+
+    /// 409 unless `path` is free, or a file `overwrite` may replace (returned).
+    async fn check_target(
+        &self,
+        home: &Home,
+        path: &UserPath,
+        overwrite: bool,
+    ) -> AppResult<Option<crate::objects::ObjectInfo>> {
+        if let Some(parent) = path.parent() {
+            if !parent.is_home() && self.objects.head(&home.file(&parent)).await?.is_some() {
+                return Err(AppError::bad_request(
+                    "not_a_directory",
+                    format!("'{parent}' is a file, not a folder."),
+                ));
+            }
+        }
+        if self.folder_exists(home, path).await? {
+            return Err(AppError::conflict(
+                "already_exists",
+                format!("'{path}' is a folder."),
+            ));
+        }
+        let existing = self.objects.head(&home.file(path)).await?;
+        if existing.is_some() && !overwrite {
+            return Err(AppError::conflict(
+                "already_exists",
+                format!("'{path}' already exists (send overwrite=true to replace it)."),
+            ));
+        }
+        Ok(existing)
+    }
+
+    /// The caller's own, unexpired upload; anything else is "no such upload".
+    fn upload_ticket(&self, me: &Principal, upload_id: &str) -> AppResult<(UploadTicket, i64)> {
+        let ticket: UploadTicket = self
+            .tickets
+            .check(UPLOAD, upload_id)
+            .map_err(|_| no_upload())?;
+        if ticket.u != me.user.id {
+            return Err(no_upload());
+        }
+        let expires = ticket.e;
+        Ok((ticket, expires))
+    }
+
+    fn upload_key(&self, ticket: &UploadTicket) -> AppResult<String> {
+        let path = UserPath::parse(&ticket.p).map_err(|_| no_upload())?;
+        Ok(Home::of_id(&ticket.u).file(&path))
+    }
+
+    async fn describe_upload(
+        &self,
+        upload_id: String,
+        t: &UploadTicket,
+        upload_expires: i64,
+        received: Vec<PartInfo>,
+        origin: &str,
+    ) -> AppResult<DirectUpload> {
+        let ttl = self.config.transfer_url_ttl_secs;
+        let expires = (now().timestamp() + ttl).min(upload_expires);
+        let key = self.upload_key(t)?;
+        let mut parts = Vec::new();
+        for n in 1..=part_count(t.s, t.ps) {
+            let len = part_len(t.s, t.ps, n);
+            if received.iter().any(|r| r.part_number == n && r.size == len) {
+                continue;
+            }
+            let presigned = self
+                .objects
+                .presign(
+                    Presign::Part {
+                        key: &key,
+                        upload_id: &t.x,
+                        part_number: n,
+                        size: len,
+                    },
+                    std::time::Duration::from_secs((expires - now().timestamp()).max(1) as u64),
+                )
+                .await?;
+            let url = match presigned {
+                Some(url) => url,
+                None => {
+                    let ticket = TransferTicket {
+                        x: t.x.clone(),
+                        n,
+                        off: (u64::from(n) - 1) * t.ps,
+                        len,
+                    };
+                    let ticket = self.tickets.issue(PART, expires, &ticket)?;
+                    format!("{origin}/api/files/transfer/{ticket}")
+                }
+            };
+            parts.push(PartUrl {
+                part_number: n,
+                size: len,
+                url,
+            });
+        }
+        let at = |t: i64| rfc3339(chrono::DateTime::from_timestamp(t, 0).unwrap_or_default());
+        Ok(DirectUpload {
+            upload_id,
+            path: t.p.clone(),
+            size: t.s,
+            part_size: t.ps,
+            parts,
+            parts_received: received
+                .into_iter()
+                .map(|p| ReceivedPart {
+                    part_number: p.part_number,
+                    size: p.size,
+                    etag: p.etag,
+                })
+                .collect(),
+            expires_at: at(expires),
+            upload_expires_at: at(upload_expires),
+        })
+    }
+}
+
+/// A signed URL that fails its check: 403, like S3's answer to a bad or expired signature.
+pub(crate) fn ticket_error(e: TicketError) -> AppError {
+    match e {
+        TicketError::Expired => AppError::forbidden("url_expired", "This URL has expired."),
+        TicketError::Invalid => AppError::forbidden("invalid_signature", "This URL is not valid."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_sizes() {
+        assert_eq!(part_size_for(0), MIN_PART);
+        assert_eq!(part_size_for(MIN_PART), MIN_PART);
+        assert_eq!(part_count(0, MIN_PART), 0);
+        assert_eq!(part_count(1, MIN_PART), 1);
+        assert_eq!(part_count(MIN_PART + 1, MIN_PART), 2);
+        assert_eq!(part_len(MIN_PART + 1, MIN_PART, 2), 1);
+        // Large files: at most MAX_PARTS parts, each within S3's limits.
+        for size in [100 * 1024 * MIB, MAX_OBJECT] {
+            let ps = part_size_for(size);
+            assert!(part_count(size, ps) as u64 <= MAX_PARTS || ps == MAX_PART);
+            assert!(part_count(size, ps) <= 10_000);
+            assert!((5 * MIB..=MAX_PART).contains(&ps));
+        }
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(valid_content_type("text/plain"));
+        assert!(valid_content_type("application/vnd.ms-excel"));
+        assert!(!valid_content_type("text/html\r\nX-Evil: 1"));
+        assert!(!valid_content_type("text"));
+        assert!(!valid_content_type("a/b/c"));
+    }
+}

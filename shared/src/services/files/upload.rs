@@ -1,0 +1,225 @@
+//! Uploads through the service (`POST /api/files/upload`, a multipart form of one or more files).
+//!
+//! All or nothing: each file streams to a staging key outside every home
+//! (`staging/<user id>/<random>`), and only when the whole form has arrived, every name is
+//! free (or `overwrite` is on) and the quota holds, are the staged files copied into place. A
+//! failure at any point deletes what was staged and leaves the home as it was.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::usage::quota_exceeded;
+use super::{is_segment, parse_path, Home, SEGMENT_RULE};
+use crate::domain::UserPath;
+use crate::error::{AppError, AppResult};
+use crate::objects::{content_type_of, ByteSource, ObjectInfo};
+use crate::services::{Core, Principal};
+use crate::store::StoreError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UploadedFile {
+    pub name: String,
+    pub size: u64,
+    pub path: String,
+    pub content_type: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    pub message: String,
+    pub files: Vec<UploadedFile>,
+}
+
+struct Staged {
+    key: String,
+    target: UserPath,
+    info: ObjectInfo,
+}
+
+/// One upload request in progress. End it with [`UploadBatch::finish`] or
+/// [`UploadBatch::abandon`].
+pub struct UploadBatch<'a> {
+    core: &'a Core,
+    me: &'a Principal,
+    home: Home,
+    folder: UserPath,
+    overwrite: bool,
+    staged: Vec<Staged>,
+    /// Bytes the quota still allows for this request (`None`: unlimited).
+    room: Option<u64>,
+}
+
+impl Core {
+    /// Starts an upload into `path` (a folder, created if missing).
+    pub async fn begin_upload_batch<'a>(
+        &'a self,
+        me: &'a Principal,
+        path: Option<&str>,
+        overwrite: bool,
+    ) -> AppResult<UploadBatch<'a>> {
+        let folder = parse_path("path", path)?;
+        let home = Home::of(&me.user);
+        if !folder.is_home() && self.objects.head(&home.file(&folder)).await?.is_some() {
+            return Err(AppError::bad_request(
+                "not_a_directory",
+                "The path is a file, not a folder.",
+            ));
+        }
+        let room = self.room(&me.user);
+        if room == Some(0) {
+            return Err(quota_exceeded(&me.user));
+        }
+        Ok(UploadBatch {
+            core: self,
+            me,
+            home,
+            folder,
+            overwrite,
+            staged: Vec::new(),
+            room,
+        })
+    }
+}
+
+impl UploadBatch<'_> {
+    /// Stages one file. Its name is parsed like any path segment.
+    pub async fn add(&mut self, file_name: Option<&str>, body: ByteSource<'_>) -> AppResult<()> {
+        let name = file_name
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| AppError::field("files", "Every file part needs a file name."))?;
+        if !is_segment(name) {
+            return Err(AppError::bad_request(
+                "invalid_path",
+                format!("files: {name:?}: {SEGMENT_RULE}"),
+            ));
+        }
+        let target = self
+            .folder
+            .join(name)
+            .map_err(|e| AppError::bad_request("invalid_path", format!("files: {e}")))?;
+        if self.staged.iter().any(|s| s.target == target) {
+            return Err(AppError::bad_request(
+                "duplicate_name",
+                format!("'{target}' appears twice in this upload."),
+            ));
+        }
+        self.check_free(&target).await?;
+        let key = format!(
+            "staging/{}/{}",
+            self.me.user.id,
+            uuid::Uuid::new_v4().simple()
+        );
+        let content_type = content_type_of(name);
+        let limit = self.room.unwrap_or(u64::MAX);
+        let info = match self.core.objects.put(&key, body, content_type, limit).await {
+            Ok(info) => info,
+            Err(StoreError::TooLarge { .. }) => return Err(quota_exceeded(&self.me.user)),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(room) = &mut self.room {
+            *room -= info.size;
+        }
+        self.staged.push(Staged { key, target, info });
+        Ok(())
+    }
+
+    /// 409 unless `target` is free (or a file that `overwrite` replaces).
+    async fn check_free(&self, target: &UserPath) -> AppResult<Option<ObjectInfo>> {
+        let existing = self.core.objects.head(&self.home.file(target)).await?;
+        if existing.is_some() && !self.overwrite {
+            return Err(AppError::conflict(
+                "already_exists",
+                format!("'{target}' already exists (send overwrite=true to replace it)."),
+            ));
+        }
+        if self.core.folder_exists(&self.home, target).await? {
+            return Err(AppError::conflict(
+                "already_exists",
+                format!("'{target}' is a folder."),
+            ));
+        }
+        Ok(existing)
+    }
+
+    /// Moves the staged files into place, once the quota allows all of them.
+    pub async fn finish(self) -> AppResult<Uploaded> {
+        if self.staged.is_empty() {
+            return Err(AppError::field(
+                "files",
+                "Send at least one file part named `files`.",
+            ));
+        }
+        let result = self.commit().await;
+        self.discard().await;
+        result
+    }
+
+    async fn commit(&self) -> AppResult<Uploaded> {
+        // Names may have been taken while the bytes were arriving: check again, and count what
+        // the overwritten files held.
+        let (mut bytes, mut files) = (0i64, 0i64);
+        for s in &self.staged {
+            let replaced = self.check_free(&s.target).await?;
+            bytes += s.info.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
+            files += i64::from(replaced.is_none());
+        }
+        self.core.charge(&self.me.user, bytes, files).await?;
+        for (done, s) in self.staged.iter().enumerate() {
+            let copied = self
+                .core
+                .objects
+                .copy(&s.key, &self.home.file(&s.target))
+                .await;
+            if !matches!(copied, Ok(Some(_))) {
+                // Give back what the files not placed were counted for.
+                let rest = &self.staged[done..];
+                let rest_bytes: u64 = rest.iter().map(|s| s.info.size).sum();
+                let _ = self
+                    .core
+                    .store
+                    .add_usage(
+                        &self.me.user.id,
+                        -(rest_bytes as i64),
+                        -(rest.len() as i64),
+                        None,
+                    )
+                    .await;
+                return Err(match copied {
+                    Err(e) => e.into(),
+                    _ => AppError::internal(anyhow::anyhow!("a staged upload vanished")),
+                });
+            }
+        }
+        let files: Vec<UploadedFile> = self
+            .staged
+            .iter()
+            .map(|s| UploadedFile {
+                name: super::name_of(s.target.as_str()),
+                size: s.info.size,
+                path: s.target.to_string(),
+                content_type: s.info.content_type.clone(),
+            })
+            .collect();
+        Ok(Uploaded {
+            message: format!(
+                "Successfully uploaded {} file{}",
+                files.len(),
+                if files.len() == 1 { "" } else { "s" }
+            ),
+            files,
+        })
+    }
+
+    /// Drops everything staged; the home is left as it was.
+    pub async fn abandon(self) {
+        self.discard().await;
+    }
+
+    async fn discard(&self) {
+        let keys: Vec<String> = self.staged.iter().map(|s| s.key.clone()).collect();
+        if let Err(e) = self.core.objects.delete(&keys).await {
+            // The staging lifecycle rule (S3) or the sweeper (local) removes them later.
+            tracing::warn!(error = %e, "could not remove staged uploads");
+        }
+    }
+}
