@@ -1,6 +1,9 @@
 """Driver of benches/files.sh: talks to the local server with curl and the standard library."""
 import argparse, json, os, sqlite3, subprocess, time, urllib.request
 
+import common
+from common import api
+
 p = argparse.ArgumentParser()
 p.add_argument("--port", type=int)
 p.add_argument("--pid", type=int)
@@ -8,18 +11,8 @@ p.add_argument("--work")
 p.add_argument("--mib", type=int, default=1024)
 p.add_argument("--phase")
 a = p.parse_args()
-base = f"http://127.0.0.1:{a.port}/api"
+base, call = api(a.port)
 state = os.path.join(a.work, "bench.json")
-
-
-def call(method, path, body=None, token=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("content-type", "application/json")
-    if token:
-        req.add_header("authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req) as r:
-        return json.loads(r.read() or b"null")
 
 
 def token():
@@ -34,14 +27,11 @@ def token():
 
 
 def reset_peak():
-    with open(f"/proc/{a.pid}/clear_refs", "w") as f:
-        f.write("5")
+    common.reset_peak(a.pid)
 
 
 def peak_mib():
-    for line in open(f"/proc/{a.pid}/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    return common.peak_mib(a.pid)
 
 
 def curl(*args):

@@ -17,7 +17,7 @@ start() {
   pid=$!
   until curl -s -o /dev/null "http://127.0.0.1:$port/api/health"; do sleep 0.2; done
 }
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
 start
 python3 benches/files.py --port "$port" --pid "$pid" --work "$data" --mib "$mib" --phase transfer
 python3 benches/files.py --port "$port" --pid "$pid" --work "$data" --phase copy

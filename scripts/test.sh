@@ -4,7 +4,7 @@
 #
 #   scripts/test.sh [extra cargo test arguments]
 #
-# Needs: cargo, java (17+), npm, curl, python3 and Python 3.13 (pyenv) for LocalStack. Downloads are cached in $VERTEX_CACHE_DIR
+# Needs: cargo, java (17+), npm, curl, python3, unzip and Python 3.13 (pyenv) for LocalStack. Downloads are cached in $VERTEX_CACHE_DIR
 # (default ~/.cache/vertexcloud).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,7 @@ ddb_port="$(free_port)"
 s3_port="$(free_port)"
 start_dynamodb_local "$ddb_port"
 start_localstack "$s3_port"
+use_7zip
 export VERTEX_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export VERTEX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 

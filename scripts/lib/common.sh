@@ -117,3 +117,27 @@ use_tools() {
   export PATH="$TOOLS_VENV/bin:$PATH"
   export SAM_CLI_TELEMETRY=0
 }
+
+SEVENZIP_PACKAGE_VERSION="5.2.0" # npm 7zip-bin: 7-Zip's 7za for Linux x64/arm64
+
+# Exports VERTEX_TEST_7Z: a 7-Zip the suite checks archives with (7z on PATH, or 7za from npm,
+# cached).
+use_7zip() {
+  local found
+  found="$(command -v 7z || command -v 7za || true)"
+  if [ -z "$found" ]; then
+    local arch dir="$VERTEX_CACHE_DIR/7zip-bin-$SEVENZIP_PACKAGE_VERSION"
+    case "$(uname -m)" in aarch64|arm64) arch=arm64 ;; *) arch=x64 ;; esac
+    if [ ! -x "$dir/linux/$arch/7za" ]; then
+      echo "Installing 7-Zip (npm 7zip-bin) into $dir (one time)..."
+      mkdir -p "$VC_TMP/7zip" "$VERTEX_CACHE_DIR"
+      (cd "$VC_TMP/7zip" && npm pack --silent "7zip-bin@$SEVENZIP_PACKAGE_VERSION" >/dev/null)
+      tar -xzf "$VC_TMP"/7zip/7zip-bin-*.tgz -C "$VC_TMP/7zip"
+      chmod +x "$VC_TMP/7zip/package/linux/$arch/7za"
+      rm -rf "$dir"
+      mv "$VC_TMP/7zip/package" "$dir"
+    fi
+    found="$dir/linux/$arch/7za"
+  fi
+  export VERTEX_TEST_7Z="$found"
+}

@@ -75,6 +75,10 @@ pub struct Config {
     /// Origin (`https://files.example.com`) the local server puts in the transfer URLs it signs;
     /// default: the request's `Host`.
     pub public_url: Option<String>,
+    /// ZIP archives of at most this many files and bytes are written within the request;
+    /// larger ones become background jobs.
+    pub zip_sync_max_files: u64,
+    pub zip_sync_max_bytes: u64,
     pub throttle: ThrottleConfig,
 }
 
@@ -133,6 +137,8 @@ impl Config {
             max_form_bytes: parse_var("VERTEX_MAX_FORM_BYTES", default_form_bytes)?,
             transfer_url_ttl_secs: parse_var("VERTEX_TRANSFER_URL_TTL_SECS", 15 * 60)?,
             public_url: var("VERTEX_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            zip_sync_max_files: parse_var("VERTEX_ZIP_SYNC_MAX_FILES", 1000)?,
+            zip_sync_max_bytes: parse_var("VERTEX_ZIP_SYNC_MAX_BYTES", 64 * 1024 * 1024)?,
             throttle: ThrottleConfig {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
                 address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,

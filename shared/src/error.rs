@@ -51,6 +51,14 @@ pub enum AppError {
     /// 503: a backing store cannot be reached. The cause is logged, never answered.
     #[error("service unavailable: {0:#}")]
     Unavailable(anyhow::Error),
+    /// 503 with its own code and message: the work stopped midway and repeating the request
+    /// resumes it. The cause is logged, never answered.
+    #[error("{message}: {cause:#}")]
+    Incomplete {
+        code: &'static str,
+        message: String,
+        cause: anyhow::Error,
+    },
     /// 500: anything unexpected. The cause is logged, never answered.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -119,7 +127,7 @@ impl AppError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Incomplete { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -160,6 +168,7 @@ impl AppError {
                 "not_implemented",
                 Value::Null,
             ),
+            Self::Incomplete { code, message, .. } => (message.clone(), code, Value::Null),
             Self::Unavailable(_) => (
                 "A backing service is unavailable.".into(),
                 "service_unavailable",
@@ -197,7 +206,7 @@ impl IntoResponse for AppError {
             Self::Internal(cause) => {
                 tracing::error!(error = %format!("{cause:#}"), "internal error")
             }
-            Self::Unavailable(cause) => {
+            Self::Unavailable(cause) | Self::Incomplete { cause, .. } => {
                 tracing::error!(error = %format!("{cause:#}"), "backing service unavailable")
             }
             _ => {}

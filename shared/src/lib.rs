@@ -1,6 +1,7 @@
 //! VertexCloud's shared crate: domain types, services, ports and adapters, and the HTTP routers
 //! that both the Lambda functions and the local server run.
 
+pub mod archive;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -15,7 +15,7 @@ use crate::http::{self, Group};
 use crate::objects::local::LocalObjects;
 use crate::objects::s3::S3Objects;
 use crate::security::random_secret;
-use crate::services::Backends;
+use crate::services::{job_event, Backends, Launcher};
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::Core;
@@ -155,11 +155,15 @@ pub async fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
 
 /// Store, secret and services, ready to serve.
 pub async fn build_core(config: Config) -> anyhow::Result<Arc<Core>> {
+    Ok(Arc::new(new_core(config).await?))
+}
+
+async fn new_core(config: Config) -> anyhow::Result<Core> {
     let backends = open_backends(&config).await?;
     let secret = load_secret(&config).await?;
     let core = Core::new(config, backends, &secret);
     core.passwords.warm_up().await;
-    Ok(Arc::new(core))
+    Ok(core)
 }
 
 /// The whole of a Lambda function's `main`: one endpoint group on the AWS backend.
@@ -172,7 +176,53 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
         .max_form_bytes
         .min(crate::config::LAMBDA_REQUEST_LIMIT);
     config.check()?;
-    let core = build_core(config).await?;
+    let mut core = new_core(config).await?;
     tracing::info!(function = group.name(), "cold start complete");
-    lambda_http::run(http::router(core, &[group])).await
+    if group != Group::Zip {
+        return lambda_http::run(http::router(Arc::new(core), &[group])).await;
+    }
+    // The zip function hands long jobs to an asynchronous invocation of itself.
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").context("AWS_LAMBDA_FUNCTION_NAME")?;
+    core.launcher = Launcher::Lambda {
+        client: aws_sdk_lambda::Client::new(&aws_sdk_config().await),
+        function,
+    };
+    let core = Arc::new(core);
+    let http = lambda_http::Adapter::from(http::router(core.clone(), &[group]));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
+        zip_invocation(core.clone(), http.clone(), event)
+    }))
+    .await
+}
+
+/// One invocation of the zip function: a job handed over by an earlier request, or an HTTP
+/// request from API Gateway.
+pub async fn zip_invocation<S>(
+    core: Arc<Core>,
+    mut http: S,
+    event: lambda_http::LambdaEvent<serde_json::Value>,
+) -> Result<serde_json::Value, lambda_http::Error>
+where
+    S: lambda_http::Service<
+        lambda_http::LambdaEvent<lambda_http::request::LambdaRequest>,
+        Error = std::convert::Infallible,
+    >,
+    S::Response: serde::Serialize,
+{
+    let (payload, context) = (event.payload, event.context);
+    if let Some(job) = job_event(&payload) {
+        // Leave time to record the outcome before Lambda's own timeout ends the process.
+        let budget = Duration::from_millis(context.deadline)
+            .saturating_sub(std::time::UNIX_EPOCH.elapsed().unwrap_or_default())
+            .saturating_sub(Duration::from_secs(20));
+        core.run_zip_job_within(&job, budget).await;
+        return Ok(serde_json::json!({"job_id": job.job_id}));
+    }
+    let request: lambda_http::request::LambdaRequest = serde_json::from_value(payload)?;
+    use lambda_http::tower::ServiceExt;
+    let Ok(ready) = http.ready().await;
+    let Ok(response) = ready
+        .call(lambda_http::LambdaEvent::new(request, context))
+        .await;
+    Ok(serde_json::to_value(response)?)
 }

@@ -703,17 +703,7 @@ async fn delete_account_removes_everything(kind: Kind) {
             .await
             .unwrap();
     }
-    let key = app
-        .post(
-            "/api/auth/keys",
-            Some(&token),
-            json!({"name": "backup script"}),
-        )
-        .await
-        .expect(StatusCode::CREATED)["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.api_key(&token, "backup script").await;
     app.post(
         "/api/auth/delete-account",
         Some(&token),
@@ -763,13 +753,7 @@ async fn delete_account_removes_everything(kind: Kind) {
 async fn deactivation_bites_on_the_next_request(kind: Kind) {
     let app = TestApp::new(kind).await;
     let (id, token, refresh) = app.user("tina").await;
-    let key = app
-        .post("/api/auth/keys", Some(&token), json!({"name": "k"}))
-        .await
-        .expect(StatusCode::CREATED)["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let key = app.api_key(&token, "k").await;
     disable(&app, &id).await;
     app.get("/api/auth/profile", Some(&token))
         .await

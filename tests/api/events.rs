@@ -85,19 +85,108 @@ async fn every_files_event_gives_its_status() {
 }
 
 #[tokio::test]
+async fn every_users_and_zip_event_gives_its_status() {
+    let app = TestApp::new(Kind::Embedded).await;
+    for (group, event) in [
+        (Group::Users, "users/list-unauthenticated.json"),
+        (Group::Users, "users/list-seed-path-unauthenticated.json"),
+        (Group::Users, "users/create-unauthenticated.json"),
+        (Group::Zip, "zip/download-zip-unauthenticated.json"),
+        (Group::Zip, "zip/create-unauthenticated.json"),
+    ] {
+        let (status, body) = invoke(&app, group, event).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{event}: {body}");
+        assert_eq!(body["code"], "not_authenticated", "{event}: {body}");
+    }
+}
+
+/// The zip function takes two kinds of invocation: API Gateway's HTTP events, answered by its
+/// router, and the job events it sends itself, which run the job.
+#[tokio::test]
+async fn the_zip_function_runs_http_events_and_its_own_jobs() {
+    use lambda_http::{Context, LambdaEvent};
+    use shared::store::{JobStatus, ZipJob};
+    let app = TestApp::new(Kind::Embedded).await;
+    let (user_id, token, _) = app.user("uma").await;
+    app.upload(&token, &[], &[("a.txt", b"alpha")])
+        .await
+        .expect(StatusCode::CREATED);
+    let mut context = Context::default();
+    context.deadline = (chrono::Utc::now().timestamp_millis() + 60_000) as u64;
+    let http = lambda_http::Adapter::from(router(app.core.clone(), &[Group::Zip]));
+    let read = |name: &str| -> serde_json::Value {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    // An HTTP event: the answer is API Gateway's response shape.
+    let event = LambdaEvent::new(read("zip/create-unauthenticated.json"), context.clone());
+    let answer = shared::runtime::zip_invocation(app.core.clone(), http.clone(), event)
+        .await
+        .unwrap();
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    // A job event (the fixture's shape, naming a job of uma's).
+    let at = chrono::Utc::now();
+    let mut payload = read("jobs/zip-job.json");
+    payload["vertex_zip_job"]["user_id"] = user_id.clone().into();
+    let job_id = payload["vertex_zip_job"]["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let job = ZipJob {
+        id: job_id.clone(),
+        user_id,
+        status: JobStatus::Running,
+        name: "a.zip".into(),
+        paths: vec!["a.txt".into()],
+        folder_contents: false,
+        files_done: 0,
+        files_total: 1,
+        bytes_done: 0,
+        bytes_total: 5,
+        error: None,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + chrono::Duration::hours(1),
+    };
+    app.core.store.save_job(&job).await.unwrap();
+    let event = LambdaEvent::new(payload, context);
+    shared::runtime::zip_invocation(app.core.clone(), http, event)
+        .await
+        .unwrap();
+    let done = app
+        .get(&format!("/api/zip/{job_id}"), Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["bytes_done"], 5);
+}
+
+#[tokio::test]
 async fn every_event_file_is_covered_and_parses() {
     let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
     let mut count = 0;
     for group in std::fs::read_dir(&dir).unwrap() {
-        for file in std::fs::read_dir(group.unwrap().path()).unwrap() {
+        let group = group.unwrap().path();
+        let jobs = group.ends_with("jobs");
+        for file in std::fs::read_dir(&group).unwrap() {
             let path = file.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
-            lambda_http::request::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            if jobs {
+                // Not HTTP: what the zip function sends itself.
+                let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+                assert!(
+                    shared::services::job_event(&value).is_some(),
+                    "{}",
+                    path.display()
+                );
+            } else {
+                lambda_http::request::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            }
             count += 1;
         }
     }
-    assert!(count >= 10, "{count} event files");
+    assert!(count >= 19, "{count} event files");
 }
 
 /// On Lambda the client address is API Gateway's `sourceIp`, which login throttling counts.

@@ -10,10 +10,11 @@ use axum::Router;
 use http::{header, HeaderMap, Method, Request, StatusCode};
 use serde_json::{json, Value};
 use shared::config::{Backend, Config, Secret, ThrottleConfig};
+use shared::domain::Role;
 use shared::http::{router, Group};
 use shared::objects::local::LocalObjects;
 use shared::objects::s3::S3Objects;
-use shared::services::Backends;
+use shared::services::{Backends, RegisterInput};
 use shared::store::dynamo::DynamoStore;
 use shared::store::sqlite::SqliteStore;
 use shared::Core;
@@ -137,6 +138,8 @@ fn base_config(backend: Backend) -> Config {
         max_form_bytes: 64 * 1024 * 1024,
         transfer_url_ttl_secs: 900,
         public_url: None,
+        zip_sync_max_files: 1000,
+        zip_sync_max_bytes: 64 * 1024 * 1024,
         throttle: ThrottleConfig {
             account_max_failures: 5,
             address_max_failures: 50,
@@ -440,6 +443,28 @@ impl TestApp {
             body["access"].as_str().expect("access").to_owned(),
             body["refresh"].as_str().expect("refresh").to_owned(),
         )
+    }
+
+    /// Creates a user of `role` (as the CLI does) and logs in; returns (user id, access).
+    pub async fn member(&self, username: &str, role: Role) -> (String, String) {
+        let input: RegisterInput = serde_json::from_value(json!({
+            "username": username, "email": format!("{username}@example.com"),
+            "password": PASSWORD, "password2": PASSWORD,
+        }))
+        .expect("input");
+        let user = self.core.create_account(input, role).await.expect("create");
+        let (access, _) = self.login(username).await;
+        (user.id, access)
+    }
+
+    /// Creates an API key with the session `token`; returns the key.
+    pub async fn api_key(&self, token: &str, name: &str) -> String {
+        self.post("/api/auth/keys", Some(token), json!({ "name": name }))
+            .await
+            .expect(StatusCode::CREATED)["key"]
+            .as_str()
+            .expect("key")
+            .to_owned()
     }
 
     /// Registers and logs in; returns (user id, access, refresh).

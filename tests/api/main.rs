@@ -11,3 +11,5 @@ mod files;
 mod infra;
 mod objects;
 mod transfers;
+mod users;
+mod zip;

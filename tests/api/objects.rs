@@ -350,6 +350,7 @@ async fn local_sweeper_removes_only_leftovers() {
     let store = LocalObjects::open(&root).unwrap();
     put(&store, "users/u/kept.txt", pattern(10, 1)).await;
     put(&store, "staging/u/abandoned", pattern(10, 2)).await;
+    put(&store, "archives/u/job.zip", pattern(10, 4)).await;
     let upload = store
         .begin_upload("users/u/big", "text/plain")
         .await
@@ -373,7 +374,11 @@ async fn local_sweeper_removes_only_leftovers() {
     );
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let removed = store.sweep(std::time::Duration::ZERO).await.unwrap();
-    assert_eq!(removed, 4, "staged object, upload, orphan blob, temp file");
+    assert_eq!(
+        removed, 5,
+        "staged object, archive, upload, orphan blob, temp file"
+    );
+    assert!(store.head("archives/u/job.zip").await.unwrap().is_none());
     assert!(store
         .list_parts("users/u/big", &upload)
         .await
@@ -385,4 +390,48 @@ async fn local_sweeper_removes_only_leftovers() {
     assert_eq!(std::fs::read_dir(root.join("uploads")).unwrap().count(), 0);
     // Exactly one blob left: the kept file's
     assert_eq!(std::fs::read_dir(root.join("blobs")).unwrap().count(), 1);
+}
+
+/// A part sent again that breaks off midway no longer counts as received (its old record would
+/// vouch for bytes the broken write replaced); sent whole again, it does.
+#[tokio::test]
+async fn a_broken_resend_of_a_part_unrecords_it() {
+    use shared::objects::local::LocalObjects;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LocalObjects::open(&dir.path().join("objects")).unwrap();
+    let upload = store.begin_upload("users/u/f", "text/plain").await.unwrap();
+    let part = |data: bytes::Bytes| Box::pin(futures::stream::iter([Ok(data)]));
+    let first = store
+        .put_part(&upload, 1, 0, 10, part(pattern(10, 1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .list_parts("users/u/f", &upload)
+            .await
+            .unwrap()
+            .unwrap(),
+        std::slice::from_ref(&first)
+    );
+    let broken = store.put_part(&upload, 1, 0, 10, part(pattern(4, 2))).await;
+    assert!(broken.is_err());
+    assert_eq!(
+        store
+            .list_parts("users/u/f", &upload)
+            .await
+            .unwrap()
+            .unwrap(),
+        []
+    );
+    let again = store
+        .put_part(&upload, 1, 0, 10, part(pattern(10, 1)))
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    let info = store
+        .complete_upload("users/u/f", &upload, &[again])
+        .await
+        .unwrap();
+    assert_eq!(info.size, 10);
+    assert_eq!(read(&store, "users/u/f", None).await, pattern(10, 1));
 }

@@ -10,6 +10,6 @@ mod username;
 pub use email::Email;
 pub use password::{NewPassword, PasswordError};
 pub use role::Role;
-pub use user::{home_prefix, rfc3339, StorageUsage, User, UserView};
+pub use user::{home_prefix, rfc3339, search_text, StorageUsage, User, UserView};
 pub use user_path::{PathError, UserPath, MAX_KEY_BYTES};
 pub use username::Username;

@@ -73,6 +73,18 @@ impl User {
     }
 }
 
+/// What a user search matches against: username, email and names, lowercased, one per line.
+pub fn search_text(user: &User) -> String {
+    [
+        &user.username,
+        &user.email,
+        &user.first_name,
+        &user.last_name,
+    ]
+    .map(|s| s.to_lowercase())
+    .join("\n")
+}
+
 /// The storage prefix of the home of the user with this id (no trailing `/`).
 pub fn home_prefix(user_id: &str) -> String {
     format!("users/{user_id}")

@@ -3,18 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Auth, ClientIp, JsonBody, PathParam};
 use super::{AppState, Message};
-use crate::domain::{Role, StorageUsage, UserView};
+use crate::domain::{Role, UserView};
 use crate::error::{AppResult, ErrorBody};
 use crate::services::{
     ApiKeyCreated, ApiKeyView, ChangePasswordInput, CreateKeyInput, DeleteAccountInput, LoginInput,
-    LoginOutput, LogoutInput, ProfileUpdate, RefreshInput, RegisterInput, TokenPair,
+    LoginOutput, LogoutInput, ProfileUpdate, RefreshInput, RegisterInput, TokenPair, UserDetail,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -137,21 +135,11 @@ async fn change_password(
     Ok(Message::json("Password changed successfully"))
 }
 
-#[derive(Serialize, ToSchema)]
-struct UserInfo {
-    #[serde(flatten)]
-    user: UserView,
-    storage: StorageUsage,
-}
-
 /// The caller's user object with storage usage.
 #[utoipa::path(get, path = "/api/auth/user-info", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserInfo), (status = 401, body = ErrorBody)))]
-async fn user_info(Auth(me): Auth) -> Json<UserInfo> {
-    Json(UserInfo {
-        user: me.user.view(),
-        storage: me.user.usage(),
-    })
+    responses((status = 200, body = UserDetail), (status = 401, body = ErrorBody)))]
+async fn user_info(Auth(me): Auth) -> Json<UserDetail> {
+    Json(UserDetail::of(&me.user))
 }
 
 /// Delete the caller's account with its sessions, keys and files.

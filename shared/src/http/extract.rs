@@ -130,7 +130,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// Where this server is reached, for the transfer URLs it signs to itself: `VERTEX_PUBLIC_URL`,
-/// or the request's `Host` (whoever sets a false one only misleads themselves).
+/// or the request's `Host` with `X-Forwarded-Proto`'s scheme (whoever sets false ones only
+/// misleads themselves).
 pub struct Origin(pub String);
 
 impl FromRequestParts<AppState> for Origin {
@@ -153,6 +154,13 @@ impl FromRequestParts<AppState> for Origin {
             })
             .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("localhost");
-        Ok(Self(format!("http://{host}")))
+        // Behind a TLS-terminating proxy the request arrives as http; the proxy says so.
+        let https = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        let scheme = if https { "https" } else { "http" };
+        Ok(Self(format!("{scheme}://{host}")))
     }
 }

@@ -7,6 +7,8 @@ mod files;
 mod health;
 pub mod middleware;
 mod upload;
+mod users;
+mod zip;
 
 use std::sync::{Arc, OnceLock};
 
@@ -51,9 +53,9 @@ impl Group {
     fn routes(self) -> OpenApiRouter<AppState> {
         match self {
             Group::Auth => auth::routes().merge(health::routes()),
+            Group::Users => users::routes(),
             Group::Files => files::routes(),
-            // Not built yet: their paths answer the JSON 404 until their issues land.
-            Group::Users | Group::Zip => OpenApiRouter::new(),
+            Group::Zip => zip::routes(),
         }
     }
 }
@@ -104,6 +106,8 @@ impl Modify for BearerAuth {
         (name = "auth", description = "Accounts, sessions and API keys"),
         (name = "health", description = "Service status and this document"),
         (name = "files", description = "Files and folders in the caller's home"),
+        (name = "users", description = "Users administration (managers and superusers)"),
+        (name = "zip", description = "ZIP archives of files and folders"),
     )
 )]
 struct ApiDoc;

@@ -92,6 +92,9 @@ fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, Option<String>)
     ))
 }
 
+/// Bytes per chunk when a file is read out (tokio's default of 4 KiB costs a lot per byte).
+const READ_CHUNK: usize = 64 * 1024;
+
 const COLUMNS: &str = "key, blob, size, etag, content_type, modified";
 
 impl LocalObjects {
@@ -139,10 +142,12 @@ impl LocalObjects {
     }
 
     async fn forget_upload(&self, upload_id: &str) -> StoreResult<()> {
-        self.upload_locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(upload_id);
+        {
+            // The upload's lock and its parts' (`<id>#<n>`).
+            let mut locks = self.upload_locks.lock().unwrap_or_else(|e| e.into_inner());
+            let part_prefix = format!("{upload_id}#");
+            locks.retain(|k, _| k != upload_id && !k.starts_with(&part_prefix));
+        }
         let id = upload_id.to_owned();
         self.db
             .with(move |c| {
@@ -172,14 +177,15 @@ impl LocalObjects {
                 .map_err(other)?
         };
         let mut removed = 0;
-        // Staged form uploads (see the files service) a crash left behind.
+        // Staged form uploads (see the files service) a crash left behind, and finished ZIP
+        // archives, which live a day.
         let staged: Vec<String> = {
             let cutoff = cutoff.timestamp_millis();
             self.db
                 .with(move |c| {
                     let mut stmt = c.prepare(
-                        "SELECT key FROM objects WHERE key >= 'staging/' AND key < 'staging0' \
-                         AND modified < ?1",
+                        "SELECT key FROM objects WHERE ((key >= 'staging/' AND key < 'staging0') \
+                         OR (key >= 'archives/' AND key < 'archives0')) AND modified < ?1",
                     )?;
                     let keys = stmt.query_map([cutoff], |r| r.get(0))?;
                     keys.collect()
@@ -201,11 +207,13 @@ impl LocalObjects {
                 .await
                 .map_err(io_err)?;
             while let Some(entry) = entries.next_entry().await.map_err(io_err)? {
+                // The inode's change time, not the content's: a blob hard-linked just now by a
+                // copy keeps its source's old mtime but gets a fresh ctime.
                 let old = entry
                     .metadata()
                     .await
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| chrono::DateTime::<Utc>::from(t) < cutoff);
+                    .map(|m| changed_at(&m))
+                    .is_ok_and(|t| t < cutoff);
                 if !old {
                     continue;
                 }
@@ -489,9 +497,9 @@ impl ObjectStore for LocalObjects {
             let body: ByteStream = match range {
                 Some(r) => {
                     file.seek(SeekFrom::Start(r.start)).await.map_err(io_err)?;
-                    Box::pin(ReaderStream::new(file.take(r.len())))
+                    Box::pin(ReaderStream::with_capacity(file.take(r.len()), READ_CHUNK))
                 }
-                None => Box::pin(ReaderStream::new(file)),
+                None => Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)),
             };
             return Ok(Some(Download { info, body }));
         }
@@ -593,6 +601,20 @@ impl ObjectStore for LocalObjects {
                 "The upload does not exist any more.".into(),
             ));
         };
+        // One writer per part at a time; and while it writes, the part counts as not received,
+        // so a re-send that breaks off cannot leave the old record over new, partial bytes.
+        let part_lock = self.upload_lock(&format!("{upload_id}#{part_number}"));
+        let _this_part = part_lock.write().await;
+        let id = upload_id.to_owned();
+        self.db
+            .with(move |c| {
+                c.execute(
+                    "DELETE FROM upload_parts WHERE upload_id = ?1 AND part_number = ?2",
+                    params![id, part_number],
+                )
+            })
+            .await
+            .map_err(other)?;
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .open(&path)
@@ -747,5 +769,20 @@ impl ObjectStore for LocalObjects {
             .await
             .map(|_| ())
             .map_err(|e| StoreError::Unavailable(e.into()))
+    }
+}
+
+/// When the inode last changed (ctime) on Unix, the modification time elsewhere.
+fn changed_at(meta: &std::fs::Metadata) -> chrono::DateTime<Utc> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        chrono::DateTime::from_timestamp(meta.ctime(), meta.ctime_nsec() as u32).unwrap_or_default()
+    }
+    #[cfg(not(unix))]
+    {
+        meta.modified()
+            .map(chrono::DateTime::<Utc>::from)
+            .unwrap_or_default()
     }
 }

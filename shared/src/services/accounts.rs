@@ -16,7 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::security::RefreshToken;
 use crate::store::{Session, WriteUserError};
 
-const NAME_MAX: usize = 150;
+pub(super) const NAME_MAX: usize = 150;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterInput {
@@ -100,7 +100,7 @@ pub struct DeleteAccountInput {
     pub password: Option<String>,
 }
 
-fn taken(err: WriteUserError) -> AppError {
+pub(super) fn taken(err: WriteUserError) -> AppError {
     match err {
         WriteUserError::UsernameTaken => AppError::conflict(
             "username_taken",
@@ -125,8 +125,20 @@ fn invalid_credentials() -> AppError {
 }
 
 impl Core {
-    /// Validates and creates an account of role `user` (or `role`, for the CLI and admins).
+    /// Validates and creates an account of role `user` (or `role`, for the CLI), with the
+    /// default quota.
     pub async fn create_account(&self, input: RegisterInput, role: Role) -> AppResult<User> {
+        self.create_account_with(input, role, self.config.default_quota_bytes)
+            .await
+    }
+
+    /// Validates and creates an account with this role and quota (`None`: unlimited).
+    pub(super) async fn create_account_with(
+        &self,
+        input: RegisterInput,
+        role: Role,
+        quota_bytes: Option<u64>,
+    ) -> AppResult<User> {
         let mut check = Check::default();
         let username = check
             .required("username", &input.username)
@@ -168,7 +180,7 @@ impl Core {
             role,
             is_active: true,
             password_hash: self.passwords.hash(password.expose()).await?,
-            quota_bytes: self.config.default_quota_bytes,
+            quota_bytes,
             used_bytes: 0,
             file_count: 0,
             created_at: at,
@@ -444,12 +456,19 @@ impl Core {
         let user = &principal.user;
         self.confirm_password(user, "password", password.unwrap_or_default())
             .await?;
-        // Files first: if that fails midway the account still exists and the call can be
-        // repeated; the metadata goes last, in one step.
+        self.remove_user_data(user).await?;
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(())
+    }
+
+    /// Deletes the user's files and archives, then the user with sessions, keys and usage.
+    /// Files first: if that fails midway the account still exists and the call can be
+    /// repeated; the metadata goes last, in one step.
+    pub(super) async fn remove_user_data(&self, user: &User) -> AppResult<()> {
         self.delete_prefix(&user.id, &format!("{}/", user.dir_name()))
             .await?;
+        self.delete_archives(&user.id).await?;
         self.store.delete_user(user).await?;
-        tracing::info!(user_id = %user.id, "account deleted");
         Ok(())
     }
 }

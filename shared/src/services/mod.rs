@@ -6,6 +6,8 @@ mod authn;
 mod check;
 mod files;
 mod throttle;
+mod users;
+mod zip;
 
 use std::sync::Arc;
 
@@ -20,6 +22,12 @@ pub use files::{
     parse_range, CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
     DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput,
     PartUrl, PathQuery, RangeError, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
+};
+
+pub use users::rules as role_rules;
+pub use users::{NewUserInput, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate};
+pub use zip::{
+    job_event, JobEvent, JobView, Launcher, ZipFolderQuery, ZipInput, Zipped, JOB_EVENT_KEY,
 };
 
 use crate::config::Config;
@@ -38,6 +46,8 @@ pub struct Core {
     /// Direct-upload ids and the local store's transfer URLs.
     pub tickets: TicketKeys,
     pub passwords: PasswordHasher,
+    /// Where ZIP jobs run in the background.
+    pub launcher: Launcher,
 }
 
 /// The two stores of one backend.
@@ -56,6 +66,7 @@ impl Core {
             tokens: TokenKeys::new(jwt_secret),
             tickets: TicketKeys::new(jwt_secret),
             passwords: PasswordHasher::default(),
+            launcher: Launcher::Task,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | session         | `USER#<id>`           | `SESSION#<sid>`    | refresh hash, generation, `ttl`         |
 //! | API key         | `USER#<id>`           | `APIKEY#<kid>`     | key hash, optional expiry and `ttl`     |
 //! | login failures  | `THROTTLE#<key>`      | `THROTTLE`         | `count`, window end in `ttl`            |
+//! | ZIP job         | `USER#<id>`           | `ZIPJOB#<jid>`     | the job as JSON in `job`, `ttl`         |
 //!
 //! A user's sessions and keys share the user's partition, so the per-request check (user + session
 //! or key) is one `BatchGetItem`, and deleting a user is one query over one partition. A user is
@@ -33,10 +34,10 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::{
-    classify_aws, ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult,
-    ThrottleStore, UserStore, WriteUserError,
+    classify_aws, ApiKey, ApiKeyStore, Counter, JobStore, Session, SessionStore, StoreError,
+    StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
-use crate::domain::{Role, User};
+use crate::domain::{search_text, Role, User};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -399,6 +400,53 @@ impl DynamoStore {
         }
     }
 
+    /// A release larger than the counters (they drifted): sets them to what is left, at least
+    /// zero, if no other update came in between (else reads again).
+    async fn clamp_usage(&self, user_id: &str, bytes: i64, files: i64) -> StoreResult<bool> {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let Some(item) = self.get_item(key(user_pk(user_id), PROFILE.into())).await? else {
+                return Ok(false);
+            };
+            let used = get_n(&item, "used_bytes")
+                .map_err(StoreError::Other)?
+                .unwrap_or(0);
+            let count = get_n(&item, "file_count")
+                .map_err(StoreError::Other)?
+                .unwrap_or(0);
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(user_pk(user_id), PROFILE.into())))
+                .update_expression("SET used_bytes = :used, file_count = :count")
+                .condition_expression("used_bytes = :was_used AND file_count = :was_count")
+                .expression_attribute_values(":used", n((used + bytes).max(0)))
+                .expression_attribute_values(":count", n((count + files).max(0)))
+                .expression_attribute_values(":was_used", n(used))
+                .expression_attribute_values(":was_count", n(count))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e) if e.code() == Some("ConditionalCheckFailedException") => continue,
+                Err(e) => return Err(classify_aws(e)),
+            }
+        }
+        Err(StoreError::Other(anyhow!("usage counters kept changing")))
+    }
+
+    /// Writes an item, replacing any item with its key.
+    async fn put_item(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify_aws)
+    }
+
     /// Runs a transaction, retrying when it only collided with another one in flight.
     async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteUserError> {
         for attempt in 0..TRANSACTION_ATTEMPTS {
@@ -553,17 +601,105 @@ impl UserStore for DynamoStore {
             .expression_attribute_values(":files", n(files));
         // Conditions cannot add, so "used + bytes <= quota" is asked as "used <= quota - bytes".
         // Only growth is held to the quota: freeing space always succeeds.
+        // A release is held to what is there, so counters never go below zero (SQLite clamps).
+        let release = bytes <= 0 && files <= 0;
         update = match quota.filter(|_| bytes > 0) {
             Some(q) if q < bytes as u64 => return Ok(false),
             Some(q) => update
                 .condition_expression("attribute_exists(pk) AND used_bytes <= :max")
                 .expression_attribute_values(":max", n(q - bytes as u64)),
+            None if release => update
+                .condition_expression(
+                    "attribute_exists(pk) AND used_bytes >= :less AND file_count >= :fewer",
+                )
+                .expression_attribute_values(":less", n(-bytes))
+                .expression_attribute_values(":fewer", n(-files)),
             None => update.condition_expression("attribute_exists(pk)"),
         };
         match update.send().await {
             Ok(_) => Ok(true),
+            Err(e) if e.code() == Some("ConditionalCheckFailedException") && release => {
+                self.clamp_usage(user_id, bytes, files).await
+            }
             Err(e) if e.code() == Some("ConditionalCheckFailedException") => Ok(false),
             Err(e) => Err(classify_aws(e)),
+        }
+    }
+
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        after: Option<&UserKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>> {
+        let mut users = Vec::new();
+        // The index is in username order; a page resumes after the last user shown.
+        let mut start = after.map(|k| {
+            let mut item = key(user_pk(&k.id), PROFILE.into());
+            item.insert("gsi1pk".into(), s("USERS"));
+            item.insert("gsi1sk".into(), s(&k.username_lc));
+            item
+        });
+        loop {
+            // Without a search every item read is shown, so read no more than the page needs.
+            let batch = if search.is_some() {
+                1000
+            } else {
+                limit - users.len()
+            };
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :users")
+                .expression_attribute_values(":users", s("USERS"))
+                .limit(batch.clamp(1, 1000) as i32)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify_aws)?;
+            for item in out.items.unwrap_or_default() {
+                let user = user_from_item(&item).map_err(StoreError::Other)?;
+                if search.is_none_or(|q| search_text(&user).contains(q)) {
+                    users.push(user);
+                    if users.len() == limit {
+                        return Ok(users);
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(users);
+            }
+        }
+    }
+
+    async fn count_active_superusers(&self) -> StoreResult<u64> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("gsi1pk = :users")
+                .filter_expression("#role = :superuser AND is_active = :yes")
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":users", s("USERS"))
+                .expression_attribute_values(":superuser", s(Role::Superuser.as_str()))
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify_aws)?;
+            count += out.count.max(0) as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
         }
     }
 
@@ -608,14 +744,7 @@ impl SessionStore for DynamoStore {
             ("expires_at".into(), n(s_.expires_at.timestamp())),
             ("ttl".into(), n(s_.expires_at.timestamp())),
         ]);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify_aws)
+        self.put_item(item).await
     }
 
     async fn load_session_principal(
@@ -701,14 +830,7 @@ impl ApiKeyStore for DynamoStore {
             item.insert("expires_at".into(), n(exp.timestamp()));
             item.insert("ttl".into(), n(exp.timestamp()));
         }
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify_aws)
+        self.put_item(item).await
     }
 
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
@@ -863,5 +985,32 @@ impl ThrottleStore for DynamoStore {
             .await
             .map(|_| ())
             .map_err(classify_aws)
+    }
+}
+
+fn job_key(user_id: &str, job_id: &str) -> Item {
+    key(user_pk(user_id), format!("ZIPJOB#{job_id}"))
+}
+
+#[async_trait]
+impl JobStore for DynamoStore {
+    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
+        let mut item = job_key(&job.user_id, &job.id);
+        item.insert(
+            "job".into(),
+            s(serde_json::to_string(job).map_err(StoreError::other)?),
+        );
+        item.insert("ttl".into(), n(job.expires_at.timestamp()));
+        self.put_item(item).await
+    }
+
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
+        let Some(item) = self.get_item(job_key(user_id, job_id)).await? else {
+            return Ok(None);
+        };
+        let job: ZipJob = serde_json::from_str(&get_s(&item, "job").map_err(StoreError::Other)?)
+            .map_err(StoreError::other)?;
+        // TTL deletion lags.
+        Ok((job.expires_at > Utc::now()).then_some(job))
     }
 }

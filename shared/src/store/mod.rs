@@ -84,6 +84,22 @@ pub enum WriteUserError {
     Store(#[from] StoreError),
 }
 
+/// Where a user listing resumes: after this user (listings are in lowercased-username order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UserKey {
+    pub username_lc: String,
+    pub id: String,
+}
+
+impl UserKey {
+    pub fn of(user: &User) -> Self {
+        Self {
+            username_lc: user.username.to_ascii_lowercase(),
+            id: user.id.clone(),
+        }
+    }
+}
+
 /// A login session: one refresh-token family. Ending a session deletes it.
 #[derive(Debug, Clone)]
 pub struct Session {
@@ -148,6 +164,18 @@ pub trait UserStore: Send + Sync {
         files: i64,
         quota: Option<u64>,
     ) -> StoreResult<bool>;
+    /// Users in username order after `after`, at most `limit`, whose [`search_text`] contains
+    /// `search` (already lowercased) when given.
+    ///
+    /// [`search_text`]: crate::domain::search_text
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        after: Option<&UserKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>>;
+    /// How many superusers are active (the last one may not be demoted, disabled or deleted).
+    async fn count_active_superusers(&self) -> StoreResult<u64>;
     /// Removes the user with every session and API key.
     async fn delete_user(&self, user: &User) -> StoreResult<()>;
     /// Cheap round trip for the health check.
@@ -216,6 +244,51 @@ pub trait ThrottleStore: Send + Sync {
     async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
 }
 
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+/// A ZIP archive being made (or made) for its owner. Stored whole; it lives until `expires_at`,
+/// like the archive it names.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ZipJob {
+    pub id: String,
+    pub user_id: String,
+    pub status: JobStatus,
+    /// The archive's file name, as downloads name it (`photos.zip`).
+    pub name: String,
+    /// What to put in it: paths relative to the owner's home.
+    pub paths: Vec<String>,
+    /// True: the one path is a folder whose contents are named below it (download-zip);
+    /// false: each path appears under its own name.
+    #[serde(default)]
+    pub folder_contents: bool,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// Why a failed job failed, in words for its owner.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Last progress; a running job that stops moving was interrupted.
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Creates or replaces the job (progress and outcome are written over it).
+    async fn save_job(&self, job: &ZipJob) -> StoreResult<()>;
+    /// The user's job, if it exists and has not expired.
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>>;
+}
+
 /// Everything the services need from metadata storage.
-pub trait MetaStore: UserStore + SessionStore + ApiKeyStore + ThrottleStore {}
-impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore> MetaStore for T {}
+pub trait MetaStore: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore {}
+impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore> MetaStore for T {}

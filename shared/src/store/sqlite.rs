@@ -13,10 +13,10 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::{
-    ApiKey, ApiKeyStore, Counter, Session, SessionStore, StoreError, StoreResult, ThrottleStore,
-    UserStore, WriteUserError,
+    ApiKey, ApiKeyStore, Counter, JobStore, Session, SessionStore, StoreError, StoreResult,
+    ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
-use crate::domain::{Role, User};
+use crate::domain::{search_text, Role, User};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
@@ -56,6 +56,13 @@ CREATE TABLE IF NOT EXISTS api_keys (
     expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS api_keys_user ON api_keys(user_id);
+CREATE TABLE IF NOT EXISTS zip_jobs (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    body       TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS zip_jobs_expiry ON zip_jobs(expires_at);
 CREATE TABLE IF NOT EXISTS login_failures (
     key       TEXT PRIMARY KEY,
     count     INTEGER NOT NULL,
@@ -332,6 +339,51 @@ impl UserStore for SqliteStore {
         Ok(changed > 0)
     }
 
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        after: Option<&UserKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>> {
+        let search = search.map(str::to_owned);
+        let after = after.map(|k| k.username_lc.clone()).unwrap_or_default();
+        self.with(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username_lc > ?1 ORDER BY username_lc"
+            ))?;
+            // Rows are read lazily: the scan stops once the page is full.
+            let mut users = Vec::new();
+            for user in stmt.query_map([after], user_from_row)? {
+                let user = user?;
+                if search
+                    .as_deref()
+                    .is_none_or(|q| search_text(&user).contains(q))
+                {
+                    users.push(user);
+                    if users.len() == limit {
+                        break;
+                    }
+                }
+            }
+            Ok(users)
+        })
+        .await
+        .map_err(other)
+    }
+
+    async fn count_active_superusers(&self) -> StoreResult<u64> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM users WHERE role = 'superuser' AND is_active",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+        })
+        .await
+        .map(|n| n as u64)
+        .map_err(other)
+    }
+
     async fn delete_user(&self, user: &User) -> StoreResult<()> {
         let id = user.id.clone();
         // Sessions and keys go with the user (ON DELETE CASCADE).
@@ -589,5 +641,45 @@ impl ThrottleStore for SqliteStore {
             .await
             .map(|_| ())
             .map_err(other)
+    }
+}
+
+#[async_trait]
+impl JobStore for SqliteStore {
+    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
+        let body = serde_json::to_string(job).map_err(StoreError::other)?;
+        let (id, user, expires) = (job.id.clone(), job.user_id.clone(), ts(job.expires_at));
+        self.with(move |c| {
+            // Expired jobs go as new ones come (the table's TTL, in effect).
+            c.execute(
+                "DELETE FROM zip_jobs WHERE expires_at < ?1",
+                [ts(chrono::Utc::now())],
+            )?;
+            c.execute(
+                "INSERT INTO zip_jobs (id, user_id, body, expires_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body",
+                params![id, user, body, expires],
+            )
+        })
+        .await
+        .map(|_| ())
+        .map_err(other)
+    }
+
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
+        let (user, id) = (user_id.to_owned(), job_id.to_owned());
+        let body: Option<String> = self
+            .with(move |c| {
+                c.query_row(
+                    "SELECT body FROM zip_jobs WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
+                    params![id, user, ts(chrono::Utc::now())],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await
+            .map_err(other)?;
+        body.map(|b| serde_json::from_str(&b).map_err(StoreError::other))
+            .transpose()
     }
 }

@@ -223,13 +223,8 @@ impl Core {
         upload_id: &str,
         origin: &str,
     ) -> AppResult<DirectUpload> {
-        let (ticket, expires) = self.upload_ticket(me, upload_id)?;
-        let key = self.upload_key(&ticket)?;
-        let received = self
-            .objects
-            .list_parts(&key, &ticket.x)
-            .await?
-            .ok_or_else(no_upload)?;
+        let (ticket, _, received) = self.live_upload(me, upload_id).await?;
+        let expires = ticket.e;
         self.describe_upload(upload_id.to_owned(), &ticket, expires, received, origin)
             .await
     }
@@ -240,16 +235,10 @@ impl Core {
         upload_id: &str,
         input: CompleteUploadInput,
     ) -> AppResult<FileItem> {
-        let (ticket, _) = self.upload_ticket(me, upload_id)?;
+        let (ticket, key, received) = self.live_upload(me, upload_id).await?;
         let Some(mut sent) = input.parts else {
             return Err(AppError::field("parts", super::super::check::REQUIRED));
         };
-        let key = self.upload_key(&ticket)?;
-        let received = self
-            .objects
-            .list_parts(&key, &ticket.x)
-            .await?
-            .ok_or_else(no_upload)?;
         sent.sort_by_key(|p| p.part_number);
         let count = part_count(ticket.s, ticket.ps);
         let mut parts = Vec::with_capacity(sent.len());
@@ -282,19 +271,12 @@ impl Core {
         }
         let path = UserPath::parse(&ticket.p).map_err(|_| no_upload())?;
         let home = Home::of(&me.user);
-        let replaced = match self.check_target(&home, &path, ticket.o).await {
-            Ok(replaced) => replaced,
-            Err(e) => {
-                self.objects.abort_upload(&key, &ticket.x).await?;
-                return Err(e);
-            }
-        };
+        // A refusal here (the name was taken or the room used meanwhile) leaves the upload as it
+        // is: once the caller frees the name or the space, the same completion succeeds.
+        let replaced = self.check_target(&home, &path, ticket.o).await?;
         let bytes = ticket.s as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
         let files = i64::from(replaced.is_none());
-        if let Err(e) = self.charge(&me.user, bytes, files).await {
-            self.objects.abort_upload(&key, &ticket.x).await?;
-            return Err(e);
-        }
+        self.charge(&me.user, bytes, files).await?;
         let stored = if ticket.s == 0 {
             self.objects.abort_upload(&key, &ticket.x).await?;
             let empty: ByteSource = Box::pin(futures::stream::empty());
@@ -315,11 +297,7 @@ impl Core {
     }
 
     pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
-        let (ticket, _) = self.upload_ticket(me, upload_id)?;
-        let key = self.upload_key(&ticket)?;
-        if self.objects.list_parts(&key, &ticket.x).await?.is_none() {
-            return Err(no_upload());
-        }
+        let (ticket, key, _) = self.live_upload(me, upload_id).await?;
         Ok(self.objects.abort_upload(&key, &ticket.x).await?)
     }
 
@@ -360,8 +338,13 @@ impl Core {
         Ok(existing)
     }
 
-    /// The caller's own, unexpired upload; anything else is "no such upload".
-    fn upload_ticket(&self, me: &Principal, upload_id: &str) -> AppResult<(UploadTicket, i64)> {
+    /// The caller's own, unexpired, unfinished upload (its ticket, key and the parts received);
+    /// anything else is "no such upload".
+    async fn live_upload(
+        &self,
+        me: &Principal,
+        upload_id: &str,
+    ) -> AppResult<(UploadTicket, String, Vec<PartInfo>)> {
         let ticket: UploadTicket = self
             .tickets
             .check(UPLOAD, upload_id)
@@ -369,8 +352,13 @@ impl Core {
         if ticket.u != me.user.id {
             return Err(no_upload());
         }
-        let expires = ticket.e;
-        Ok((ticket, expires))
+        let key = self.upload_key(&ticket)?;
+        let received = self
+            .objects
+            .list_parts(&key, &ticket.x)
+            .await?
+            .ok_or_else(no_upload)?;
+        Ok((ticket, key, received))
     }
 
     fn upload_key(&self, ticket: &UploadTicket) -> AppResult<String> {

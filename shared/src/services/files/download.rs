@@ -141,6 +141,44 @@ pub fn content_disposition(inline: bool, name: &str) -> String {
     )
 }
 
+/// A short-lived URL serving the object at `key` with this `Content-Disposition`: presigned by
+/// the store (`true`), or, when the store has no URLs of its own, signed by this service for its
+/// transfer endpoint (`false`).
+pub(crate) async fn signed_url(
+    core: &Core,
+    key: &str,
+    disposition: String,
+    content_type: &str,
+    origin: &str,
+) -> AppResult<(SignedUrl, bool)> {
+    let ttl = core.config.transfer_url_ttl_secs;
+    let expires_at = rfc3339(now() + chrono::Duration::seconds(ttl));
+    let presigned = core
+        .objects
+        .presign(
+            Presign::Get {
+                key,
+                content_disposition: &disposition,
+                content_type,
+            },
+            std::time::Duration::from_secs(ttl as u64),
+        )
+        .await?;
+    let external = presigned.is_some();
+    let url = match presigned {
+        Some(url) => url,
+        None => {
+            let ticket = GetTicket {
+                k: key.to_owned(),
+                d: disposition,
+            };
+            let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
+            format!("{origin}/api/files/transfer/{ticket}")
+        }
+    };
+    Ok((SignedUrl { url, expires_at }, external))
+}
+
 impl Core {
     pub async fn download(
         &self,
@@ -163,35 +201,13 @@ impl Core {
             _ => return Err(not_found()),
         };
         let disposition = content_disposition(query.inline.unwrap_or(false), path.name());
-        let ttl = self.config.transfer_url_ttl_secs;
-        let expires_at = rfc3339(now() + chrono::Duration::seconds(ttl));
-        let presigned = self
-            .objects
-            .presign(
-                Presign::Get {
-                    key: &key,
-                    content_disposition: &disposition,
-                    content_type: &info.content_type,
-                },
-                std::time::Duration::from_secs(ttl as u64),
-            )
-            .await?;
-        let redirect = query.redirect.unwrap_or(true);
-        match (presigned, redirect) {
-            (Some(url), true) => Ok(Delivery::Redirect(SignedUrl { url, expires_at })),
-            (Some(url), false) => Ok(Delivery::Link(SignedUrl { url, expires_at })),
-            (None, false) => {
-                let ticket = GetTicket {
-                    k: key,
-                    d: disposition,
-                };
-                let ticket = self.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
-                Ok(Delivery::Link(SignedUrl {
-                    url: format!("{origin}/api/files/transfer/{ticket}"),
-                    expires_at,
-                }))
-            }
-            (None, true) => self.bytes(&key, info.size, range, disposition).await,
+        let (link, external) =
+            signed_url(self, &key, disposition.clone(), &info.content_type, origin).await?;
+        match (external, query.redirect.unwrap_or(true)) {
+            (true, true) => Ok(Delivery::Redirect(link)),
+            (_, false) => Ok(Delivery::Link(link)),
+            // The local store: the bytes themselves.
+            (false, true) => self.bytes(&key, info.size, range, disposition).await,
         }
     }
 

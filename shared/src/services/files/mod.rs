@@ -7,7 +7,7 @@
 //! marker object keeps an empty folder in existence). No key ever comes from the client.
 
 mod direct;
-mod download;
+pub(crate) mod download;
 mod relocate;
 mod upload;
 mod usage;

@@ -1,0 +1,94 @@
+//! The `zip` endpoint group: thin handlers over [`Core`](crate::Core).
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::{Auth, JsonBody, Origin, PathParam, QueryParams};
+use super::AppState;
+use crate::error::{AppResult, ErrorBody};
+use crate::services::{JobView, ZipFolderQuery, ZipInput, Zipped};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(download_zip))
+        .routes(routes!(create_zip))
+        .routes(routes!(zip_job))
+}
+
+/// 202 with the job and a `Location` to poll.
+fn accepted(job: JobView) -> Response {
+    let location = format!("/api/zip/{}", job.job_id);
+    (
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(job),
+    )
+        .into_response()
+}
+
+/// Download a folder as a ZIP archive (entries named below the folder). Small folders are
+/// archived within the request: 302 to the archive. Larger ones: 202 with a job to poll.
+#[utoipa::path(get, path = "/api/files/download-zip", tag = "zip", security(("bearer" = [])),
+    params(ZipFolderQuery),
+    responses((status = 302, description = "To the finished archive (a short-lived URL)"),
+              (status = 200, description = "`redirect=false`: the finished job with `url`", body = JobView),
+              (status = 202, description = "A job was started; poll `GET /api/zip/{job_id}`", body = JobView),
+              (status = 400, description = "`invalid_path`, `not_a_directory`", body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn download_zip(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    QueryParams(query): QueryParams<ZipFolderQuery>,
+) -> AppResult<Response> {
+    let redirect = query.redirect.unwrap_or(true);
+    Ok(match core.zip_folder(&me, query, &origin).await? {
+        Zipped::Done(job) => match (&job.url, redirect) {
+            // 302, as API.md says (axum's `Redirect` offers 303/307/308 only).
+            (Some(url), true) => {
+                (StatusCode::FOUND, [(header::LOCATION, url.clone())]).into_response()
+            }
+            _ => Json(job).into_response(),
+        },
+        Zipped::Started(job) => accepted(job),
+    })
+}
+
+/// Archive several files and folders (each under its own name). 200 with `url` when written
+/// within the request; otherwise 202 with a job to poll.
+#[utoipa::path(post, path = "/api/zip", tag = "zip", security(("bearer" = [])),
+    request_body = ZipInput,
+    responses((status = 200, description = "Done: `status` is `done` and `url` set", body = JobView),
+              (status = 202, description = "A job was started", body = JobView),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody),
+              (status = 409, description = "`duplicate_name`: two paths share a name", body = ErrorBody)))]
+async fn create_zip(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    JsonBody(input): JsonBody<ZipInput>,
+) -> AppResult<Response> {
+    Ok(match core.zip_paths(&me, input, &origin).await? {
+        Zipped::Done(job) => Json(job).into_response(),
+        Zipped::Started(job) => accepted(job),
+    })
+}
+
+/// A ZIP job of the caller: progress, and when done a fresh short-lived `url`.
+#[utoipa::path(get, path = "/api/zip/{job_id}", tag = "zip", security(("bearer" = [])),
+    params(("job_id" = String, Path, description = "The job's id")),
+    responses((status = 200, body = JobView), (status = 401, body = ErrorBody),
+              (status = 404, description = "No such job of the caller (or expired)", body = ErrorBody)))]
+async fn zip_job(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    PathParam(job_id): PathParam<String>,
+) -> AppResult<Json<JobView>> {
+    Ok(Json(core.zip_job(&me, &job_id, &origin).await?))
+}

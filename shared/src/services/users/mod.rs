@@ -1,0 +1,349 @@
+//! Users administration (managers and superusers): list, create, read, change, delete, reset a
+//! password. Who may do what is decided by [`rules`]; the last-superuser rule, here.
+//!
+//! Every change takes effect on the next request of the user concerned: requests re-read the
+//! user (role, active flag) from the store, and ending sessions revokes their access tokens.
+
+pub mod rules;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use self::rules::{require, Act};
+use super::accounts::{taken, NAME_MAX};
+use super::check::Check;
+use super::{now, Core, Principal, RegisterInput};
+use crate::domain::{Email, NewPassword, Role, StorageUsage, User, UserView};
+use crate::error::{AppError, AppResult};
+use crate::store::UserKey;
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+const SEARCH_MAX: usize = 150;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Case-insensitive text to find in username, email, first or last name.
+    pub search: Option<String>,
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<usize>,
+    /// `next_cursor` of the previous page (with the same `search`).
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    pub items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The user object with storage usage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub storage: StorageUsage,
+}
+
+impl UserDetail {
+    pub fn of(user: &User) -> Self {
+        Self {
+            user: user.view(),
+            storage: user.usage(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUserInput {
+    #[schema(required = true)]
+    pub username: Option<String>,
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[schema(required = true, format = Password)]
+    pub password: Option<String>,
+    /// `user` (default), `manager` or `superuser`.
+    pub role: Option<String>,
+    /// Bytes; `null` for unlimited. Absent: the service's default quota.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub quota_bytes: Option<Option<u64>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+/// Only these fields can be changed; anything else is refused.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    /// `user`, `manager` or `superuser`.
+    pub role: Option<String>,
+    pub is_active: Option<bool>,
+    /// Bytes; `null` for unlimited.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub quota_bytes: Option<Option<u64>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPasswordInput {
+    #[schema(required = true, format = Password)]
+    pub new_password: Option<String>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Cursors carry the search they belong to, so a page cannot be continued with another one.
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    q: String,
+    #[serde(flatten)]
+    after: UserKey,
+}
+
+fn invalid_cursor() -> AppError {
+    AppError::bad_request("invalid_cursor", "The cursor is not valid here.")
+}
+
+fn parse_role(check: &mut Check, raw: Option<&str>) -> Option<Role> {
+    let role = Role::parse(raw?);
+    if role.is_none() {
+        check.fail("role", "Must be one of: user, manager, superuser.");
+    }
+    role
+}
+
+fn no_such_user() -> AppError {
+    AppError::not_found("not_found", "No such user.")
+}
+
+fn last_superuser() -> AppError {
+    AppError::conflict(
+        "last_superuser",
+        "This is the last active superuser: it cannot be demoted, disabled or deleted.",
+    )
+}
+
+impl Core {
+    /// The user `id`, for an administrator allowed to see users.
+    async fn administered(&self, me: &Principal, id: &str) -> AppResult<User> {
+        require(me.user.role, Act::View)?;
+        self.store.get_user(id).await?.ok_or_else(no_such_user)
+    }
+
+    /// Refuses to take away the last active superuser.
+    async fn keep_a_superuser(&self, target: &User) -> AppResult<()> {
+        if target.role == Role::Superuser
+            && target.is_active
+            && self.store.count_active_superusers().await? <= 1
+        {
+            return Err(last_superuser());
+        }
+        Ok(())
+    }
+
+    pub async fn list_users(&self, me: &Principal, query: UserQuery) -> AppResult<UserPage> {
+        require(me.user.role, Act::View)?;
+        let limit = match query.limit {
+            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
+            Some(n) => n.min(MAX_PAGE),
+            None => DEFAULT_PAGE,
+        };
+        let search = query.search.unwrap_or_default().trim().to_lowercase();
+        if search.chars().count() > SEARCH_MAX {
+            return Err(AppError::field(
+                "search",
+                format!("Ensure this field has at most {SEARCH_MAX} characters."),
+            ));
+        }
+        let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(raw) => {
+                let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid_cursor())?;
+                let cursor: Cursor =
+                    serde_json::from_slice(&bytes).map_err(|_| invalid_cursor())?;
+                if cursor.q != search {
+                    return Err(invalid_cursor());
+                }
+                Some(cursor.after)
+            }
+        };
+        let filter = (!search.is_empty()).then_some(search.as_str());
+        // One more than the page: whether it exists says if there is a next page.
+        let mut users = self
+            .store
+            .list_users(filter, after.as_ref(), limit + 1)
+            .await?;
+        let more = users.len() > limit;
+        users.truncate(limit);
+        let next_cursor = match (more, users.last()) {
+            (true, Some(last)) => {
+                let cursor = Cursor {
+                    q: search.clone(),
+                    after: UserKey::of(last),
+                };
+                Some(
+                    URL_SAFE_NO_PAD
+                        .encode(serde_json::to_vec(&cursor).map_err(AppError::internal)?),
+                )
+            }
+            _ => None,
+        };
+        Ok(UserPage {
+            items: users.iter().map(User::view).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn admin_create_user(&self, me: &Principal, input: NewUserInput) -> AppResult<User> {
+        let mut check = Check::default();
+        let role = parse_role(&mut check, input.role.as_deref()).unwrap_or(Role::User);
+        check.finish()?;
+        require(me.user.role, Act::Create(role))?;
+        let quota = input.quota_bytes.unwrap_or(self.config.default_quota_bytes);
+        let register = RegisterInput {
+            password2: input.password.clone(),
+            username: input.username,
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+        };
+        let user = self.create_account_with(register, role, quota).await?;
+        tracing::info!(by = %me.user.id, user_id = %user.id, "user created by an administrator");
+        Ok(user)
+    }
+
+    pub async fn admin_get_user(&self, me: &Principal, id: &str) -> AppResult<User> {
+        self.administered(me, id).await
+    }
+
+    pub async fn admin_update_user(
+        &self,
+        me: &Principal,
+        id: &str,
+        input: UserUpdate,
+    ) -> AppResult<User> {
+        let mut check = Check::default();
+        let grant = parse_role(&mut check, input.role.as_deref());
+        let first_name = check.text("first_name", input.first_name.as_deref(), NAME_MAX);
+        let last_name = check.text("last_name", input.last_name.as_deref(), NAME_MAX);
+        let email = input
+            .email
+            .as_deref()
+            .and_then(|e| check.parse("email", Email::parse(e)));
+        check.finish()?;
+        let before = self.administered(me, id).await?;
+        require(
+            me.user.role,
+            Act::Change {
+                target: before.role,
+                grant,
+            },
+        )?;
+        let mut after = before.clone();
+        if let Some(role) = grant {
+            after.role = role;
+        }
+        if let Some(active) = input.is_active {
+            after.is_active = active;
+        }
+        if let Some(quota) = input.quota_bytes {
+            after.quota_bytes = quota;
+        }
+        if let Some(first) = first_name {
+            after.first_name = first;
+        }
+        if let Some(last) = last_name {
+            after.last_name = last;
+        }
+        if let Some(email) = email {
+            after.email = email.to_string();
+        }
+        if after.role != Role::Superuser || !after.is_active {
+            self.keep_a_superuser(&before).await?;
+        }
+        after.updated_at = now();
+        self.store
+            .update_user(&before, &after)
+            .await
+            .map_err(taken)?;
+        if before.is_active && !after.is_active {
+            // A disabled account's tokens are refused anyway; ending its sessions means that
+            // enabling it again does not bring them back.
+            self.store.delete_sessions(&after.id, None).await?;
+        }
+        tracing::info!(by = %me.user.id, user_id = %after.id, role = after.role.as_str(),
+            active = after.is_active, "user changed by an administrator");
+        Ok(after)
+    }
+
+    /// Removes the user, their sessions, keys, usage, archives and every stored object.
+    ///
+    /// The account is disabled first, then the files go page by page, then the metadata in one
+    /// step. If storage fails midway the answer says so (503) and the account stays, disabled:
+    /// repeating the request resumes where it stopped.
+    pub async fn admin_delete_user(&self, me: &Principal, id: &str) -> AppResult<()> {
+        let mut user = self.administered(me, id).await?;
+        require(me.user.role, Act::Manage(user.role))?;
+        self.keep_a_superuser(&user).await?;
+        if user.is_active {
+            let mut disabled = user.clone();
+            disabled.is_active = false;
+            disabled.updated_at = now();
+            self.store
+                .update_user(&user, &disabled)
+                .await
+                .map_err(taken)?;
+            user = disabled;
+        }
+        if let Err(err) = self.remove_user_data(&user).await {
+            return Err(AppError::Incomplete {
+                code: "deletion_incomplete",
+                message: "Storage failed while the user's files were deleted; the account is \
+                          disabled. Repeat the request to finish."
+                    .into(),
+                cause: anyhow::anyhow!("deleting user {}: {err}", user.id),
+            });
+        }
+        tracing::info!(by = %me.user.id, user_id = %user.id, "user deleted by an administrator");
+        Ok(())
+    }
+
+    pub async fn admin_reset_password(
+        &self,
+        me: &Principal,
+        id: &str,
+        input: ResetPasswordInput,
+    ) -> AppResult<()> {
+        let mut check = Check::default();
+        let raw = check.required("new_password", &input.new_password);
+        check.finish()?;
+        let user = self.administered(me, id).await?;
+        require(me.user.role, Act::Manage(user.role))?;
+        let password = NewPassword::parse(raw.unwrap_or_default(), &[&user.username, &user.email])
+            .map_err(|e| AppError::field("new_password", e.to_string()))?;
+        let mut after = user.clone();
+        after.password_hash = self.passwords.hash(password.expose()).await?;
+        after.updated_at = now();
+        self.store.update_user(&user, &after).await.map_err(taken)?;
+        self.store.delete_sessions(&user.id, None).await?;
+        tracing::info!(by = %me.user.id, user_id = %user.id, "password reset by an administrator; sessions ended");
+        Ok(())
+    }
+}

@@ -1,0 +1,192 @@
+//! Writing a job's archive: the objects are read one after another and streamed through the
+//! archive writer into one object of the store, with progress saved as it goes.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::Stream;
+use tokio::io::DuplexStream;
+use tokio_util::io::ReaderStream;
+
+use super::{archive_key, Pages, Source};
+use crate::archive::{ArchiveError, ArchiveWriter};
+use crate::domain::UserPath;
+use crate::error::{AppError, AppResult};
+use crate::objects::{Listed, ObjectInfo};
+use crate::services::{now, Core};
+use crate::store::{JobStatus, ZipJob};
+
+/// Bytes in flight between the archive writer and the store.
+const PIPE_BYTES: usize = 256 * 1024;
+/// Progress is saved at most this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// The archive's bytes on their way to the store. It ends in an error unless the writer
+/// finished, so a failed archive is never stored as a truncated one.
+struct Outgoing {
+    bytes: ReaderStream<DuplexStream>,
+    finished: Arc<AtomicBool>,
+}
+
+impl Stream for Outgoing {
+    type Item = std::io::Result<bytes::Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match Pin::new(&mut self.bytes).poll_next(cx) {
+            Poll::Ready(None) if !self.finished.load(Ordering::Acquire) => Poll::Ready(Some(Err(
+                std::io::Error::other("the archive was not finished"),
+            ))),
+            other => other,
+        }
+    }
+}
+
+fn archive_failed(err: ArchiveError) -> AppError {
+    match err {
+        // Reading a stored object failed midway, or the store stopped taking the archive.
+        ArchiveError::Io(e) => AppError::Unavailable(e.into()),
+        ArchiveError::Zip(e) => AppError::internal(e),
+    }
+}
+
+/// The archive entry name of `key` below a folder source, if it is a safe relative name.
+fn entry_name(prefix: &str, base: &str, key: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let name = format!("{base}{rest}");
+    let trimmed = name.trim_end_matches('/');
+    // Keys are built from parsed paths; this only guards the archive against anything else.
+    (!trimmed.is_empty() && UserPath::parse(trimmed).is_ok()).then_some(name)
+}
+
+impl Core {
+    /// Writes the job's archive and records it done (or returns why not, leaving no archive).
+    pub(super) async fn build(&self, job: &mut ZipJob, sources: &[Source]) -> AppResult<()> {
+        let (sink, source) = tokio::io::duplex(PIPE_BYTES);
+        let finished = Arc::new(AtomicBool::new(false));
+        let outgoing = Outgoing {
+            bytes: ReaderStream::with_capacity(source, 64 * 1024),
+            finished: finished.clone(),
+        };
+        let key = archive_key(&job.user_id, &job.id);
+        let store = self
+            .objects
+            .put(&key, Box::pin(outgoing), "application/zip", u64::MAX);
+        let write = async {
+            let mut zip = ArchiveWriter::new(sink);
+            let result = self.write_entries(&mut zip, job, sources).await;
+            let result = match result {
+                Ok(()) => zip.finish().await.map_err(archive_failed).map(drop),
+                Err(e) => Err(e),
+            };
+            finished.store(result.is_ok(), Ordering::Release);
+            result
+        };
+        // Both run to the end: a failed writer ends the stream with an error (the store then
+        // keeps nothing); a failed store breaks the writer's pipe.
+        let (stored, written) = tokio::join!(store, write);
+        written?;
+        let info = stored?;
+        job.status = JobStatus::Done;
+        job.files_done = job.files_total.max(job.files_done);
+        job.updated_at = now();
+        self.store.save_job(job).await?;
+        tracing::info!(user_id = %job.user_id, job_id = %job.id, files = job.files_done,
+            bytes = job.bytes_done, archive_bytes = info.size, "zip archive written");
+        Ok(())
+    }
+
+    async fn write_entries<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        zip: &mut ArchiveWriter<W>,
+        job: &mut ZipJob,
+        sources: &[Source],
+    ) -> AppResult<()> {
+        let mut saved = Instant::now();
+        for source in sources {
+            match source {
+                Source::File { key, entry } => {
+                    if let Some(info) = self.objects.head(key).await? {
+                        self.add_object(zip, job, entry, &info).await?;
+                    }
+                }
+                Source::Folder { prefix, base } => {
+                    let mut pages = Pages::new(prefix);
+                    while let Some(page) = pages.next(self).await? {
+                        for item in &page.items {
+                            let Listed::Object(info) = item else { continue };
+                            let Some(name) = entry_name(prefix, base, &info.key) else {
+                                continue;
+                            };
+                            if name.ends_with('/') {
+                                zip.add_dir(&name, info.modified)
+                                    .await
+                                    .map_err(archive_failed)?;
+                            } else {
+                                self.add_object(zip, job, &name, info).await?;
+                            }
+                            if saved.elapsed() >= PROGRESS_EVERY {
+                                job.updated_at = now();
+                                self.store.save_job(job).await?;
+                                saved = Instant::now();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn add_object<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        zip: &mut ArchiveWriter<W>,
+        job: &mut ZipJob,
+        name: &str,
+        info: &ObjectInfo,
+    ) -> AppResult<()> {
+        // Deleted since it was listed: the archive is of what exists now.
+        let Some(download) = self.objects.get(&info.key, None).await? else {
+            return Ok(());
+        };
+        let read = zip
+            .add_file(name, info.modified, download.body)
+            .await
+            .map_err(archive_failed)?;
+        job.files_done += 1;
+        job.bytes_done += read;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::entry_name;
+
+    #[test]
+    fn entry_names_are_relative_to_the_folder() {
+        let p = "users/u/photos/";
+        assert_eq!(
+            entry_name(p, "", "users/u/photos/a.jpg").as_deref(),
+            Some("a.jpg")
+        );
+        assert_eq!(
+            entry_name(p, "photos/", "users/u/photos/2024/a.jpg").as_deref(),
+            Some("photos/2024/a.jpg")
+        );
+        assert_eq!(
+            entry_name(p, "", "users/u/photos/empty/").as_deref(),
+            Some("empty/")
+        );
+        assert_eq!(
+            entry_name(p, "photos/", "users/u/photos/").as_deref(),
+            Some("photos/")
+        );
+        // The zipped folder's own marker, when entries are named below it: no entry.
+        assert_eq!(entry_name(p, "", "users/u/photos/"), None);
+        assert_eq!(entry_name(p, "", "users/u/photos/../x"), None);
+        assert_eq!(entry_name(p, "", "users/u/other/a"), None);
+    }
+}

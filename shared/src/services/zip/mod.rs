@@ -1,0 +1,467 @@
+//! ZIP archives of folders and files: `GET /api/files/download-zip`, `POST /api/zip`,
+//! `GET /api/zip/{job_id}`.
+//!
+//! A request resolves its paths and counts what they hold (one listing pass). Small archives are
+//! written within the request; larger ones become a [`ZipJob`] run in the background (a task
+//! locally; an asynchronous invocation of the zip function on AWS, see [`Launcher`]). Either
+//! way [`build`] streams the objects one after another through [`crate::archive`] into one
+//! object, `archives/<user id>/<job id>.zip`, which expires after a day (lifecycle rule /
+//! sweeper) like the job itself. Jobs are stored in their owner's records: another user's job
+//! id is simply not found.
+
+mod build;
+mod launch;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
+
+use super::files::download::{content_disposition, signed_url};
+use super::files::{is_segment, not_found, parse_path, Home, SEGMENT_RULE};
+use super::{now, Core, Principal};
+use crate::domain::{rfc3339, UserPath};
+use crate::error::{AppError, AppResult};
+use crate::objects::{ListPage, Listed, MAX_LIST_PAGE};
+use crate::store::{JobStatus, ZipJob};
+
+/// How long an archive and its job live.
+const LIFETIME_HOURS: i64 = 24;
+/// A running job that has not moved for this long was interrupted (a restart, a crash).
+const STALL_MINUTES: i64 = 10;
+/// `POST /api/zip` takes at most this many paths.
+const MAX_PATHS: usize = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ZipFolderQuery {
+    /// The folder to download, relative to the home ("" or absent: the whole home).
+    pub path: Option<String>,
+    /// `false`: answer the job (with `url` when done) as JSON instead of redirecting.
+    pub redirect: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZipInput {
+    /// Files and folders to put in the archive, relative to the home. Each appears under its
+    /// own name; a folder with everything below it.
+    #[schema(required = true)]
+    pub paths: Option<Vec<String>>,
+    /// The archive's file name (`.zip` is added when missing).
+    pub name: Option<String>,
+}
+
+/// A ZIP job as its owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub job_id: String,
+    pub status: JobStatus,
+    pub files_done: u64,
+    pub files_total: u64,
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    /// The archive's file name.
+    pub name: String,
+    /// When done: a short-lived URL of the archive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When `url` stops working (ask again for a fresh one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_expires_at: Option<String>,
+    /// When failed: why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The archive and this job are removed after this time.
+    pub expires_at: String,
+}
+
+/// What a zip request came to.
+pub enum Zipped {
+    /// The archive is ready (small enough to write within the request).
+    Done(JobView),
+    /// A job is running; poll `GET /api/zip/{job_id}`.
+    Started(JobView),
+}
+
+/// One requested path, resolved: a file, or a folder with everything below it.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// The file's key and its name in the archive.
+    File { key: String, entry: String },
+    /// The folder's key prefix (ending in `/`) and the name prefix of its entries (`photos/`,
+    /// or "" for the contents of the zipped folder itself).
+    Folder { prefix: String, base: String },
+}
+
+/// The pages of a recursive listing of everything below `prefix`, one after another.
+pub(crate) struct Pages<'a> {
+    prefix: &'a str,
+    cursor: Option<String>,
+    done: bool,
+}
+
+impl<'a> Pages<'a> {
+    pub(crate) fn new(prefix: &'a str) -> Self {
+        Self {
+            prefix,
+            cursor: None,
+            done: false,
+        }
+    }
+
+    /// The next page; `None` after the last.
+    pub(crate) async fn next(&mut self, core: &Core) -> AppResult<Option<ListPage>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = core
+            .objects
+            .list(self.prefix, false, self.cursor.as_deref(), MAX_LIST_PAGE)
+            .await?;
+        self.cursor = page.next.clone();
+        self.done = self.cursor.is_none();
+        Ok(Some(page))
+    }
+}
+
+pub(crate) fn archive_key(user_id: &str, job_id: &str) -> String {
+    format!("archives/{user_id}/{job_id}.zip")
+}
+
+fn archive_name(raw: Option<&str>, fallback: &str) -> AppResult<String> {
+    let name = match raw.map(str::trim).filter(|n| !n.is_empty()) {
+        None => fallback.to_owned(),
+        Some(n) if is_segment(n) => n.to_owned(),
+        Some(_) => return Err(AppError::field("name", SEGMENT_RULE)),
+    };
+    Ok(if name.to_ascii_lowercase().ends_with(".zip") {
+        name
+    } else {
+        format!("{name}.zip")
+    })
+}
+
+impl Core {
+    /// `GET /api/files/download-zip`: the folder's contents, named below it.
+    pub async fn zip_folder(
+        self: &Arc<Self>,
+        me: &Principal,
+        query: ZipFolderQuery,
+        origin: &str,
+    ) -> AppResult<Zipped> {
+        let path = parse_path("path", query.path.as_deref())?;
+        let home = Home::of(&me.user);
+        if !path.is_home() && self.objects.head(&home.file(&path)).await?.is_some() {
+            return Err(AppError::bad_request(
+                "not_a_directory",
+                "This is a file: download it with GET /api/files/download.",
+            ));
+        }
+        if !self.folder_exists(&home, &path).await? {
+            return Err(not_found());
+        }
+        let name = archive_name(None, if path.is_home() { "home" } else { path.name() })?;
+        self.start_zip(me, vec![path.to_string()], true, name, origin)
+            .await
+    }
+
+    /// `POST /api/zip`: several files and folders, each under its own name.
+    pub async fn zip_paths(
+        self: &Arc<Self>,
+        me: &Principal,
+        input: ZipInput,
+        origin: &str,
+    ) -> AppResult<Zipped> {
+        let paths = match input.paths {
+            Some(p) if !p.is_empty() => p,
+            _ => return Err(AppError::field("paths", "Name at least one path.")),
+        };
+        if paths.len() > MAX_PATHS {
+            return Err(AppError::field(
+                "paths",
+                format!("At most {MAX_PATHS} paths per archive."),
+            ));
+        }
+        let parsed: Vec<UserPath> = paths
+            .iter()
+            .map(|p| parse_path("paths", Some(p)))
+            .collect::<AppResult<_>>()?;
+        let fallback = match parsed.as_slice() {
+            [one] if !one.is_home() => one.name().to_owned(),
+            _ => "archive".to_owned(),
+        };
+        let name = archive_name(input.name.as_deref(), &fallback)?;
+        // Resolving now answers a missing path or clashing names with 404/409 at once.
+        self.resolve(&me.user.id, &parsed, false).await?;
+        let paths = parsed.iter().map(|p| p.to_string()).collect();
+        self.start_zip(me, paths, false, name, origin).await
+    }
+
+    pub async fn zip_job(&self, me: &Principal, job_id: &str, origin: &str) -> AppResult<JobView> {
+        let job = self
+            .store
+            .get_job(&me.user.id, job_id)
+            .await?
+            .ok_or_else(no_job)?;
+        self.view(job, origin).await
+    }
+
+    /// Deletes every archive of the user (their account is going).
+    pub(crate) async fn delete_archives(&self, user_id: &str) -> AppResult<()> {
+        let prefix = format!("archives/{user_id}/");
+        loop {
+            let page = self
+                .objects
+                .list(&prefix, false, None, MAX_LIST_PAGE)
+                .await?;
+            if page.items.is_empty() {
+                return Ok(());
+            }
+            let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
+            self.objects.delete(&keys).await?;
+        }
+    }
+
+    /// Turns paths into sources: a file or a folder each, with distinct names in the archive.
+    pub(crate) async fn resolve(
+        &self,
+        user_id: &str,
+        paths: &[UserPath],
+        folder_contents: bool,
+    ) -> AppResult<Vec<Source>> {
+        let home = Home::of_id(user_id);
+        let mut sources = Vec::with_capacity(paths.len());
+        let mut names = std::collections::HashSet::new();
+        for path in paths {
+            let source = if folder_contents {
+                Source::Folder {
+                    prefix: home.folder(path),
+                    base: String::new(),
+                }
+            } else if !path.is_home() && self.objects.head(&home.file(path)).await?.is_some() {
+                Source::File {
+                    key: home.file(path),
+                    entry: path.name().to_owned(),
+                }
+            } else if self.folder_exists(&home, path).await? {
+                Source::Folder {
+                    prefix: home.folder(path),
+                    base: if path.is_home() {
+                        String::new()
+                    } else {
+                        format!("{}/", path.name())
+                    },
+                }
+            } else {
+                return Err(AppError::not_found(
+                    "not_found",
+                    format!("No such file or folder: '{path}'."),
+                ));
+            };
+            let top = match &source {
+                Source::File { entry, .. } => entry.clone(),
+                Source::Folder { base, .. } => base.trim_end_matches('/').to_owned(),
+            };
+            if !names.insert(top.clone()) || (top.is_empty() && paths.len() > 1) {
+                return Err(AppError::conflict(
+                    "duplicate_name",
+                    format!("Two of the paths would have the same name in the archive: '{top}'."),
+                ));
+            }
+            sources.push(source);
+        }
+        Ok(sources)
+    }
+
+    /// Files and bytes below the sources (one listing pass).
+    async fn measure(&self, sources: &[Source]) -> AppResult<(u64, u64)> {
+        let (mut files, mut bytes) = (0, 0);
+        for source in sources {
+            match source {
+                Source::File { key, .. } => {
+                    if let Some(info) = self.objects.head(key).await? {
+                        files += 1;
+                        bytes += info.size;
+                    }
+                }
+                Source::Folder { prefix, .. } => {
+                    let mut pages = Pages::new(prefix);
+                    while let Some(page) = pages.next(self).await? {
+                        for item in &page.items {
+                            if let Listed::Object(o) = item {
+                                if !o.key.ends_with('/') {
+                                    files += 1;
+                                    bytes += o.size;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok((files, bytes))
+    }
+
+    async fn start_zip(
+        self: &Arc<Self>,
+        me: &Principal,
+        paths: Vec<String>,
+        folder_contents: bool,
+        name: String,
+        origin: &str,
+    ) -> AppResult<Zipped> {
+        let parsed: Vec<UserPath> = paths
+            .iter()
+            .map(|p| parse_path("paths", Some(p)))
+            .collect::<AppResult<_>>()?;
+        let sources = self.resolve(&me.user.id, &parsed, folder_contents).await?;
+        let (files_total, bytes_total) = self.measure(&sources).await?;
+        let at = now();
+        let mut job = ZipJob {
+            id: Uuid::new_v4().to_string(),
+            user_id: me.user.id.clone(),
+            status: JobStatus::Running,
+            name,
+            paths,
+            folder_contents,
+            files_done: 0,
+            files_total,
+            bytes_done: 0,
+            bytes_total,
+            error: None,
+            created_at: at,
+            updated_at: at,
+            expires_at: at + Duration::hours(LIFETIME_HOURS),
+        };
+        self.store.save_job(&job).await?;
+        let small = files_total <= self.config.zip_sync_max_files
+            && bytes_total <= self.config.zip_sync_max_bytes;
+        if small {
+            if let Err(e) = self.build(&mut job, &sources).await {
+                self.fail(&mut job, &e).await;
+                return Err(e);
+            }
+            return Ok(Zipped::Done(self.view(job, origin).await?));
+        }
+        if let Err(e) = self.launcher.launch(self.clone(), &job).await {
+            self.fail(&mut job, &e).await;
+            return Err(e);
+        }
+        tracing::info!(user_id = %job.user_id, job_id = %job.id, files_total, bytes_total, "zip job started");
+        Ok(Zipped::Started(self.view(job, origin).await?))
+    }
+
+    /// Runs a job handed to the background; its outcome is recorded in the job.
+    pub async fn run_zip_job(&self, event: &JobEvent) {
+        let job = match self.store.get_job(&event.user_id, &event.job_id).await {
+            Ok(Some(job)) if job.status == JobStatus::Running => job,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::error!(job_id = %event.job_id, error = %e, "zip job cannot be read");
+                return;
+            }
+        };
+        let mut job = job;
+        let parsed: Result<Vec<UserPath>, _> =
+            job.paths.iter().map(|p| UserPath::parse(p)).collect();
+        let sources = match parsed {
+            Ok(paths) => {
+                self.resolve(&job.user_id, &paths, job.folder_contents)
+                    .await
+            }
+            Err(e) => Err(AppError::internal(anyhow::anyhow!("stored path: {e}"))),
+        };
+        let result = match sources {
+            Ok(sources) => self.build(&mut job, &sources).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            self.fail(&mut job, &e).await;
+        }
+    }
+
+    /// [`Core::run_zip_job`], given at most `budget` (what is left of a Lambda invocation): a
+    /// job that runs out of time is recorded as failed, not left running.
+    pub async fn run_zip_job_within(&self, event: &JobEvent, budget: std::time::Duration) {
+        if tokio::time::timeout(budget, self.run_zip_job(event))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        if let Ok(Some(mut job)) = self.store.get_job(&event.user_id, &event.job_id).await {
+            if job.status == JobStatus::Running {
+                let why = "The archive took longer than a job may run (15 minutes); \
+                           archive smaller folders.";
+                self.record_job_failure(&mut job, why.into()).await;
+            }
+        }
+    }
+
+    /// Records why a job failed, in words for its owner (the cause is logged).
+    async fn fail(&self, job: &mut ZipJob, err: &AppError) {
+        tracing::warn!(user_id = %job.user_id, job_id = %job.id, error = %err, "zip job failed");
+        let why = match err {
+            AppError::NotFound { message, .. } | AppError::Conflict { message, .. } => {
+                message.clone()
+            }
+            AppError::Unavailable(_) => {
+                "Storage was unavailable while the archive was written; try again.".into()
+            }
+            _ => "The archive could not be written; try again.".into(),
+        };
+        self.record_job_failure(job, why).await;
+    }
+
+    async fn record_job_failure(&self, job: &mut ZipJob, why: String) {
+        job.status = JobStatus::Failed;
+        job.error = Some(why);
+        job.updated_at = now();
+        if let Err(e) = self.store.save_job(job).await {
+            tracing::error!(job_id = %job.id, error = %e, "zip job outcome not recorded");
+        }
+    }
+
+    async fn view(&self, mut job: ZipJob, origin: &str) -> AppResult<JobView> {
+        if job.status == JobStatus::Running
+            && now() - job.updated_at > Duration::minutes(STALL_MINUTES)
+        {
+            job.status = JobStatus::Failed;
+            job.error =
+                Some("The job was interrupted (the server restarted); start it again.".into());
+        }
+        let link = if job.status == JobStatus::Done {
+            let key = archive_key(&job.user_id, &job.id);
+            let disposition = content_disposition(false, &job.name);
+            Some(
+                signed_url(self, &key, disposition, "application/zip", origin)
+                    .await?
+                    .0,
+            )
+        } else {
+            None
+        };
+        Ok(JobView {
+            job_id: job.id,
+            status: job.status,
+            files_done: job.files_done,
+            files_total: job.files_total,
+            bytes_done: job.bytes_done,
+            bytes_total: job.bytes_total,
+            name: job.name,
+            url_expires_at: link.as_ref().map(|l| l.expires_at.clone()),
+            url: link.map(|l| l.url),
+            error: job.error,
+            expires_at: rfc3339(job.expires_at),
+        })
+    }
+}
+
+fn no_job() -> AppError {
+    AppError::not_found("not_found", "No such ZIP job.")
+}
