@@ -2,6 +2,7 @@
 //! through the same router the servers use.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -14,9 +15,13 @@ use shared::domain::Role;
 use shared::http::{router, Group};
 use shared::objects::local::LocalObjects;
 use shared::objects::s3::S3Objects;
+use shared::objects::{
+    ByteRange, ByteSource, Download, ListPage, ObjectInfo, ObjectStore, PartInfo, Presign,
+};
 use shared::services::{Backends, RegisterInput};
 use shared::store::dynamo::DynamoStore;
 use shared::store::sqlite::SqliteStore;
+use shared::store::{StoreError, StoreResult};
 use shared::Core;
 use tower::ServiceExt;
 
@@ -504,4 +509,116 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// An object store that fails on demand, around a real one: the next `failed_deletes`
+/// deletions fail, and the copy numbered `failed_copy` (1-based, 0 = none) fails.
+pub struct Flaky {
+    inner: Arc<dyn ObjectStore>,
+    pub failed_deletes: AtomicUsize,
+    pub failed_copy: AtomicUsize,
+    copies: AtomicUsize,
+}
+
+impl Flaky {
+    /// An app sharing `base`'s stores, with its objects behind a `Flaky`.
+    pub fn around(base: &TestApp) -> (TestApp, Arc<Flaky>) {
+        let flaky = Arc::new(Flaky {
+            inner: base.core.objects.clone(),
+            failed_deletes: AtomicUsize::new(0),
+            failed_copy: AtomicUsize::new(0),
+            copies: AtomicUsize::new(0),
+        });
+        let backends = Backends {
+            store: base.core.store.clone(),
+            objects: flaky.clone(),
+        };
+        let core = Core::new(base.core.config.clone(), backends, SECRET.as_bytes());
+        (TestApp::from_core(Arc::new(core)), flaky)
+    }
+}
+
+fn injected() -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!("injected failure"))
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Flaky {
+    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
+        self.inner.head(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<ListPage> {
+        self.inner.list(prefix, delimited, cursor, limit).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max: u64,
+    ) -> StoreResult<ObjectInfo> {
+        self.inner.put(key, body, content_type, max).await
+    }
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
+        self.inner.get(key, range).await
+    }
+    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
+        let failing = self
+            .failed_deletes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(injected());
+        }
+        self.inner.delete(keys).await
+    }
+    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
+        let number = self.copies.fetch_add(1, Ordering::SeqCst) + 1;
+        if number == self.failed_copy.load(Ordering::SeqCst) {
+            return Err(injected());
+        }
+        self.inner.copy(from, to).await
+    }
+    async fn presign(
+        &self,
+        what: Presign<'_>,
+        ttl: std::time::Duration,
+    ) -> StoreResult<Option<String>> {
+        self.inner.presign(what, ttl).await
+    }
+    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
+        self.inner.begin_upload(key, content_type).await
+    }
+    async fn put_part(
+        &self,
+        id: &str,
+        n: u32,
+        offset: u64,
+        size: u64,
+        body: ByteSource<'_>,
+    ) -> StoreResult<PartInfo> {
+        self.inner.put_part(id, n, offset, size, body).await
+    }
+    async fn list_parts(&self, key: &str, id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
+        self.inner.list_parts(key, id).await
+    }
+    async fn complete_upload(
+        &self,
+        key: &str,
+        id: &str,
+        parts: &[PartInfo],
+    ) -> StoreResult<ObjectInfo> {
+        self.inner.complete_upload(key, id, parts).await
+    }
+    async fn abort_upload(&self, key: &str, id: &str) -> StoreResult<()> {
+        self.inner.abort_upload(key, id).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
 }

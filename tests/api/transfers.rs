@@ -721,3 +721,40 @@ async fn direct_upload_rules_and_quota(kind: Kind) {
     assert_eq!(item["content_type"], "application/x-custom");
     assert_eq!(usage(&app, &token).await, (900, 1));
 }
+
+/// Storage fails while a form's files are put in place (after the checks and the charge): the
+/// usage given back is exactly what the unplaced files were charged, overwrites included.
+#[tokio::test]
+async fn a_commit_failing_midway_gives_back_exactly_what_was_not_placed() {
+    use std::sync::atomic::Ordering;
+    let base = TestApp::new(Kind::Embedded).await;
+    let (app, flaky) = crate::helpers::Flaky::around(&base);
+    let (_, token, _) = app.user("uma").await;
+    app.upload(&token, &[], &[("a.txt", b"0123456789")])
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(usage(&app, &token).await, (10, 1));
+    // b.txt is new (+5 bytes, +1 file); a.txt shrinks from 10 to 4 bytes (-6). The first copy
+    // was the first upload's; the second places b.txt; the third, a.txt's, fails.
+    flaky.failed_copy.store(3, Ordering::SeqCst);
+    let reply = app
+        .upload(
+            &token,
+            &[("overwrite", None, b"true")],
+            &[("b.txt", b"bbbbb"), ("a.txt", b"aaaa")],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    // b.txt was placed, a.txt kept its old 10 bytes: 15 bytes in 2 files, as counted.
+    assert_eq!(usage(&app, &token).await, (15, 2));
+    assert_eq!(
+        download(&app, &token, "a.txt", None).await.body,
+        "0123456789"
+    );
+    assert_eq!(download(&app, &token, "b.txt", None).await.body, "bbbbb");
+}

@@ -4,13 +4,9 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::Role;
-use shared::objects::{
-    ByteRange, ByteSource, Download, ListPage, ObjectInfo, ObjectStore, PartInfo, Presign,
-};
-use shared::store::{StoreError, StoreResult};
 
 use crate::backend_tests;
-use crate::helpers::{Kind, TestApp, PASSWORD};
+use crate::helpers::{Flaky, Kind, TestApp, PASSWORD};
 
 backend_tests!(
     the_role_table_holds_on_every_endpoint,
@@ -554,115 +550,18 @@ async fn usage_counters_never_go_below_zero(kind: Kind) {
     assert!(!store.add_usage("no-such-user", -1, -1, None).await.unwrap());
 }
 
-/// Object storage that fails the next `failures` deletions, then works.
-struct Flaky {
-    inner: std::sync::Arc<dyn ObjectStore>,
-    failures: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Flaky {
-    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
-        self.inner.head(key).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        delimited: bool,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<ListPage> {
-        self.inner.list(prefix, delimited, cursor, limit).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        body: ByteSource<'_>,
-        content_type: &str,
-        max: u64,
-    ) -> StoreResult<ObjectInfo> {
-        self.inner.put(key, body, content_type, max).await
-    }
-    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
-        self.inner.get(key, range).await
-    }
-    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
-        use std::sync::atomic::Ordering;
-        let left = self.failures.load(Ordering::SeqCst);
-        if left > 0 {
-            self.failures.store(left - 1, Ordering::SeqCst);
-            return Err(StoreError::Unavailable(anyhow::anyhow!("injected failure")));
-        }
-        self.inner.delete(keys).await
-    }
-    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
-        self.inner.copy(from, to).await
-    }
-    async fn presign(
-        &self,
-        what: Presign<'_>,
-        ttl: std::time::Duration,
-    ) -> StoreResult<Option<String>> {
-        self.inner.presign(what, ttl).await
-    }
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
-        self.inner.begin_upload(key, content_type).await
-    }
-    async fn put_part(
-        &self,
-        id: &str,
-        n: u32,
-        offset: u64,
-        size: u64,
-        body: ByteSource<'_>,
-    ) -> StoreResult<PartInfo> {
-        self.inner.put_part(id, n, offset, size, body).await
-    }
-    async fn list_parts(&self, key: &str, id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
-        self.inner.list_parts(key, id).await
-    }
-    async fn complete_upload(
-        &self,
-        key: &str,
-        id: &str,
-        parts: &[PartInfo],
-    ) -> StoreResult<ObjectInfo> {
-        self.inner.complete_upload(key, id, parts).await
-    }
-    async fn abort_upload(&self, key: &str, id: &str) -> StoreResult<()> {
-        self.inner.abort_upload(key, id).await
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-}
-
 /// Storage fails while a user's files are deleted: the answer says so (503), the account stays
 /// disabled, and the same request later finishes the job.
 async fn deletion_reports_and_resumes() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
     let base = TestApp::new(Kind::Embedded).await;
-    let flaky = Arc::new(Flaky {
-        inner: base.core.objects.clone(),
-        failures: AtomicUsize::new(0),
-    });
-    let backends = shared::services::Backends {
-        store: base.core.store.clone(),
-        objects: flaky.clone(),
-    };
-    let core = shared::Core::new(
-        base.core.config.clone(),
-        backends,
-        crate::helpers::SECRET.as_bytes(),
-    );
-    let app = TestApp::from_core(Arc::new(core));
+    let (app, flaky) = Flaky::around(&base);
     let (_, su) = app.member("boss", Role::Superuser).await;
     let (id, access, _) = app.user("uma").await;
     app.upload(&access, &[], &[("a.txt", b"alpha"), ("b.txt", b"beta")])
         .await
         .expect(StatusCode::CREATED);
-    flaky.failures.store(1, Ordering::SeqCst);
+    flaky.failed_deletes.store(1, Ordering::SeqCst);
     delete(&app, &su, &id)
         .await
         .expect_error(StatusCode::SERVICE_UNAVAILABLE, "deletion_incomplete");

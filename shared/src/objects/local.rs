@@ -748,7 +748,11 @@ impl ObjectStore for LocalObjects {
             modified: Utc::now(),
         };
         let info = self.commit(info, blob).await?;
-        self.forget_upload(upload_id).await?;
+        // The object exists now: a failure to drop the bookkeeping must not undo that (the
+        // sweeper removes the records later).
+        if let Err(e) = self.forget_upload(upload_id).await {
+            tracing::warn!(error = %e, "completed upload not forgotten");
+        }
         Ok(info)
     }
 

@@ -562,18 +562,30 @@ impl ObjectStore for S3Objects {
                     .build()
             })
             .collect();
-        match self.complete(key, upload_id, completed).await {
-            Ok(_) => {}
+        let etag = match self.complete(key, upload_id, completed).await {
+            Ok(etag) => etag,
             Err(StoreError::Other(e)) if is_code(&e, &["NoSuchUpload", "InvalidPart"]) => {
                 return Err(StoreError::Invalid(
                     "The upload or one of its parts is not there any more.".into(),
                 ))
             }
             Err(e) => return Err(e),
+        };
+        // The object exists now: if reading it back fails, answer from what is known rather
+        // than report a failure (the caller would undo its bookkeeping for a stored file).
+        match self.head(key).await {
+            Ok(Some(info)) => Ok(info),
+            other => {
+                tracing::warn!(key, result = ?other.map(|_| ()), "completed object not read back");
+                Ok(ObjectInfo {
+                    key: key.to_owned(),
+                    size: parts.iter().map(|p| p.size).sum(),
+                    etag,
+                    content_type: crate::objects::content_type_of(key).to_owned(),
+                    modified: Utc::now(),
+                })
+            }
         }
-        self.head(key)
-            .await?
-            .ok_or_else(|| StoreError::other(anyhow!("completed object {key} is missing")))
     }
 
     async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()> {

@@ -157,12 +157,17 @@ impl UploadBatch<'_> {
     async fn commit(&self) -> AppResult<Uploaded> {
         // Names may have been taken while the bytes were arriving: check again, and count what
         // the overwritten files held.
-        let (mut bytes, mut files) = (0i64, 0i64);
+        // What each file adds to the usage (bytes, files): with overwrite, the difference.
+        let mut deltas = Vec::with_capacity(self.staged.len());
         for s in &self.staged {
             let replaced = self.check_free(&s.target).await?;
-            bytes += s.info.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
-            files += i64::from(replaced.is_none());
+            deltas.push((
+                s.info.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64),
+                i64::from(replaced.is_none()),
+            ));
         }
+        let sum = |d: &[(i64, i64)]| d.iter().fold((0, 0), |(b, f), (db, df)| (b + db, f + df));
+        let (bytes, files) = sum(&deltas);
         self.core.charge(&self.me.user, bytes, files).await?;
         for (done, s) in self.staged.iter().enumerate() {
             let copied = self
@@ -171,18 +176,12 @@ impl UploadBatch<'_> {
                 .copy(&s.key, &self.home.file(&s.target))
                 .await;
             if !matches!(copied, Ok(Some(_))) {
-                // Give back what the files not placed were counted for.
-                let rest = &self.staged[done..];
-                let rest_bytes: u64 = rest.iter().map(|s| s.info.size).sum();
+                // Give back exactly what the files not placed were counted for.
+                let (rest_bytes, rest_files) = sum(&deltas[done..]);
                 let _ = self
                     .core
                     .store
-                    .add_usage(
-                        &self.me.user.id,
-                        -(rest_bytes as i64),
-                        -(rest.len() as i64),
-                        None,
-                    )
+                    .add_usage(&self.me.user.id, -rest_bytes, -rest_files, None)
                     .await;
                 return Err(match copied {
                     Err(e) => e.into(),
