@@ -207,10 +207,7 @@ fn range_header(headers: &HeaderMap) -> Option<&str> {
 
 fn deliver(delivery: Delivery) -> Response {
     match delivery {
-        // 302, as API.md says (axum's `Redirect` offers 303/307/308 only).
-        Delivery::Redirect(signed) => {
-            (StatusCode::FOUND, [(header::LOCATION, signed.url)]).into_response()
-        }
+        Delivery::Redirect(signed) => super::found(signed.url),
         Delivery::Link(signed) => Json(signed).into_response(),
         Delivery::Bytes {
             download,

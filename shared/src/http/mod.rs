@@ -147,6 +147,15 @@ pub fn router(state: AppState, groups: &[Group]) -> Router {
         .with_state(state)
 }
 
+/// 302 to `url`, as API.md says (axum's `Redirect` offers 303/307/308 only).
+fn found(url: String) -> axum::response::Response {
+    (
+        axum::http::StatusCode::FOUND,
+        [(axum::http::header::LOCATION, url)],
+    )
+        .into_response()
+}
+
 async fn not_found() -> impl IntoResponse {
     AppError::not_found("not_found", "No such endpoint.")
 }

@@ -48,10 +48,7 @@ async fn download_zip(
     let redirect = query.redirect.unwrap_or(true);
     Ok(match core.zip_folder(&me, query, &origin).await? {
         Zipped::Done(job) => match (&job.url, redirect) {
-            // 302, as API.md says (axum's `Redirect` offers 303/307/308 only).
-            (Some(url), true) => {
-                (StatusCode::FOUND, [(header::LOCATION, url.clone())]).into_response()
-            }
+            (Some(url), true) => super::found(url.clone()),
             _ => Json(job).into_response(),
         },
         Zipped::Started(job) => accepted(job),

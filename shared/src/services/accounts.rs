@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::authn::hashes_match;
 use super::check::Check;
 use super::throttle::LoginCounters;
+use super::zip::archives_prefix;
 use super::{now, Core, Principal};
 use crate::domain::{Email, NewPassword, Role, User, UserView, Username};
 use crate::error::{AppError, AppResult};
@@ -114,6 +115,25 @@ pub(super) fn taken(err: WriteUserError) -> AppError {
             "The account changed while this request ran; try again.",
         ),
         WriteUserError::Store(e) => e.into(),
+    }
+}
+
+/// Applies the given names and email to `user`, each validated (errors go to `check`).
+pub(super) fn edit_profile(
+    check: &mut Check,
+    user: &mut User,
+    first_name: Option<&str>,
+    last_name: Option<&str>,
+    email: Option<&str>,
+) {
+    if let Some(first) = check.text("first_name", first_name, NAME_MAX) {
+        user.first_name = first;
+    }
+    if let Some(last) = check.text("last_name", last_name, NAME_MAX) {
+        user.last_name = last;
+    }
+    if let Some(email) = email.and_then(|e| check.parse("email", Email::parse(e))) {
+        user.email = email.to_string();
     }
 }
 
@@ -372,17 +392,13 @@ impl Core {
         let mut check = Check::default();
         let before = &principal.user;
         let mut after = before.clone();
-        if let Some(first) = check.text("first_name", input.first_name.as_deref(), NAME_MAX) {
-            after.first_name = first;
-        }
-        if let Some(last) = check.text("last_name", input.last_name.as_deref(), NAME_MAX) {
-            after.last_name = last;
-        }
-        if let Some(email) = input.email.as_deref() {
-            if let Some(email) = check.parse("email", Email::parse(email)) {
-                after.email = email.to_string();
-            }
-        }
+        edit_profile(
+            &mut check,
+            &mut after,
+            input.first_name.as_deref(),
+            input.last_name.as_deref(),
+            input.email.as_deref(),
+        );
         check.finish()?;
         after.updated_at = now();
         self.store
@@ -465,9 +481,10 @@ impl Core {
     /// Files first: if that fails midway the account still exists and the call can be
     /// repeated; the metadata goes last, in one step.
     pub(super) async fn remove_user_data(&self, user: &User) -> AppResult<()> {
-        self.delete_prefix(&user.id, &format!("{}/", user.dir_name()))
+        self.delete_prefix(Some(&user.id), &format!("{}/", user.dir_name()))
             .await?;
-        self.delete_archives(&user.id).await?;
+        self.delete_prefix(None, &format!("{}/", archives_prefix(&user.id)))
+            .await?;
         self.store.delete_user(user).await?;
         Ok(())
     }

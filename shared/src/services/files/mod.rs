@@ -361,13 +361,15 @@ impl Core {
         if !self.folder_exists(&home, &path).await? {
             return Err(not_found());
         }
-        self.delete_prefix(&me.user.id, &home.folder(&path)).await?;
+        self.delete_prefix(Some(&me.user.id), &home.folder(&path))
+            .await?;
         Ok(format!("Folder '{path}' deleted successfully"))
     }
 
     /// Deletes every object whose key starts with `prefix`, a listing page at a time, giving
-    /// the bytes back to `owner`'s usage as each page goes.
-    pub(crate) async fn delete_prefix(&self, owner: &str, prefix: &str) -> AppResult<()> {
+    /// the bytes back to `owner`'s usage as each page goes (`None`: objects no quota counts,
+    /// like archives).
+    pub(crate) async fn delete_prefix(&self, owner: Option<&str>, prefix: &str) -> AppResult<()> {
         loop {
             let page = self
                 .objects
@@ -378,6 +380,7 @@ impl Core {
             }
             let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
             self.objects.delete(&keys).await?;
+            let Some(owner) = owner else { continue };
             let gone: Vec<ObjectInfo> = page
                 .items
                 .into_iter()

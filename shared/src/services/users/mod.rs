@@ -12,10 +12,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use self::rules::{require, Act};
-use super::accounts::{taken, NAME_MAX};
+use super::accounts::{edit_profile, taken};
 use super::check::Check;
 use super::{now, Core, Principal, RegisterInput};
-use crate::domain::{Email, NewPassword, Role, StorageUsage, User, UserView};
+use crate::domain::{NewPassword, Role, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::store::UserKey;
 
@@ -239,16 +239,18 @@ impl Core {
         id: &str,
         input: UserUpdate,
     ) -> AppResult<User> {
+        let before = self.administered(me, id).await?;
         let mut check = Check::default();
         let grant = parse_role(&mut check, input.role.as_deref());
-        let first_name = check.text("first_name", input.first_name.as_deref(), NAME_MAX);
-        let last_name = check.text("last_name", input.last_name.as_deref(), NAME_MAX);
-        let email = input
-            .email
-            .as_deref()
-            .and_then(|e| check.parse("email", Email::parse(e)));
+        let mut after = before.clone();
+        edit_profile(
+            &mut check,
+            &mut after,
+            input.first_name.as_deref(),
+            input.last_name.as_deref(),
+            input.email.as_deref(),
+        );
         check.finish()?;
-        let before = self.administered(me, id).await?;
         require(
             me.user.role,
             Act::Change {
@@ -256,7 +258,6 @@ impl Core {
                 grant,
             },
         )?;
-        let mut after = before.clone();
         if let Some(role) = grant {
             after.role = role;
         }
@@ -265,15 +266,6 @@ impl Core {
         }
         if let Some(quota) = input.quota_bytes {
             after.quota_bytes = quota;
-        }
-        if let Some(first) = first_name {
-            after.first_name = first;
-        }
-        if let Some(last) = last_name {
-            after.last_name = last;
-        }
-        if let Some(email) = email {
-            after.email = email.to_string();
         }
         if after.role != Role::Superuser || !after.is_active {
             self.keep_a_superuser(&before).await?;

@@ -129,8 +129,13 @@ impl<'a> Pages<'a> {
     }
 }
 
+/// Where a user's archives are kept (no trailing `/`).
+pub(crate) fn archives_prefix(user_id: &str) -> String {
+    format!("archives/{user_id}")
+}
+
 pub(crate) fn archive_key(user_id: &str, job_id: &str) -> String {
-    format!("archives/{user_id}/{job_id}.zip")
+    format!("{}/{job_id}.zip", archives_prefix(user_id))
 }
 
 fn archive_name(raw: Option<&str>, fallback: &str) -> AppResult<String> {
@@ -166,8 +171,7 @@ impl Core {
             return Err(not_found());
         }
         let name = archive_name(None, if path.is_home() { "home" } else { path.name() })?;
-        self.start_zip(me, vec![path.to_string()], true, name, origin)
-            .await
+        self.start_zip(me, vec![path], true, name, origin).await
     }
 
     /// `POST /api/zip`: several files and folders, each under its own name.
@@ -196,10 +200,7 @@ impl Core {
             _ => "archive".to_owned(),
         };
         let name = archive_name(input.name.as_deref(), &fallback)?;
-        // Resolving now answers a missing path or clashing names with 404/409 at once.
-        self.resolve(&me.user.id, &parsed, false).await?;
-        let paths = parsed.iter().map(|p| p.to_string()).collect();
-        self.start_zip(me, paths, false, name, origin).await
+        self.start_zip(me, parsed, false, name, origin).await
     }
 
     pub async fn zip_job(&self, me: &Principal, job_id: &str, origin: &str) -> AppResult<JobView> {
@@ -209,22 +210,6 @@ impl Core {
             .await?
             .ok_or_else(no_job)?;
         self.view(job, origin).await
-    }
-
-    /// Deletes every archive of the user (their account is going).
-    pub(crate) async fn delete_archives(&self, user_id: &str) -> AppResult<()> {
-        let prefix = format!("archives/{user_id}/");
-        loop {
-            let page = self
-                .objects
-                .list(&prefix, false, None, MAX_LIST_PAGE)
-                .await?;
-            if page.items.is_empty() {
-                return Ok(());
-            }
-            let keys: Vec<String> = page.items.iter().map(|i| i.key().to_owned()).collect();
-            self.objects.delete(&keys).await?;
-        }
     }
 
     /// Turns paths into sources: a file or a folder each, with distinct names in the archive.
@@ -310,16 +295,13 @@ impl Core {
     async fn start_zip(
         self: &Arc<Self>,
         me: &Principal,
-        paths: Vec<String>,
+        paths: Vec<UserPath>,
         folder_contents: bool,
         name: String,
         origin: &str,
     ) -> AppResult<Zipped> {
-        let parsed: Vec<UserPath> = paths
-            .iter()
-            .map(|p| parse_path("paths", Some(p)))
-            .collect::<AppResult<_>>()?;
-        let sources = self.resolve(&me.user.id, &parsed, folder_contents).await?;
+        // A missing path or clashing names are answered (404/409) before any job exists.
+        let sources = self.resolve(&me.user.id, &paths, folder_contents).await?;
         let (files_total, bytes_total) = self.measure(&sources).await?;
         let at = now();
         let mut job = ZipJob {
@@ -327,7 +309,7 @@ impl Core {
             user_id: me.user.id.clone(),
             status: JobStatus::Running,
             name,
-            paths,
+            paths: paths.iter().map(|p| p.to_string()).collect(),
             folder_contents,
             files_done: 0,
             files_total,
