@@ -4,8 +4,11 @@ SHELL := /bin/bash
 TOOLS := source scripts/lib/common.sh && use_tools &&
 EVENT ?= events/auth/health.json
 FUNCTION ?= $(word 2,$(subst /, ,$(EVENT)))
+# What the functions run with under `make watch` (Cargo.toml's [workspace.metadata.lambda.env],
+# the emulators), for the commands that act on the same table and bucket.
+LAMBDA_ENV = $(shell python3 -c 'import tomllib; env = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["metadata"]["lambda"]["env"]; print(" ".join(f"{k}={v}" for k, v in env.items()))')
 
-.PHONY: run test emulators watch invoke build build-x86 validate deploy deploy-prod bench
+.PHONY: run test emulators watch invoke superuser token build build-x86 validate deploy deploy-prod bench
 
 run:            ## the whole API on 127.0.0.1:8000, embedded backend
 	cargo run
@@ -19,11 +22,22 @@ emulators:      ## DynamoDB Local on :8001 and LocalStack S3 on :4566 with table
 watch:          ## the four functions behind their real paths on 127.0.0.1:9000 (needs `make emulators`)
 	$(TOOLS) cargo lambda watch -A 127.0.0.1 -P 9000
 
-invoke:         ## invoke a function with an event: make invoke EVENT=events/auth/login.json
-	$(TOOLS) cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 9000 $(FUNCTION) --data-file $(EVENT)
+invoke:         ## invoke a function with an event: make invoke EVENT=events/files/list.json [TOKEN=$TOKEN]
+	@$(TOOLS) data=$(EVENT) && \
+	if grep -q '{{TOKEN}}' $(EVENT); then \
+	  [ -n "$(TOKEN)" ] || { echo "$(EVENT) acts as a user: add TOKEN=... (make token)" >&2; exit 2; }; \
+	  data="$$VC_TMP/event.json" && sed 's|{{TOKEN}}|$(TOKEN)|g' $(EVENT) > "$$data"; \
+	fi && \
+	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 9000 $(FUNCTION) --data-file "$$data"
+
+superuser:      ## a superuser on the emulators: make superuser USERNAME=admin EMAIL=admin@example.com
+	@env $(LAMBDA_ENV) cargo run -q -- create-superuser --username '$(USERNAME)' --email '$(EMAIL)'
+
+token:          ## an access token for a user on the emulators: TOKEN=$(make token USERNAME=admin)
+	@env $(LAMBDA_ENV) cargo run -q -- issue-token --username '$(USERNAME)' $(if $(TTL),--ttl $(TTL))
 
 build:          ## the four Lambda bootstraps for arm64 (target/lambda/<fn>/bootstrap)
-	$(TOOLS) cargo lambda build --release --arm64 -p auth -p users -p files -p zip
+	$(TOOLS) use_arm64_target && cargo lambda build --release --arm64 -p auth -p users -p files -p zip
 
 build-x86:      ## the same for x86_64
 	$(TOOLS) cargo lambda build --release -p auth -p users -p files -p zip
@@ -32,10 +46,10 @@ validate:       ## lint the SAM template
 	$(TOOLS) sam validate --lint && cfn-lint infra/template.yaml
 
 deploy:         ## build with SAM and deploy the dev stack (samconfig.toml)
-	$(TOOLS) sam build && sam deploy
+	$(TOOLS) use_arm64_target && sam build && sam deploy
 
 deploy-prod:
-	$(TOOLS) sam build --config-env prod && sam deploy --config-env prod
+	$(TOOLS) use_arm64_target && sam build --config-env prod && sam deploy --config-env prod
 
 bench:
 	benches/auth.sh

@@ -19,4 +19,12 @@ export VERTEX_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$ddb_port"
 export VERTEX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 
 export VERTEX_TEST_BACKENDS=all
+# Every AWS call the AWS-backend cases make, by function, for the IAM check below.
+export VERTEX_TEST_AWS_CALLS="${VERTEX_TEST_AWS_CALLS:-$VC_TMP/aws-calls.jsonl}"
 cargo test --workspace "$@"
+if [ $# -eq 0 ]; then
+  # Only a whole run has exercised every call: hold them against the template's policies.
+  cargo test --workspace --test iam -- --ignored
+  # ...and the served OpenAPI document against the server (schemathesis).
+  scripts/api-fuzz.sh
+fi

@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 use_tools
+use_arm64_target # sam build cross-compiles the functions for arm64
 "$@"

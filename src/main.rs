@@ -61,6 +61,16 @@ enum Command {
     /// Create the DynamoDB table and the S3 bucket (for emulators; on AWS the SAM template
     /// creates them).
     CreateStorage,
+    /// Print a short-lived access token for an existing user, for `make invoke TOKEN=…` or
+    /// curl: a session of its own, no password needed. Only the token goes to standard output.
+    IssueToken {
+        /// The user's username (or email).
+        #[arg(long)]
+        username: String,
+        /// Lifetime in seconds, at most a day [default: VERTEX_ACCESS_TTL_SECS, 900].
+        #[arg(long, value_name = "SECONDS")]
+        ttl: Option<i64>,
+    },
 }
 
 fn config(cli: &Cli) -> anyhow::Result<Config> {
@@ -73,8 +83,11 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    runtime::init_tracing();
     let cli = Cli::parse();
+    // Logs go to standard output, where `issue-token` prints only the token.
+    if !matches!(cli.command, Some(Command::IssueToken { .. })) {
+        runtime::init_tracing();
+    }
     let result = match &cli.command {
         None => serve(&cli, "127.0.0.1:8000".parse().expect("valid address")).await,
         Some(Command::Serve { addr }) => serve(&cli, *addr).await,
@@ -84,6 +97,7 @@ async fn main() -> ExitCode {
             password_stdin,
         }) => create_superuser(&cli, username, email, *password_stdin).await,
         Some(Command::CreateStorage) => create_storage(&cli).await,
+        Some(Command::IssueToken { username, ttl }) => issue_token(&cli, username, *ttl).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -194,12 +208,64 @@ async fn create_superuser(
             println!("Superuser {} created (id {}).", user.username, user.id);
             Ok(())
         }
-        Err(AppError::Validation(fields)) => {
+        Err(e) => Err(refusal(e)),
+    }
+}
+
+/// A service error as the commands report it: field errors one per line, else the message.
+fn refusal(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::Validation(fields) => {
             let lines: Vec<String> = fields.iter().map(|(f, m)| format!("  {f}: {m}")).collect();
-            bail!("invalid input:\n{}", lines.join("\n"))
+            anyhow::anyhow!("invalid input:\n{}", lines.join("\n"))
         }
-        Err(AppError::Conflict { message, .. }) => bail!("{message}"),
-        Err(e) => Err(anyhow::anyhow!("{e}")),
+        e => anyhow::anyhow!("{e}"),
+    }
+}
+
+async fn issue_token(cli: &Cli, username: &str, ttl: Option<i64>) -> anyhow::Result<()> {
+    let config = config(cli)?;
+    let ttl = ttl.unwrap_or(config.access_ttl_secs);
+    let backend = match config.backend {
+        Backend::Embedded => {
+            let db = config.data_dir.join("vertexcloud.db");
+            if !db.exists() {
+                bail!(
+                    "no embedded data in {} (--data-dir, VERTEX_DATA_DIR; --backend aws for the \
+                     emulators)",
+                    config.data_dir.display()
+                );
+            }
+            format!("embedded backend in {}", config.data_dir.display())
+        }
+        Backend::Aws => {
+            let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+                .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+                .map(|url| format!(" at {url}"))
+                .unwrap_or_default();
+            let table = config.table.as_deref().unwrap_or_default();
+            format!("aws backend (DynamoDB table {table}{endpoint})")
+        }
+    };
+    let backends = runtime::open_backends(&config).await?;
+    // The secret the server and the functions verify with (the data dir's, or the configured one).
+    let secret = runtime::load_secret(&config)
+        .await
+        .with_context(|| format!("reading the signing secret of the {backend}"))?;
+    let core = Core::new(config, backends, &secret);
+    match core.issue_token(username, ttl).await {
+        Ok(issued) => {
+            eprintln!(
+                "Access token for {} ({}), valid until {}:",
+                issued.user.username,
+                issued.user.role.as_str(),
+                issued.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            println!("{}", issued.access);
+            Ok(())
+        }
+        Err(AppError::Unavailable(cause)) => bail!("cannot reach the {backend}: {cause:#}"),
+        Err(e) => Err(refusal(e)).with_context(|| format!("no token from the {backend}")),
     }
 }
 

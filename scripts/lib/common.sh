@@ -118,6 +118,12 @@ use_tools() {
   export SAM_CLI_TELEMETRY=0
 }
 
+# The Rust target of the deployed functions (arm64 Lambda), installed by rustup when missing.
+use_arm64_target() {
+  rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' \
+    || rustup target add aarch64-unknown-linux-gnu
+}
+
 SEVENZIP_PACKAGE_VERSION="5.2.0" # npm 7zip-bin: 7-Zip's 7za for Linux x64/arm64
 
 # Exports VERTEX_TEST_7Z: a 7-Zip the suite checks archives with (7z on PATH, or 7za from npm,
@@ -140,4 +146,22 @@ use_7zip() {
     found="$dir/linux/$arch/7za"
   fi
   export VERTEX_TEST_7Z="$found"
+}
+
+SCHEMATHESIS_VENV="$VERTEX_CACHE_DIR/schemathesis-venv"
+# The OpenAPI fuzzer scripts/api-fuzz.sh runs, pinned (Python 3.10+).
+SCHEMATHESIS_PACKAGES=(schemathesis==4.32.5)
+
+# Installs schemathesis into its own cached venv and puts it first on PATH.
+use_schemathesis() {
+  if ! "$SCHEMATHESIS_VENV/bin/python" -c 'import sys' 2>/dev/null \
+      || [ "$(cat "$SCHEMATHESIS_VENV/.packages" 2>/dev/null)" != "${SCHEMATHESIS_PACKAGES[*]}" ]; then
+    echo "Installing ${SCHEMATHESIS_PACKAGES[*]} into $SCHEMATHESIS_VENV (one time)..."
+    rm -rf "$SCHEMATHESIS_VENV"
+    python3 -m venv "$SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "${SCHEMATHESIS_PACKAGES[@]}"
+    echo "${SCHEMATHESIS_PACKAGES[*]}" > "$SCHEMATHESIS_VENV/.packages"
+  fi
+  export PATH="$SCHEMATHESIS_VENV/bin:$PATH"
+  export SCHEMATHESIS_TELEMETRY=false
 }

@@ -80,6 +80,12 @@ pub struct Config {
     pub zip_sync_max_files: u64,
     pub zip_sync_max_bytes: u64,
     pub throttle: ThrottleConfig,
+    /// Appends every AWS call the process makes to this file as JSON lines
+    /// (`VERTEX_RECORD_AWS_CALLS`), for checking IAM policies against real calls.
+    pub record_aws_calls: Option<PathBuf>,
+    /// Lambda: read each store once during init (`VERTEX_WARM_CONNECTIONS`, default on), so the
+    /// first request does not pay for opening the connections.
+    pub warm_connections: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +150,8 @@ impl Config {
                 address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
                 window_secs: parse_var("VERTEX_LOGIN_WINDOW_SECS", 15 * 60)?,
             },
+            record_aws_calls: var("VERTEX_RECORD_AWS_CALLS").map(PathBuf::from),
+            warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", true)?,
         };
         config.check()?;
         Ok(config)

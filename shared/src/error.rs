@@ -196,8 +196,24 @@ pub struct ErrorBody {
     /// Stable snake_case code for programs.
     pub code: String,
     /// `null`, a string, or field → message for validation errors.
-    #[schema(value_type = Object, nullable = true)]
+    #[schema(schema_with = details_schema)]
     pub details: Value,
+}
+
+/// What `details` holds: `null`, a string (429), or field → message (`validation_error`).
+fn details_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(
+            [Type::Null, Type::String, Type::Object]
+                .into_iter()
+                .collect::<utoipa::openapi::schema::SchemaType>(),
+        )
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(
+            "`null`, a string, or field → message for validation errors.",
+        ))
+        .build()
 }
 
 impl IntoResponse for AppError {

@@ -2,6 +2,7 @@
 //! that both the Lambda functions and the local server run.
 
 pub mod archive;
+pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -1,8 +1,6 @@
 //! Process wiring shared by the four Lambda binaries and the local server: tracing, clients and
 //! the [`Core`], built once per process.
 
-use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,14 +8,12 @@ use anyhow::{bail, Context};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 
+use crate::aws::{AwsClients, CallLog};
 use crate::config::{Backend, Config};
 use crate::http::{self, Group};
-use crate::objects::local::LocalObjects;
 use crate::objects::s3::S3Objects;
-use crate::security::random_secret;
 use crate::services::{job_event, Backends, Launcher};
 use crate::store::dynamo::DynamoStore;
-use crate::store::sqlite::SqliteStore;
 use crate::Core;
 
 /// JSON logs on Lambda (CloudWatch), readable text elsewhere; `RUST_LOG` filters (default info).
@@ -53,36 +49,15 @@ pub async fn aws_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// Reads the signing secret from the data dir, creating it (mode 0600) on first start.
-fn embedded_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join("jwt-secret");
-    match std::fs::read_to_string(&path) {
-        Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
-        Ok(_) => bail!("{} is shorter than 32 bytes", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-    let secret = random_secret(48);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(secret.as_bytes())?;
-    file.sync_all()?;
-    Ok(secret.into_bytes())
-}
-
-async fn aws_secret(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Result<Vec<u8>> {
+/// The AWS backend's signing secret: configured, or read from SSM Parameter Store.
+pub async fn aws_secret(config: &Config, ssm: &aws_sdk_ssm::Client) -> anyhow::Result<Vec<u8>> {
     if let Some(secret) = &config.jwt_secret {
         return Ok(secret.0.as_bytes().to_vec());
     }
     let Some(name) = &config.jwt_secret_param else {
         bail!("no JWT secret configured (VERTEX_JWT_SECRET or VERTEX_JWT_SECRET_PARAM)");
     };
-    let out = aws_sdk_ssm::Client::new(sdk)
+    let out = ssm
         .get_parameter()
         .name(name)
         .with_decryption(true)
@@ -99,48 +74,38 @@ async fn aws_secret(config: &Config, sdk: &aws_config::SdkConfig) -> anyhow::Res
     Ok(value.into_bytes())
 }
 
-/// Creates the data directory readable by its owner only: it holds password hashes and the
-/// signing secret.
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("creating data directory {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+/// What the local process calls itself in recorded AWS calls (a Lambda function uses its group).
+const LOCAL_PROCESS: &str = "vertexcloud";
+
+/// The AWS clients of `function`, recording their calls when `VERTEX_RECORD_AWS_CALLS` names a
+/// file.
+pub async fn aws_clients(config: &Config, function: &str) -> AwsClients {
+    let recorder = config
+        .record_aws_calls
+        .as_ref()
+        .map(|path| CallLog::to_file(path).recorder(function));
+    AwsClients::new(
+        &aws_sdk_config().await,
+        config.s3_path_style,
+        recorder.as_ref(),
+    )
+}
+
+/// The stores of the AWS backend, over `clients`.
+pub fn aws_backends(config: &Config, clients: &AwsClients) -> anyhow::Result<Backends> {
+    let table = config.table.clone().context("VERTEX_TABLE is not set")?;
+    let bucket = config.bucket.clone().context("VERTEX_BUCKET is not set")?;
+    Ok(Backends {
+        store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), table)),
+        objects: Arc::new(S3Objects::new(clients.s3.clone(), bucket)),
+    })
 }
 
 /// Opens the metadata and object stores of the configured backend.
 pub async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
     Ok(match config.backend {
-        Backend::Embedded => {
-            create_private_dir(&config.data_dir)?;
-            Backends {
-                store: Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?),
-                objects: {
-                    let objects = LocalObjects::open(&config.data_dir.join("objects"))?;
-                    objects.spawn_sweeper();
-                    Arc::new(objects)
-                },
-            }
-        }
-        Backend::Aws => {
-            let sdk = aws_sdk_config().await;
-            let table = config.table.clone().context("VERTEX_TABLE is not set")?;
-            let bucket = config.bucket.clone().context("VERTEX_BUCKET is not set")?;
-            let s3 = aws_sdk_s3::config::Builder::from(&sdk)
-                .force_path_style(config.s3_path_style)
-                .build();
-            Backends {
-                store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table)),
-                objects: Arc::new(S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket)),
-            }
-        }
+        Backend::Embedded => embedded::backends(config)?,
+        Backend::Aws => aws_backends(config, &aws_clients(config, LOCAL_PROCESS).await)?,
     })
 }
 
@@ -148,22 +113,36 @@ pub async fn open_backends(config: &Config) -> anyhow::Result<Backends> {
 pub async fn load_secret(config: &Config) -> anyhow::Result<Vec<u8>> {
     match (&config.jwt_secret, config.backend) {
         (Some(secret), _) => Ok(secret.0.as_bytes().to_vec()),
-        (None, Backend::Embedded) => embedded_secret(&config.data_dir),
-        (None, Backend::Aws) => aws_secret(config, &aws_sdk_config().await).await,
+        (None, Backend::Embedded) => embedded::secret(&config.data_dir),
+        (None, Backend::Aws) => {
+            aws_secret(config, &aws_clients(config, LOCAL_PROCESS).await.ssm).await
+        }
     }
 }
 
 /// Store, secret and services, ready to serve.
 pub async fn build_core(config: Config) -> anyhow::Result<Arc<Core>> {
-    Ok(Arc::new(new_core(config).await?))
+    let (core, _) = new_core(config, LOCAL_PROCESS).await?;
+    Ok(Arc::new(core))
 }
 
-async fn new_core(config: Config) -> anyhow::Result<Core> {
-    let backends = open_backends(&config).await?;
-    let secret = load_secret(&config).await?;
-    let core = Core::new(config, backends, &secret);
+/// The core of `function`, and on the AWS backend the clients it was built with.
+async fn new_core(config: Config, function: &str) -> anyhow::Result<(Core, Option<AwsClients>)> {
+    let (core, clients) = match config.backend {
+        Backend::Embedded => {
+            let backends = open_backends(&config).await?;
+            let secret = load_secret(&config).await?;
+            (Core::new(config, backends, &secret), None)
+        }
+        Backend::Aws => {
+            let clients = aws_clients(&config, function).await;
+            let backends = aws_backends(&config, &clients)?;
+            let secret = aws_secret(&config, &clients.ssm).await?;
+            (Core::new(config, backends, &secret), Some(clients))
+        }
+    };
     core.passwords.warm_up().await;
-    Ok(core)
+    Ok((core, clients))
 }
 
 /// The whole of a Lambda function's `main`: one endpoint group on the AWS backend.
@@ -176,7 +155,10 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
         .max_form_bytes
         .min(crate::config::LAMBDA_REQUEST_LIMIT);
     config.check()?;
-    let mut core = new_core(config).await?;
+    let (mut core, clients) = new_core(config, group.name()).await?;
+    if core.config.warm_connections {
+        warm_connections(&core).await;
+    }
     tracing::info!(function = group.name(), "cold start complete");
     if group != Group::Zip {
         return lambda_http::run(http::router(Arc::new(core), &[group])).await;
@@ -184,7 +166,7 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
     // The zip function hands long jobs to an asynchronous invocation of itself.
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").context("AWS_LAMBDA_FUNCTION_NAME")?;
     core.launcher = Launcher::Lambda {
-        client: aws_sdk_lambda::Client::new(&aws_sdk_config().await),
+        client: clients.context("the zip function runs on AWS")?.lambda,
         function,
     };
     let core = Arc::new(core);
@@ -193,6 +175,19 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
         zip_invocation(core.clone(), http.clone(), event)
     }))
     .await
+}
+
+/// One cheap read of each store (a missing user, an empty listing: calls every function's
+/// policy allows), so DNS, TCP and TLS to DynamoDB and S3 are done before the first request
+/// waits for them. A failure only means the first request connects itself.
+async fn warm_connections(core: &Core) {
+    let (store, objects) = tokio::join!(
+        core.store.get_user("warm-up"),
+        core.objects.list("users/warm-up/", false, None, 1)
+    );
+    if let Err(e) = store.map(drop).and(objects.map(drop)) {
+        tracing::warn!(error = %e, "warming the connections failed");
+    }
 }
 
 /// One invocation of the zip function: a job handed over by an earlier request, or an HTTP
@@ -225,4 +220,85 @@ where
         .call(lambda_http::LambdaEvent::new(request, context))
         .await;
     Ok(serde_json::to_value(response)?)
+}
+
+/// The embedded backend: SQLite and the local object store under the data directory.
+#[cfg(feature = "embedded")]
+mod embedded {
+    use std::io::Write;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use anyhow::{bail, Context};
+
+    use crate::config::Config;
+    use crate::objects::local::LocalObjects;
+    use crate::security::random_secret;
+    use crate::services::Backends;
+    use crate::store::sqlite::SqliteStore;
+
+    pub fn backends(config: &Config) -> anyhow::Result<Backends> {
+        create_private_dir(&config.data_dir)?;
+        let objects = LocalObjects::open(&config.data_dir.join("objects"))?;
+        objects.spawn_sweeper();
+        Ok(Backends {
+            store: Arc::new(SqliteStore::open(&config.data_dir.join("vertexcloud.db"))?),
+            objects: Arc::new(objects),
+        })
+    }
+
+    /// Reads the signing secret from the data dir, creating it (mode 0600) on first start.
+    pub fn secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+        let path = data_dir.join("jwt-secret");
+        match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= 32 => return Ok(s.trim().as_bytes().to_vec()),
+            Ok(_) => bail!("{} is shorter than 32 bytes", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+        let secret = random_secret(48);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        file.write_all(secret.as_bytes())?;
+        file.sync_all()?;
+        Ok(secret.into_bytes())
+    }
+
+    /// Creates the data directory readable by its owner only: it holds password hashes and the
+    /// signing secret.
+    fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+        if dir.exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+}
+
+/// Built without the embedded backend (the Lambda functions): only the AWS backend runs.
+#[cfg(not(feature = "embedded"))]
+mod embedded {
+    use crate::config::Config;
+    use crate::services::Backends;
+
+    const ABSENT: &str = "this binary is built without the embedded backend (VERTEX_BACKEND=aws)";
+
+    pub fn backends(_: &Config) -> anyhow::Result<Backends> {
+        anyhow::bail!(ABSENT)
+    }
+
+    pub fn secret(_: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+        anyhow::bail!(ABSENT)
+    }
 }

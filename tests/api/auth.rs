@@ -704,6 +704,10 @@ async fn delete_account_removes_everything(kind: Kind) {
             .unwrap();
     }
     let key = app.api_key(&token, "backup script").await;
+    // ...and an archive of them
+    app.post("/api/zip", Some(&token), json!({"paths": ["d0"]}))
+        .await
+        .expect(StatusCode::OK);
     app.post(
         "/api/auth/delete-account",
         Some(&token),
@@ -737,12 +741,11 @@ async fn delete_account_removes_everything(kind: Kind) {
         .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     let again = app.register("sam").await;
     assert_ne!(again["id"], id.as_str());
-    // Sam's files are gone, sue's are not
-    let left = objects
-        .list(&format!("users/{id}/"), false, None, 10)
-        .await
-        .unwrap();
-    assert!(left.items.is_empty(), "{:?}", left.items);
+    // Sam's files and archives are gone, sue's are not
+    for prefix in [format!("users/{id}/"), format!("archives/{id}/")] {
+        let left = objects.list(&prefix, false, None, 10).await.unwrap();
+        assert!(left.items.is_empty(), "{prefix}: {:?}", left.items);
+    }
     assert!(objects
         .head(&format!("users/{other_id}/keep.txt"))
         .await

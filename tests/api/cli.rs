@@ -1,11 +1,21 @@
-//! The `vertexcloud` binary: the README's run command and the superuser command.
+//! The `vertexcloud` binary: the README's run command, the superuser and the token commands.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::{Method, StatusCode};
+use serde_json::json;
+use shared::config::{Backend, Config};
+
+use crate::helpers::TestApp;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vertexcloud");
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
 
 fn create_superuser(data_dir: &std::path::Path, username: &str, password: &str) -> (bool, String) {
     let mut child = Command::new(BIN)
@@ -27,6 +37,33 @@ fn create_superuser(data_dir: &std::path::Path, username: &str, password: &str) 
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// `vertexcloud issue-token <args>` on the embedded backend in `data_dir`:
+/// (success, stdout, stderr).
+fn issue_token(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .arg("issue-token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("VERTEX_BACKEND", "embedded")
+        .output()
+        .expect("spawn");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The API over `data_dir`, built as `vertexcloud serve` builds it (same database, same secret).
+async fn served_from(data_dir: &Path) -> TestApp {
+    let mut config = Config::from_env().expect("config");
+    config.backend = Backend::Embedded;
+    config.data_dir = data_dir.to_owned();
+    config.jwt_secret = None;
+    TestApp::from_core(shared::runtime::build_core(config).await.expect("core"))
 }
 
 /// One HTTP/1.1 request over a plain socket; returns the raw response.
@@ -119,4 +156,142 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "{status:?}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_token_prints_a_token_the_api_accepts() {
+    // GIVEN a superuser made by the CLI
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, text) = create_superuser(&data, "admin", ADMIN_PASSWORD);
+    assert!(ok, "{text}");
+
+    // WHEN a token is issued for them (by email, for a minute)
+    let (ok, out, err) = issue_token(&data, &["--username", "Admin@Example.com", "--ttl", "60"]);
+
+    // THEN standard output is the token alone, a JWT for 60 seconds...
+    assert!(ok, "{err}");
+    assert!(err.contains("admin (superuser)"), "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let token = out.trim();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).expect("a JWT"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        60
+    );
+    // ...which the API over the same data dir accepts as the superuser
+    let app = served_from(&data).await;
+    let profile = app
+        .get("/api/auth/profile", Some(token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(profile["username"], "admin");
+    app.get("/api/users", Some(token))
+        .await
+        .expect(StatusCode::OK);
+    // and its session ends like any other
+    app.post("/api/auth/logout-all", Some(token), json!({}))
+        .await
+        .expect(StatusCode::OK);
+    app.get("/api/auth/profile", Some(token))
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_token_refuses_unknown_and_disabled_users() {
+    // GIVEN a superuser and a disabled user
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, text) = create_superuser(&data, "admin", ADMIN_PASSWORD);
+    assert!(ok, "{text}");
+    {
+        let app = served_from(&data).await;
+        let admin = app.core.issue_token("admin", 60).await.unwrap().access;
+        let carol = app
+            .post(
+                "/api/users",
+                Some(&admin),
+                json!({"username": "carol", "email": "carol@example.com",
+                       "password": "correct horse battery"}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let uri = format!("/api/users/{}", carol["id"].as_str().unwrap());
+        app.call(
+            Method::PATCH,
+            &uri,
+            Some(&admin),
+            Some(json!({"is_active": false})),
+        )
+        .await
+        .expect(StatusCode::OK);
+    }
+    // WHEN tokens are asked for them, or elsewhere, THEN none is printed and each says why
+    for (data_dir, args, why) in [
+        (&data, &["--username", "nobody"][..], "No user \"nobody\""),
+        (&data, &["--username", "carol"][..], "disabled"),
+        (&data, &["--username", "admin", "--ttl", "0"][..], "ttl"),
+        (&data, &["--username", "admin", "--ttl", "86401"][..], "ttl"),
+        (
+            &dir.path().join("nowhere"),
+            &["--username", "admin"][..],
+            "no embedded data",
+        ),
+    ] {
+        let (ok, out, err) = issue_token(data_dir, args);
+        assert!(!ok, "{args:?}: {out}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert!(!dir.path().join("nowhere").exists(), "no data dir made");
+}
+
+#[test]
+fn issue_token_refuses_an_unreachable_aws_backend_promptly() {
+    // GIVEN the aws backend's settings, with nothing listening where DynamoDB should be, or
+    // something that never answers (only the SDK's timeouts end that wait)
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    for endpoint in [closed.as_str(), silent_url.as_str()] {
+        // WHEN a token is asked for
+        let started = Instant::now();
+        let out = Command::new(BIN)
+            .args(["issue-token", "--username", "admin", "--backend", "aws"])
+            .env("VERTEX_TABLE", "vertexcloud-nowhere")
+            .env("VERTEX_BUCKET", "vertexcloud-nowhere")
+            .env(
+                "VERTEX_JWT_SECRET",
+                "test-secret-test-secret-test-secret-0123",
+            )
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+            .env("AWS_ENDPOINT_URL_S3", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("VERTEX_RECORD_AWS_CALLS")
+            .output()
+            .expect("spawn");
+        // THEN it fails within the SDK's timeouts, saying where it looked
+        let elapsed = started.elapsed();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{endpoint}: {err}");
+        assert!(out.stdout.is_empty(), "{endpoint}");
+        assert!(elapsed < Duration::from_secs(20), "{endpoint}: {elapsed:?}");
+        assert!(
+            err.contains("cannot reach the aws backend")
+                && err.contains("vertexcloud-nowhere")
+                && err.contains(endpoint),
+            "{endpoint}: {err}"
+        );
+    }
 }

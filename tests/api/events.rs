@@ -1,11 +1,15 @@
 //! The API Gateway events in `events/`: the fixtures of `cargo lambda invoke`, and here inputs
 //! to each function's router, in process, exactly as `lambda_http` hands them over.
 
-use http::StatusCode;
+use http::{header, Method, StatusCode};
+use shared::domain::Role;
 use shared::http::{router, Group};
 use tower::ServiceExt;
 
+use crate::backend_tests;
 use crate::helpers::{Kind, TestApp};
+
+backend_tests!(authenticated_events_work_in_order);
 
 /// Sends one event file through `group`'s router; returns the status and the JSON body.
 async fn invoke(app: &TestApp, group: Group, event: &str) -> (StatusCode, serde_json::Value) {
@@ -100,6 +104,143 @@ async fn every_users_and_zip_event_gives_its_status() {
     }
 }
 
+/// What an authenticated event's invocation answered; a 302 is followed, as a client would.
+struct Answer {
+    status: StatusCode,
+    json: serde_json::Value,
+    /// The body's bytes, or those of what the 302 pointed to.
+    bytes: bytes::Bytes,
+}
+
+/// Sends one event through `group`'s router with `token` in place of its `{{TOKEN}}`
+/// placeholder, as `make invoke EVENT=… TOKEN=…` fills it.
+async fn invoke_as(app: &TestApp, group: Group, event: &str, token: &str) -> Answer {
+    let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(text.contains("Bearer {{TOKEN}}"), "{event}: no placeholder");
+    let request = lambda_http::request::from_str(&text.replace("{{TOKEN}}", token))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    let response = router(app.core.clone(), &[group])
+        .oneshot(request)
+        .await
+        .expect("infallible");
+    let status = response.status();
+    let location = response.headers().get(header::LOCATION).cloned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let bytes = match location {
+        Some(url) if status == StatusCode::FOUND => {
+            let fetched = app
+                .fetch(Method::GET, url.to_str().unwrap(), &[], Vec::new())
+                .await;
+            assert_eq!(fetched.status, StatusCode::OK, "{event}: {url:?}");
+            fetched.body
+        }
+        _ => bytes,
+    };
+    Answer {
+        status,
+        json: serde_json::from_slice(&bytes).unwrap_or_default(),
+        bytes,
+    }
+}
+
+/// The authenticated events, in the order README's loop invokes them, each working for the
+/// superuser a token was issued to (what `vertexcloud issue-token` prints): every group's main
+/// operations, each event needing only those before it.
+async fn authenticated_events_work_in_order(kind: Kind) {
+    // GIVEN a superuser and a token issued for them
+    let app = TestApp::new(kind).await;
+    app.member("admin", Role::Superuser).await;
+    let token = app.core.issue_token("admin", 900).await.unwrap().access;
+    // Bytes locally; on AWS a 302 to a presigned URL.
+    let download = match kind {
+        Kind::Embedded => StatusCode::OK,
+        Kind::Aws => StatusCode::FOUND,
+    };
+    type Check = fn(&Answer) -> bool;
+    let steps: [(Group, &str, StatusCode, Check); 17] = [
+        (Group::Auth, "auth/profile.json", StatusCode::OK, |a| {
+            a.json["username"] == "admin" && a.json["user_type"] == "superuser"
+        }),
+        (Group::Auth, "auth/user-info.json", StatusCode::OK, |a| {
+            a.json["storage"]["used_bytes"] == 0
+        }),
+        (
+            Group::Auth,
+            "auth/keys-create.json",
+            StatusCode::CREATED,
+            |a| {
+                a.json["key"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with("vck_"))
+            },
+        ),
+        (Group::Auth, "auth/keys-list.json", StatusCode::OK, |a| {
+            a.json.to_string().contains("invoke script")
+        }),
+        (
+            Group::Users,
+            "users/create.json",
+            StatusCode::CREATED,
+            |a| a.json["username"] == "bob" && a.json["quota_bytes"] == 1073741824,
+        ),
+        (Group::Users, "users/list.json", StatusCode::OK, |a| {
+            a.json["items"].as_array().is_some_and(|i| i.len() == 2)
+        }),
+        (
+            Group::Files,
+            "files/create-folder.json",
+            StatusCode::CREATED,
+            |a| a.json["folder_path"] == "docs",
+        ),
+        (
+            Group::Files,
+            "files/upload.json",
+            StatusCode::CREATED,
+            |a| a.json["files"][0]["path"] == "docs/a.txt",
+        ),
+        (Group::Files, "files/list.json", StatusCode::OK, |a| {
+            a.json["items"][0]["name"] == "a.txt"
+        }),
+        (Group::Files, "files/stat.json", StatusCode::OK, |a| {
+            a.json["size"] == 5
+        }),
+        (Group::Files, "files/download.json", download, |a| {
+            a.bytes == "hello"
+        }),
+        (Group::Files, "files/copy.json", StatusCode::OK, |a| {
+            a.json["new_path"] == "a.txt"
+        }),
+        (Group::Files, "files/rename.json", StatusCode::OK, |a| {
+            a.json["new_path"] == "notes.txt"
+        }),
+        (Group::Zip, "zip/create.json", StatusCode::OK, |a| {
+            a.json["status"] == "done" && a.json["url"].is_string()
+        }),
+        (
+            Group::Zip,
+            "zip/download-zip.json",
+            StatusCode::FOUND,
+            |a| a.bytes.starts_with(b"PK"),
+        ),
+        (Group::Files, "files/move.json", StatusCode::OK, |a| {
+            a.json["new_path"] == "docs/notes.txt"
+        }),
+        (Group::Files, "files/delete.json", StatusCode::OK, |a| {
+            a.json["message"].is_string()
+        }),
+    ];
+    // WHEN each event is invoked in turn THEN it succeeds with its answer
+    for (group, event, want, check) in steps {
+        let answer = invoke_as(&app, group, event, &token).await;
+        let body = String::from_utf8_lossy(&answer.bytes);
+        assert_eq!(answer.status, want, "{event}: {body}");
+        assert!(check(&answer), "{event}: {body}");
+    }
+}
+
 /// The zip function takes two kinds of invocation: API Gateway's HTTP events, answered by its
 /// router, and the job events it sends itself, which run the job.
 #[tokio::test]
@@ -186,7 +327,7 @@ async fn every_event_file_is_covered_and_parses() {
             count += 1;
         }
     }
-    assert!(count >= 19, "{count} event files");
+    assert!(count >= 36, "{count} event files");
 }
 
 /// On Lambda the client address is API Gateway's `sourceIp`, which login throttling counts.

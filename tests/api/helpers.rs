@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use shared::config::{Backend, Config, Secret, ThrottleConfig};
 use shared::domain::Role;
 use shared::http::{router, Group};
+
+use crate::deployed;
 use shared::objects::local::LocalObjects;
 use shared::objects::s3::S3Objects;
 use shared::objects::{
@@ -150,6 +152,8 @@ fn base_config(backend: Backend) -> Config {
             address_max_failures: 50,
             window_secs: 900,
         },
+        record_aws_calls: None,
+        warm_connections: false,
     }
 }
 
@@ -161,6 +165,11 @@ pub async fn emulator_sdk(variable: &str) -> aws_config::SdkConfig {
              and sets {variable} (or set VERTEX_TEST_BACKENDS=embedded to skip those tests)"
         )
     });
+    sdk_at(&endpoint).await
+}
+
+/// SDK configuration for a service at `endpoint`, with test credentials.
+pub async fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
@@ -242,10 +251,15 @@ impl TestApp {
         };
         let mut config = config;
         tweak(&mut config);
-        let core = Arc::new(Core::new(config, backends, SECRET.as_bytes()));
+        let core = Arc::new(Core::new(config.clone(), backends, SECRET.as_bytes()));
+        let router = match kind {
+            Kind::Embedded => router(core.clone(), &Group::ALL),
+            Kind::Aws => deployed::router(config).await,
+        };
         Self {
             _dir: dir,
-            ..Self::from_core(core)
+            router,
+            core,
         }
     }
 

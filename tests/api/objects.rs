@@ -339,6 +339,25 @@ async fn failed_streams_store_nothing(kind: Kind) {
         .await
         .is_err());
     assert!(objects.head("users/u/broken").await.unwrap().is_none());
+    // Past the first part of a multipart upload too: the upload is aborted.
+    let failing: ByteStream = Box::pin(futures::stream::iter(vec![
+        Ok(pattern(9 * 1024 * 1024, 2)),
+        Err(std::io::Error::other("client went away")),
+    ]));
+    assert!(objects
+        .put(
+            "archives/u/broken.zip",
+            failing,
+            "application/zip",
+            u64::MAX
+        )
+        .await
+        .is_err());
+    assert!(objects
+        .head("archives/u/broken.zip")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// The local store's sweeper removes what crashes and abandoned uploads leave, and nothing else.

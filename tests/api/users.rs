@@ -60,14 +60,17 @@ async fn delete(app: &TestApp, token: &str, id: &str) -> crate::helpers::Reply {
 }
 
 /// Nothing is stored under the user's home any more.
+/// Neither the user's files nor their archives are left.
 async fn assert_home_is_gone(app: &TestApp, id: &str) {
-    let left = app
-        .core
-        .objects
-        .list(&format!("users/{id}/"), false, None, 10)
-        .await
-        .unwrap();
-    assert!(left.items.is_empty(), "objects left: {:?}", left.items);
+    for prefix in [format!("users/{id}/"), format!("archives/{id}/")] {
+        let left = app
+            .core
+            .objects
+            .list(&prefix, false, None, 10)
+            .await
+            .unwrap();
+        assert!(left.items.is_empty(), "objects left: {:?}", left.items);
+    }
 }
 
 async fn reset(app: &TestApp, token: &str, id: &str) -> crate::helpers::Reply {
@@ -336,6 +339,9 @@ async fn deleting_a_user_removes_everything(kind: Kind) {
         .expect(StatusCode::OK);
     assert_eq!(detail["storage"]["used_bytes"], 9);
     assert_eq!(detail["storage"]["file_count"], 2);
+    app.post("/api/zip", Some(&access), json!({"paths": ["docs"]}))
+        .await
+        .expect(StatusCode::OK);
 
     delete(&app, &mgr, &id).await.expect(StatusCode::NO_CONTENT);
     app.get("/api/auth/profile", Some(&access))

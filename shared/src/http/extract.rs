@@ -120,9 +120,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             return Ok(Self(Some(addr.ip())));
         }
         use lambda_http::request::RequestContext;
+        // The template routes through an HTTP API (payload 2.0), the only kind compiled in.
         let source = match parts.extensions.get::<RequestContext>() {
             Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
             _ => None,
         };
         Ok(Self(source.and_then(|s| s.parse().ok())))

@@ -13,6 +13,7 @@ use super::extract::{Auth, JsonBody, Origin, PathParam, QueryParams};
 use super::{upload, AppState, Message};
 use crate::error::{AppResult, ErrorBody};
 use crate::objects::PartInfo;
+use crate::services::schema::FileBytes;
 use crate::services::{
     CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload, DownloadQuery,
     FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput, PathQuery,
@@ -182,7 +183,8 @@ async fn transfer_put(
 /// bytes (with `Range`). `redirect=false` answers `{url, expires_at}` instead.
 #[utoipa::path(get, path = "/api/files/download", tag = "files", security(("bearer" = [])),
     params(DownloadQuery),
-    responses((status = 200, description = "The file, or `{url, expires_at}` with redirect=false", body = SignedUrl),
+    responses((status = 200, description = "The file (its own media type), or `{url, expires_at}` with redirect=false",
+               content((SignedUrl = "application/json"), (FileBytes = "*/*"))),
               (status = 206, description = "A range of the file"),
               (status = 302, description = "To a presigned URL"),
               (status = 400, description = "`invalid_path`, `is_a_directory`", body = ErrorBody),

@@ -2,10 +2,12 @@
 //! `lambda_http`) and the local server, so both deployments answer alike.
 
 mod auth;
+mod doc;
 pub mod extract;
 mod files;
 mod health;
 pub mod middleware;
+mod slash;
 mod upload;
 mod users;
 mod zip;
@@ -125,6 +127,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = documented(&Group::ALL).split_for_parts().1;
+        doc::complete(&mut doc);
         doc.info.version = crate::VERSION.to_owned();
         doc
     })
@@ -133,18 +136,32 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The OpenAPI document of one group's routes: what that group's function must be routed.
 pub fn openapi_for(group: Group) -> utoipa::openapi::OpenApi {
-    documented(&[group]).split_for_parts().1
+    let mut doc = documented(&[group]).split_for_parts().1;
+    doc::complete(&mut doc);
+    doc
 }
 
 /// The router serving `groups`: one group on Lambda, all four locally.
 pub fn router(state: AppState, groups: &[Group]) -> Router {
-    let (router, _) = documented(groups).split_for_parts();
-    router
-        .fallback(not_found)
+    routed(groups.iter().map(|group| (*group, state.clone())))
+}
+
+/// The whole API with each group served by its own core, as API Gateway hands each group to
+/// its own function (and process): what one group's function does is attributable to it.
+pub fn routed(groups: impl IntoIterator<Item = (Group, AppState)>) -> Router {
+    let mut served = Vec::new();
+    let router = groups
+        .into_iter()
+        .fold(Router::new(), |router, (group, state)| {
+            served.push(group);
+            let (routes, _) = documented(&[group]).split_for_parts();
+            router.merge(routes.with_state(state))
+        });
+    let router = slash::with_fallback(router, &served)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(axum::middleware::from_fn(middleware::request_context))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(middleware::request_context));
+    slash::tolerant(router)
 }
 
 /// 302 to `url`, as API.md says (axum's `Redirect` offers 303/307/308 only).

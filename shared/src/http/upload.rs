@@ -8,10 +8,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use futures::{StreamExt, TryStreamExt};
+use utoipa::ToSchema;
 
 use super::extract::Auth;
 use super::AppState;
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::services::schema::HomePath;
 use crate::services::{UploadBatch, Uploaded};
 
 /// Text fields (`path`, `overwrite`) are short.
@@ -24,6 +26,24 @@ struct BodyTrouble {
     malformed: Mutex<Option<String>>,
 }
 
+/// The form of an upload, its fields in this order (the document's only use of it). Other fields
+/// are skipped.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(super) struct UploadForm {
+    /// The folder, created if missing; default the home.
+    #[schema(value_type = HomePath, required = false)]
+    path: Option<String>,
+    /// `true` (or `1`, `yes`, `on`) replaces existing files; `false`, `0`, `no`, `off` or empty
+    /// (the default) do not. Any case.
+    #[schema(value_type = String, required = false,
+        pattern = r"^\s*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo]|[Oo][Nn]|[Oo][Ff][Ff])?\s*$")]
+    overwrite: Option<String>,
+    /// One or more files, each with a file name (one path segment).
+    #[schema(value_type = Vec<String>, format = Binary, min_items = 1)]
+    files: Vec<Vec<u8>>,
+}
+
 /// Upload files into a folder (multipart/form-data).
 ///
 /// Fields, in this order: `path` (the folder, created if missing; default the home),
@@ -31,7 +51,8 @@ struct BodyTrouble {
 /// parts, each with a file name. Nothing is stored unless every file is. Larger files than the
 /// request limit (6 MB on AWS Lambda) go through `POST /api/files/uploads`.
 #[utoipa::path(post, path = "/api/files/upload", tag = "files", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "`path`, `overwrite`, then `files` parts"),
+    request_body(content = UploadForm, content_type = "multipart/form-data",
+        description = "`path`, `overwrite`, then `files` parts"),
     responses((status = 201, body = Uploaded),
               (status = 400, description = "`invalid_path`, `invalid_form`, `field_order`, `duplicate_name`, `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody),

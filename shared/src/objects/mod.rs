@@ -4,6 +4,7 @@
 //! Keys are S3-style strings (`users/<id>/docs/a.txt`, folder markers end in `/`). They are built
 //! only by the service layer from an authenticated user id and a parsed `UserPath`.
 
+#[cfg(feature = "embedded")]
 pub mod local;
 pub mod s3;
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::authn::hashes_match;
 use super::check::Check;
+use super::schema::{EmailText, NewPasswordText, PasswordText, PersonName, Required, UsernameText};
 use super::throttle::LoginCounters;
 use super::zip::archives_prefix;
 use super::{now, Core, Principal};
@@ -21,25 +22,27 @@ pub(super) const NAME_MAX: usize = 150;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterInput {
-    #[schema(required = true)]
+    #[schema(value_type = UsernameText)]
     pub username: Option<String>,
-    #[schema(required = true)]
+    #[schema(value_type = EmailText)]
     pub email: Option<String>,
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = NewPasswordText)]
     pub password: Option<String>,
     /// Must equal `password`.
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = String, format = Password)]
     pub password2: Option<String>,
+    #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<PersonName>)]
     pub last_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginInput {
     /// Username or email.
-    #[schema(required = true)]
+    #[schema(value_type = Required)]
     pub username: Option<String>,
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = PasswordText)]
     pub password: Option<String>,
 }
 
@@ -63,16 +66,32 @@ pub struct LoginOutput {
     pub user: UserView,
 }
 
+/// The longest lifetime [`Core::issue_token`] grants: its tokens are for trying things out;
+/// scripts have API keys.
+pub const ISSUED_TOKEN_MAX_TTL_SECS: i64 = 24 * 3600;
+
+/// What [`Core::issue_token`] made.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// Access JWT for `Authorization: Bearer`.
+    pub access: String,
+    pub user: User,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshInput {
-    #[schema(required = true)]
+    #[schema(value_type = Required)]
     pub refresh: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LogoutInput {
     /// The session's refresh token (`refresh` is accepted too).
+    #[schema(value_type = Required, required = false)]
     pub refresh_token: Option<String>,
+    /// The same as `refresh_token`, which wins when both are given.
+    #[schema(value_type = Required, required = false)]
     pub refresh: Option<String>,
 }
 
@@ -80,24 +99,28 @@ pub struct LogoutInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileUpdate {
+    #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<PersonName>)]
     pub last_name: Option<String>,
+    #[schema(value_type = Option<EmailText>)]
     pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordInput {
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = PasswordText)]
     pub old_password: Option<String>,
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = NewPasswordText)]
     pub new_password: Option<String>,
-    #[schema(required = true, format = Password)]
+    /// Must equal `new_password`.
+    #[schema(value_type = String, format = Password)]
     pub new_password2: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteAccountInput {
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = PasswordText)]
     pub password: Option<String>,
 }
 
@@ -260,6 +283,14 @@ impl Core {
     }
 
     async fn start_session(&self, user: &User) -> AppResult<TokenPair> {
+        let (session, refresh) = self
+            .new_session(user, Duration::seconds(self.config.refresh_ttl_secs))
+            .await?;
+        self.token_pair(&user.id, &session.id, &refresh)
+    }
+
+    /// Stores a new session of `user` that lives for `ttl`; returns it with its refresh token.
+    async fn new_session(&self, user: &User, ttl: Duration) -> AppResult<(Session, RefreshToken)> {
         let at = now();
         let session_id = Uuid::new_v4().to_string();
         let refresh = RefreshToken::generate(&user.id, &session_id, 0);
@@ -270,10 +301,54 @@ impl Core {
             previous_hash: None,
             generation: 0,
             created_at: at,
-            expires_at: at + Duration::seconds(self.config.refresh_ttl_secs),
+            expires_at: at + ttl,
         };
         self.store.create_session(&session).await?;
-        self.token_pair(&user.id, &session.id, &refresh)
+        Ok((session, refresh))
+    }
+
+    /// An access token for an existing, active user, without their password: what
+    /// `vertexcloud issue-token` prints for invoking functions locally. It has a session of its
+    /// own that ends with the token (its refresh token is never shown), so the normal per-request
+    /// check accepts it, and logout-all, deactivation or deletion end it like any other.
+    pub async fn issue_token(&self, login: &str, ttl_secs: i64) -> AppResult<IssuedToken> {
+        if !(1..=ISSUED_TOKEN_MAX_TTL_SECS).contains(&ttl_secs) {
+            return Err(AppError::field(
+                "ttl",
+                format!("Must be between 1 and {ISSUED_TOKEN_MAX_TTL_SECS} seconds."),
+            ));
+        }
+        let user = match self.store.find_user_by_login(login.trim()).await? {
+            Some(user) if user.is_active => user,
+            Some(_) => {
+                return Err(AppError::forbidden(
+                    "account_disabled",
+                    "This account is disabled.",
+                ))
+            }
+            None => {
+                return Err(AppError::not_found(
+                    "user_not_found",
+                    format!("No user {:?} (username or email).", login.trim()),
+                ))
+            }
+        };
+        let (session, _) = self.new_session(&user, Duration::seconds(ttl_secs)).await?;
+        let access = self
+            .tokens
+            .issue_access(
+                &user.id,
+                &session.id,
+                session.created_at.timestamp(),
+                ttl_secs,
+            )
+            .map_err(AppError::internal)?;
+        tracing::info!(user_id = %user.id, session_id = %session.id, ttl_secs, "access token issued");
+        Ok(IssuedToken {
+            access,
+            user,
+            expires_at: session.expires_at,
+        })
     }
 
     fn token_pair(

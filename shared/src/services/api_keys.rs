@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::check::Check;
+use super::schema::Label;
 use super::{now, Core, Credential, Principal};
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
@@ -18,9 +19,10 @@ const MAX_KEYS_PER_USER: usize = 100;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateKeyInput {
-    #[schema(required = true)]
+    #[schema(value_type = Label)]
     pub name: Option<String>,
     /// 1–3650; omitted: the key does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<i64>,
 }
 

@@ -5,6 +5,7 @@ mod api_keys;
 mod authn;
 mod check;
 mod files;
+pub(crate) mod schema;
 mod throttle;
 mod users;
 mod zip;
@@ -12,8 +13,8 @@ mod zip;
 use std::sync::Arc;
 
 pub use accounts::{
-    ChangePasswordInput, DeleteAccountInput, LoginInput, LoginOutput, LogoutInput, ProfileUpdate,
-    RefreshInput, RegisterInput, TokenPair,
+    ChangePasswordInput, DeleteAccountInput, IssuedToken, LoginInput, LoginOutput, LogoutInput,
+    ProfileUpdate, RefreshInput, RegisterInput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS,
 };
 pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
 pub use authn::{Credential, Principal};

@@ -4,6 +4,7 @@
 //! The same behaviour suite runs against both.
 
 pub mod dynamo;
+#[cfg(feature = "embedded")]
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -12,12 +12,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::usage::quota_exceeded;
-use super::{file_item, parse_path, FileItem, Home};
+use super::{file_item, parse_path, FileItem, Home, ItemPath};
 use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::objects::{content_type_of, ByteSource, PartInfo, Presign};
 use crate::security::TicketError;
 use crate::services::check::Check;
+use crate::services::schema::MediaType;
 use crate::services::{now, Core, Principal};
 
 const MIB: u64 = 1024 * 1024;
@@ -37,12 +38,13 @@ pub(crate) const PART: &str = "part";
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUploadInput {
     /// The file to create, relative to the home; its folder is created if missing.
-    #[schema(required = true)]
+    #[schema(value_type = ItemPath)]
     pub path: Option<String>,
-    /// Exact size in bytes.
-    #[schema(required = true)]
+    /// Exact size in bytes (at most 5 TiB, S3's limit).
+    #[schema(value_type = u64, maximum = 5497558138880u64)]
     pub size: Option<u64>,
     /// Default: guessed from the file name.
+    #[schema(value_type = Option<MediaType>)]
     pub content_type: Option<String>,
     /// Replace an existing file (default false: 409).
     pub overwrite: Option<bool>,
@@ -88,7 +90,7 @@ pub struct CompletePart {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CompleteUploadInput {
     /// Every part, with the ETag its PUT answered.
-    #[schema(required = true)]
+    #[schema(value_type = Vec<CompletePart>)]
     pub parts: Option<Vec<CompletePart>>,
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::direct::ticket_error;
-use super::{not_found, parse_path, Home};
+use super::{not_found, parse_path, Home, ItemPath};
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::objects::{ByteRange, Download, Presign};
@@ -21,6 +21,7 @@ const GET: &str = "get";
 #[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// The file, relative to the home.
+    #[param(value_type = ItemPath, inline, required = true)]
     pub path: Option<String>,
     /// `true`: `Content-Disposition: inline` (show in the browser) instead of `attachment`.
     pub inline: Option<bool>,

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::check::Check;
+use super::schema::{HomePath, ItemName, ItemPath};
 use super::{Core, Principal};
 use crate::domain::{rfc3339, User, UserPath};
 use crate::error::{AppError, AppResult};
@@ -65,8 +66,10 @@ pub struct Listing {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Folder to list; empty or absent: the home.
+    #[param(value_type = Option<HomePath>, inline)]
     pub path: Option<String>,
     /// Page size, 1–1000 (default 100; larger values are capped at 1000).
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -77,16 +80,18 @@ pub struct ListQuery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PathQuery {
-    /// A path relative to the home.
+    /// A path relative to the home; empty or absent: the home.
+    #[param(value_type = Option<HomePath>, inline)]
     pub path: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateFolderInput {
     /// The folder to create it in ("" = home); it must exist.
+    #[schema(value_type = Option<HomePath>)]
     pub parent_path: Option<String>,
     /// One path segment.
-    #[schema(required = true)]
+    #[schema(value_type = ItemName)]
     pub folder_name: Option<String>,
 }
 
@@ -99,7 +104,7 @@ pub struct FolderCreated {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteInput {
     /// File or folder (folders are deleted with everything in them).
-    #[schema(required = true)]
+    #[schema(value_type = ItemPath)]
     pub path: Option<String>,
 }
 

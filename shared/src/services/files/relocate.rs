@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::usage::tally;
-use super::{is_segment, not_found, parse_path, Home, SEGMENT_RULE};
+use super::{is_segment, not_found, parse_path, Home, HomePath, ItemName, ItemPath, SEGMENT_RULE};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
@@ -23,20 +23,20 @@ const COPY_CONCURRENCY: usize = 16;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RenameInput {
-    #[schema(required = true)]
+    #[schema(value_type = ItemPath)]
     pub old_path: Option<String>,
     /// One path segment: the new name in the same folder.
-    #[schema(required = true)]
+    #[schema(value_type = ItemName)]
     pub new_name: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MoveInput {
     /// The file or folder to move or copy.
-    #[schema(required = true)]
+    #[schema(value_type = ItemPath)]
     pub source_path: Option<String>,
     /// The folder to put it in ("" = the home); it must exist.
-    #[schema(required = true)]
+    #[schema(value_type = HomePath)]
     pub dest_path: Option<String>,
 }
 

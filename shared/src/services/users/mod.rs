@@ -14,6 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use self::rules::{require, Act};
 use super::accounts::{edit_profile, taken};
 use super::check::Check;
+use super::schema::{EmailText, NewPasswordText, PersonName, UsernameText};
 use super::{now, Core, Principal, RegisterInput};
 use crate::domain::{NewPassword, Role, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
@@ -27,8 +28,10 @@ const SEARCH_MAX: usize = 150;
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Case-insensitive text to find in username, email, first or last name.
+    #[param(max_length = 150)]
     pub search: Option<String>,
-    /// Page size, 1–1000 (default 100).
+    /// Page size, 1–1000 (default 100; larger values are capped at 1000).
+    #[param(minimum = 1)]
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page (with the same `search`).
     pub cursor: Option<String>,
@@ -61,19 +64,22 @@ impl UserDetail {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserInput {
-    #[schema(required = true)]
+    #[schema(value_type = UsernameText)]
     pub username: Option<String>,
-    #[schema(required = true)]
+    #[schema(value_type = EmailText)]
     pub email: Option<String>,
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = NewPasswordText)]
     pub password: Option<String>,
     /// `user` (default), `manager` or `superuser`.
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Bytes; `null` for unlimited. Absent: the service's default quota.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>)]
     pub quota_bytes: Option<Option<u64>>,
+    #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<PersonName>)]
     pub last_name: Option<String>,
 }
 
@@ -82,20 +88,24 @@ pub struct NewUserInput {
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// `user`, `manager` or `superuser`.
+    #[schema(value_type = Option<Role>)]
     pub role: Option<String>,
     pub is_active: Option<bool>,
     /// Bytes; `null` for unlimited.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>)]
     pub quota_bytes: Option<Option<u64>>,
+    #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
+    #[schema(value_type = Option<PersonName>)]
     pub last_name: Option<String>,
+    #[schema(value_type = Option<EmailText>)]
     pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPasswordInput {
-    #[schema(required = true, format = Password)]
+    #[schema(value_type = NewPasswordText)]
     pub new_password: Option<String>,
 }
 

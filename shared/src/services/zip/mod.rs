@@ -23,6 +23,7 @@ pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
 
 use super::files::download::{content_disposition, signed_url};
 use super::files::{is_segment, not_found, parse_path, Home, SEGMENT_RULE};
+use super::schema::{ArchiveName, HomePath};
 use super::{now, Core, Principal};
 use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
@@ -40,6 +41,7 @@ const MAX_PATHS: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub struct ZipFolderQuery {
     /// The folder to download, relative to the home ("" or absent: the whole home).
+    #[param(value_type = Option<HomePath>, inline)]
     pub path: Option<String>,
     /// `false`: answer the job (with `url` when done) as JSON instead of redirecting.
     pub redirect: Option<bool>,
@@ -50,9 +52,10 @@ pub struct ZipFolderQuery {
 pub struct ZipInput {
     /// Files and folders to put in the archive, relative to the home. Each appears under its
     /// own name; a folder with everything below it.
-    #[schema(required = true)]
+    #[schema(value_type = Vec<HomePath>, min_items = 1, max_items = 1000)]
     pub paths: Option<Vec<String>>,
     /// The archive's file name (`.zip` is added when missing).
+    #[schema(value_type = Option<ArchiveName>)]
     pub name: Option<String>,
 }
 
