@@ -21,6 +21,8 @@ export VERTEX_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
 export VERTEX_TEST_BACKENDS=all
 # Every AWS call the AWS-backend cases make, by function, for the IAM check below.
 export VERTEX_TEST_AWS_CALLS="${VERTEX_TEST_AWS_CALLS:-$VC_TMP/aws-calls.jsonl}"
+: >"$VERTEX_TEST_AWS_CALLS" # this run's calls only
+: >"$VERTEX_TEST_AWS_CALLS" # this run's calls only
 cargo test --workspace "$@"
 if [ $# -eq 0 ]; then
   # Only a whole run has exercised every call: hold them against the template's policies.

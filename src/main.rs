@@ -84,8 +84,10 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Logs go to standard output, where `issue-token` prints only the token.
-    if !matches!(cli.command, Some(Command::IssueToken { .. })) {
+    // `issue-token` prints only the token on standard output.
+    if matches!(cli.command, Some(Command::IssueToken { .. })) {
+        runtime::init_tracing_to_stderr();
+    } else {
         runtime::init_tracing();
     }
     let result = match &cli.command {

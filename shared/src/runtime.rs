@@ -34,6 +34,17 @@ pub fn init_tracing() {
     };
 }
 
+/// Readable logs on standard error, for commands whose standard output is their result.
+pub fn init_tracing_to_stderr() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
 /// The AWS SDK configuration: region and credentials from the usual chain, `AWS_ENDPOINT_URL`
 /// for emulators, and timeouts so an unreachable service is a prompt 503, not a hang.
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
@@ -180,7 +191,7 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
 /// One cheap read of each store (a missing user, an empty listing: calls every function's
 /// policy allows), so DNS, TCP and TLS to DynamoDB and S3 are done before the first request
 /// waits for them. A failure only means the first request connects itself.
-async fn warm_connections(core: &Core) {
+pub async fn warm_connections(core: &Core) {
     let (store, objects) = tokio::join!(
         core.store.get_user("warm-up"),
         core.objects.list("users/warm-up/", false, None, 1)

@@ -13,8 +13,8 @@ use axum::routing::post;
 use axum::Router;
 use shared::aws::{self, AwsClients, CallLog};
 use shared::config::Config;
-use shared::http::{routed, Group};
-use shared::runtime::{aws_backends, aws_secret};
+use shared::http::Group;
+use shared::runtime::{aws_backends, aws_secret, warm_connections};
 use shared::services::{job_event, Launcher};
 use shared::Core;
 
@@ -35,8 +35,9 @@ pub fn call_log() -> &'static CallLog {
     })
 }
 
-/// The API over four function cores sharing `config`'s table and bucket.
-pub async fn router(config: Config) -> axum::Router {
+/// The four function cores, sharing `config`'s table and bucket, each as its Lambda init
+/// leaves it (connections warmed).
+pub async fn functions(config: Config) -> Vec<(Group, Arc<Core>)> {
     let fake = Fake::default();
     let endpoint = fake.clone().serve().await;
     let dynamodb_sdk = emulator_sdk("VERTEX_TEST_DYNAMODB_ENDPOINT").await;
@@ -63,13 +64,14 @@ pub async fn router(config: Config) -> axum::Router {
                 function: ZIP_FUNCTION.into(),
             };
         }
+        warm_connections(&core).await;
         let core = Arc::new(core);
         if group == Group::Zip {
             fake.zip.set(core.clone()).ok();
         }
         cores.push((group, core));
     }
-    routed(cores)
+    cores
 }
 
 /// SSM's GetParameter and Lambda's asynchronous Invoke, as far as the functions use them.

@@ -3,7 +3,7 @@
 
 use http::{header, Method, StatusCode};
 use shared::domain::Role;
-use shared::http::{router, Group};
+use shared::http::Group;
 use tower::ServiceExt;
 
 use crate::backend_tests;
@@ -16,7 +16,7 @@ async fn invoke(app: &TestApp, group: Group, event: &str) -> (StatusCode, serde_
     let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = router(app.core.clone(), &[group])
+    let response = app.function(group)
         .oneshot(request)
         .await
         .expect("infallible");
@@ -120,7 +120,7 @@ async fn invoke_as(app: &TestApp, group: Group, event: &str, token: &str) -> Ans
     assert!(text.contains("Bearer {{TOKEN}}"), "{event}: no placeholder");
     let request = lambda_http::request::from_str(&text.replace("{{TOKEN}}", token))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = router(app.core.clone(), &[group])
+    let response = app.function(group)
         .oneshot(request)
         .await
         .expect("infallible");
@@ -254,7 +254,7 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
         .expect(StatusCode::CREATED);
     let mut context = Context::default();
     context.deadline = (chrono::Utc::now().timestamp_millis() + 60_000) as u64;
-    let http = lambda_http::Adapter::from(router(app.core.clone(), &[Group::Zip]));
+    let http = lambda_http::Adapter::from(app.function(Group::Zip));
     let read = |name: &str| -> serde_json::Value {
         let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

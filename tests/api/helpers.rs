@@ -42,6 +42,8 @@ pub enum Kind {
 pub struct TestApp {
     pub core: Arc<Core>,
     router: Router,
+    /// AWS backend: the core of each function (`deployed`), whose AWS calls are recorded.
+    functions: Vec<(Group, Arc<Core>)>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -252,21 +254,38 @@ impl TestApp {
         let mut config = config;
         tweak(&mut config);
         let core = Arc::new(Core::new(config.clone(), backends, SECRET.as_bytes()));
+        let functions = match kind {
+            Kind::Embedded => Vec::new(),
+            Kind::Aws => deployed::functions(config).await,
+        };
         let router = match kind {
             Kind::Embedded => router(core.clone(), &Group::ALL),
-            Kind::Aws => deployed::router(config).await,
+            Kind::Aws => shared::http::routed(functions.clone()),
         };
         Self {
             _dir: dir,
             router,
+            functions,
             core,
         }
+    }
+
+    /// The router of one function, as its Lambda binary runs it (on the AWS backend with that
+    /// function's own recorded clients).
+    pub fn function(&self, group: Group) -> Router {
+        let core = self
+            .functions
+            .iter()
+            .find(|(g, _)| *g == group)
+            .map_or(&self.core, |(_, core)| core);
+        router(core.clone(), &[group])
     }
 
     /// An app around a core the test built itself.
     pub fn from_core(core: Arc<Core>) -> Self {
         Self {
             router: router(core.clone(), &Group::ALL),
+            functions: Vec::new(),
             core,
             _dir: None,
         }

@@ -138,7 +138,7 @@ async fn gateway(
             .into();
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("event");
-    let response = router(app.core.clone(), &[group])
+    let response = app.function(group)
         .oneshot(request)
         .await
         .expect("infallible");
@@ -497,7 +497,12 @@ impl Serve {
         };
         let mut child = command.spawn().expect("spawn vertexcloud");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let banner = lines.next().expect("banner").expect("banner");
+        // Log lines may come first; the banner names the address.
+        let banner = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|line| line.contains("listening on http://"))
+            .expect("banner");
         let base = banner
             .split("http://")
             .nth(1)

@@ -45,8 +45,8 @@ pub enum Resource {
     Index(String),
     /// An S3 bucket (listing).
     Bucket(String),
-    /// An S3 object, by key.
-    Object(String),
+    /// An S3 object of a bucket.
+    Object { bucket: String, key: String },
     /// A Lambda function, by name.
     Function(String),
     /// An SSM parameter, by name.
@@ -55,8 +55,8 @@ pub enum Resource {
     Unknown(String),
 }
 
-/// Where recorded calls go: kept in memory, and appended as JSON lines to a file when one is
-/// named (several processes and test binaries can share it).
+/// Where recorded calls go: appended as JSON lines to a file (several processes and test
+/// binaries can share it), or kept in memory.
 #[derive(Debug, Clone, Default)]
 pub struct CallLog {
     calls: Arc<Mutex<Vec<Call>>>,
@@ -75,7 +75,7 @@ impl CallLog {
         }
     }
 
-    /// The calls recorded by this process so far.
+    /// The calls recorded in memory so far (none when recording to a file).
     pub fn calls(&self) -> Vec<Call> {
         self.calls.lock().expect("call log").clone()
     }
@@ -93,6 +93,7 @@ impl CallLog {
             if let Err(e) = written {
                 tracing::warn!(error = %e, path = %path.display(), "could not record an AWS call");
             }
+            return;
         }
         self.calls.lock().expect("call log").push(call);
     }
@@ -148,13 +149,29 @@ impl Intercept for CallRecorder {
         let request = context.request();
         let body = request.body().bytes().unwrap_or_default();
         let headers = |name: &str| request.headers().get(name).map(str::to_owned);
-        let targets = targets(
+        let mut targets = targets(
             metadata.service(),
             metadata.name(),
             request.uri(),
             body,
             &headers,
         );
+        // Features that need IAM actions of their own get a role the action table does not
+        // know, so the check fails until the table (and the policy) say what they need.
+        let query = request.uri().split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let extra = [
+            query.split('&').any(|p| p.starts_with("versionId=")).then_some("version"),
+            headers("x-amz-tagging").map(|_| "tagging"),
+            headers("x-amz-acl").map(|_| "acl"),
+            headers("x-amz-copy-source")
+                .filter(|s| s.contains("versionId="))
+                .map(|_| "source-version"),
+        ];
+        for role in extra.into_iter().flatten() {
+            for target in &mut targets {
+                target.role = role.to_owned();
+            }
+        }
         self.log.push(Call {
             function: self.function.clone(),
             service: metadata.service().to_owned(),
@@ -261,22 +278,29 @@ fn s3_targets(
         }
         "DeleteObjects" => xml_values(body, "Key")
             .into_iter()
-            .map(|key| plain(Resource::Object(key)))
+            .map(|key| plain(object(&bucket, key)))
             .collect(),
         "CopyObject" | "UploadPartCopy" => {
             let source = header("x-amz-copy-source").unwrap_or_default();
             let source = decode(source.trim_start_matches('/'));
-            let source = source.split_once('/').map(|(_, k)| k).unwrap_or_default();
             let source = source.split("?versionId=").next().unwrap_or_default();
+            let (source_bucket, source_key) = source.split_once('/').unwrap_or((source, ""));
             vec![
                 Target {
                     role: "source".into(),
-                    resource: Resource::Object(source.to_owned()),
+                    resource: object(source_bucket, source_key.to_owned()),
                 },
-                plain(Resource::Object(decode(key))),
+                plain(object(&bucket, decode(key))),
             ]
         }
-        _ => vec![plain(Resource::Object(decode(key)))],
+        _ => vec![plain(object(&bucket, decode(key)))],
+    }
+}
+
+fn object(bucket: &str, key: String) -> Resource {
+    Resource::Object {
+        bucket: bucket.to_owned(),
+        key,
     }
 }
 
@@ -362,7 +386,7 @@ mod tests {
             b"",
             &no_header,
         );
-        let expected = [plain(Resource::Object("users/u1/a b.txt".into()))];
+        let expected = [plain(object("b", "users/u1/a b.txt".into()))];
         assert_eq!(path_style, expected);
         assert_eq!(virtual_host, expected);
     }
@@ -373,7 +397,7 @@ mod tests {
             (name == "x-amz-copy-source").then(|| "b/users/u/old%3F".to_owned())
         });
         assert_eq!(copy[0].role, "source");
-        assert_eq!(copy[0].resource, Resource::Object("users/u/old?".into()));
+        assert_eq!(copy[0].resource, object("b", "users/u/old?".into()));
         let delete = targets(
             "S3",
             "DeleteObjects",
@@ -384,8 +408,8 @@ mod tests {
         assert_eq!(
             delete,
             [
-                plain(Resource::Object("users/a&b".into())),
-                plain(Resource::Object("archives/c".into()))
+                plain(object("b", "users/a&b".into())),
+                plain(object("b", "archives/c".into()))
             ]
         );
     }

@@ -77,6 +77,13 @@ mod tests {
     use super::*;
     use crate::aws::calls::Target;
 
+    fn object(key: &str) -> Resource {
+        Resource::Object {
+            bucket: "b".into(),
+            key: key.into(),
+        }
+    }
+
     #[test]
     fn a_copy_reads_its_source_and_writes_its_target() {
         let call = Call {
@@ -86,11 +93,11 @@ mod tests {
             targets: vec![
                 Target {
                     role: "source".into(),
-                    resource: Resource::Object("users/u/a".into()),
+                    resource: object("users/u/a"),
                 },
                 Target {
                     role: String::new(),
-                    resource: Resource::Object("users/u/b".into()),
+                    resource: object("users/u/b"),
                 },
             ],
         };
