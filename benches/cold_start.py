@@ -46,7 +46,7 @@ def handler_for(run: Run):
             if run.handed:
                 # The runtime polls for its next event: hold it until the run ends.
                 run.done.wait(30)
-                self.send_error(410)
+                self.close_connection = True
                 return
             run.init = time.perf_counter() - run.start
             run.handed = True

@@ -83,8 +83,9 @@ pub struct Config {
     /// Appends every AWS call the process makes to this file as JSON lines
     /// (`VERTEX_RECORD_AWS_CALLS`), for checking IAM policies against real calls.
     pub record_aws_calls: Option<PathBuf>,
-    /// Lambda: read each store once during init (`VERTEX_WARM_CONNECTIONS`, default on), so the
-    /// first request does not pay for opening the connections.
+    /// Lambda: read each store once during init (`VERTEX_WARM_CONNECTIONS`, default off), so the
+    /// first request finds its connections open. Against the emulators it only added to init
+    /// (benches/cold_start.sh); on AWS it moves two TLS handshakes into init, in parallel.
     pub warm_connections: bool,
 }
 
@@ -151,7 +152,7 @@ impl Config {
                 window_secs: parse_var("VERTEX_LOGIN_WINDOW_SECS", 15 * 60)?,
             },
             record_aws_calls: var("VERTEX_RECORD_AWS_CALLS").map(PathBuf::from),
-            warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", true)?,
+            warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", false)?,
         };
         config.check()?;
         Ok(config)
