@@ -246,7 +246,12 @@ fn a_missing_grant_and_an_unused_grant_are_both_reported() {
             },
         ),
         // A table the stack does not have.
-        call("auth", "DynamoDB", "GetItem", Resource::Table("prod".into())),
+        call(
+            "auth",
+            "DynamoDB",
+            "GetItem",
+            Resource::Table("prod".into()),
+        ),
     ];
     let found = problems(&calls);
     let has = |text: &str| found.iter().any(|p| p.contains(text));

@@ -16,7 +16,8 @@ async fn invoke(app: &TestApp, group: Group, event: &str) -> (StatusCode, serde_
     let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = app.function(group)
+    let response = app
+        .function(group)
         .oneshot(request)
         .await
         .expect("infallible");
@@ -120,7 +121,8 @@ async fn invoke_as(app: &TestApp, group: Group, event: &str, token: &str) -> Ans
     assert!(text.contains("Bearer {{TOKEN}}"), "{event}: no placeholder");
     let request = lambda_http::request::from_str(&text.replace("{{TOKEN}}", token))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = app.function(group)
+    let response = app
+        .function(group)
         .oneshot(request)
         .await
         .expect("infallible");

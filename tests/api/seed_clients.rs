@@ -138,7 +138,8 @@ async fn gateway(
             .into();
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("event");
-    let response = app.function(group)
+    let response = app
+        .function(group)
         .oneshot(request)
         .await
         .expect("infallible");

@@ -158,9 +158,16 @@ impl Intercept for CallRecorder {
         );
         // Features that need IAM actions of their own get a role the action table does not
         // know, so the check fails until the table (and the policy) say what they need.
-        let query = request.uri().split_once('?').map(|(_, q)| q).unwrap_or_default();
+        let query = request
+            .uri()
+            .split_once('?')
+            .map(|(_, q)| q)
+            .unwrap_or_default();
         let extra = [
-            query.split('&').any(|p| p.starts_with("versionId=")).then_some("version"),
+            query
+                .split('&')
+                .any(|p| p.starts_with("versionId="))
+                .then_some("version"),
             headers("x-amz-tagging").map(|_| "tagging"),
             headers("x-amz-acl").map(|_| "acl"),
             headers("x-amz-copy-source")
