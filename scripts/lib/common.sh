@@ -104,16 +104,24 @@ start_localstack() {
   echo "LocalStack S3 on http://127.0.0.1:$port"
 }
 
+# Makes $1 a venv of python3 holding exactly the pinned packages $2...: built on first use and
+# again whenever the pins change.
+ensure_venv() {
+  local venv=$1
+  shift
+  if ! "$venv/bin/python" -c 'import sys' 2>/dev/null \
+      || [ "$(cat "$venv/.packages" 2>/dev/null)" != "$*" ]; then
+    echo "Installing $* into $venv (one time)..."
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$@"
+    echo "$*" > "$venv/.packages"
+  fi
+}
+
 # Installs the PyPI tools into a cached venv and puts it first on PATH.
 use_tools() {
-  if ! "$TOOLS_VENV/bin/python" -c 'import sys' 2>/dev/null \
-      || [ "$(cat "$TOOLS_VENV/.packages" 2>/dev/null)" != "${TOOLS_PACKAGES[*]}" ]; then
-    echo "Installing ${TOOLS_PACKAGES[*]} into $TOOLS_VENV (one time)..."
-    rm -rf "$TOOLS_VENV"
-    python3 -m venv "$TOOLS_VENV"
-    "$TOOLS_VENV/bin/pip" install --quiet --disable-pip-version-check "${TOOLS_PACKAGES[@]}"
-    echo "${TOOLS_PACKAGES[*]}" > "$TOOLS_VENV/.packages"
-  fi
+  ensure_venv "$TOOLS_VENV" "${TOOLS_PACKAGES[@]}"
   export PATH="$TOOLS_VENV/bin:$PATH"
   export SAM_CLI_TELEMETRY=0
 }
@@ -154,14 +162,7 @@ SCHEMATHESIS_PACKAGES=(schemathesis==4.32.5)
 
 # Installs schemathesis into its own cached venv and puts it first on PATH.
 use_schemathesis() {
-  if ! "$SCHEMATHESIS_VENV/bin/python" -c 'import sys' 2>/dev/null \
-      || [ "$(cat "$SCHEMATHESIS_VENV/.packages" 2>/dev/null)" != "${SCHEMATHESIS_PACKAGES[*]}" ]; then
-    echo "Installing ${SCHEMATHESIS_PACKAGES[*]} into $SCHEMATHESIS_VENV (one time)..."
-    rm -rf "$SCHEMATHESIS_VENV"
-    python3 -m venv "$SCHEMATHESIS_VENV"
-    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "${SCHEMATHESIS_PACKAGES[@]}"
-    echo "${SCHEMATHESIS_PACKAGES[*]}" > "$SCHEMATHESIS_VENV/.packages"
-  fi
+  ensure_venv "$SCHEMATHESIS_VENV" "${SCHEMATHESIS_PACKAGES[@]}"
   export PATH="$SCHEMATHESIS_VENV/bin:$PATH"
   export SCHEMATHESIS_TELEMETRY=false
 }

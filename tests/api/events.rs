@@ -4,7 +4,6 @@
 use http::{header, Method, StatusCode};
 use shared::domain::Role;
 use shared::http::Group;
-use tower::ServiceExt;
 
 use crate::backend_tests;
 use crate::helpers::{Kind, TestApp};
@@ -16,20 +15,15 @@ async fn invoke(app: &TestApp, group: Group, event: &str) -> (StatusCode, serde_
     let path = format!("{}/events/{event}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = app
-        .function(group)
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
+    let answer = app.invoke(group, request).await;
     assert!(
-        response.headers().contains_key("content-type"),
+        answer.headers.contains_key("content-type"),
         "{event}: no content-type"
     );
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    (
+        answer.status,
+        serde_json::from_slice(&answer.body).unwrap_or_default(),
+    )
 }
 
 #[tokio::test]
@@ -121,16 +115,9 @@ async fn invoke_as(app: &TestApp, group: Group, event: &str, token: &str) -> Ans
     assert!(text.contains("Bearer {{TOKEN}}"), "{event}: no placeholder");
     let request = lambda_http::request::from_str(&text.replace("{{TOKEN}}", token))
         .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let response = app
-        .function(group)
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let location = response.headers().get(header::LOCATION).cloned();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let answer = app.invoke(group, request).await;
+    let status = answer.status;
+    let location = answer.headers.get(header::LOCATION).cloned();
     let bytes = match location {
         Some(url) if status == StatusCode::FOUND => {
             let fetched = app
@@ -139,7 +126,7 @@ async fn invoke_as(app: &TestApp, group: Group, event: &str, token: &str) -> Ans
             assert_eq!(fetched.status, StatusCode::OK, "{event}: {url:?}");
             fetched.body
         }
-        _ => bytes,
+        _ => answer.body,
     };
     Answer {
         status,

@@ -270,6 +270,25 @@ impl TestApp {
         }
     }
 
+    /// Hands an API Gateway request to one function's router, as `lambda_http` does.
+    pub async fn invoke(&self, group: Group, request: lambda_http::Request) -> Raw {
+        let response = self
+            .function(group)
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Raw {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// The router of one function, as its Lambda binary runs it (on the AWS backend with that
     /// function's own recorded clients).
     pub fn function(&self, group: Group) -> Router {

@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use base64::Engine;
 use http::{header, Method, Request, StatusCode};
 use serde_json::{json, Value};
-use shared::http::{openapi, router, Group};
+use shared::http::{instance_of, openapi, router, Group};
 use tower::ServiceExt;
 
 use crate::backend_tests;
@@ -138,32 +138,7 @@ async fn gateway(
             .into();
     }
     let request = lambda_http::request::from_str(&event.to_string()).expect("event");
-    let response = app
-        .function(group)
-        .oneshot(request)
-        .await
-        .expect("infallible");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Raw {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// Whether `path` is an instance of the route `template` (`{name}`: one non-empty segment).
-fn instance_of(template: &str, path: &str) -> bool {
-    let (template, path): (Vec<_>, Vec<_>) =
-        (template.split('/').collect(), path.split('/').collect());
-    template.len() == path.len()
-        && template
-            .iter()
-            .zip(&path)
-            .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
+    app.invoke(group, request).await
 }
 
 /// An HTTP client as `requests` and `fetch` are: a 307/308 is followed with the same method,

@@ -25,6 +25,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::AppError;
 use crate::Core;
 
+pub use slash::instance_of;
+
 pub type AppState = Arc<Core>;
 
 /// JSON bodies of the API are small; uploads (files group) set their own limit.

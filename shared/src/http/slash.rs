@@ -85,7 +85,7 @@ async fn unrouted(elsewhere: Arc<[String]>, req: Request) -> Response {
 }
 
 /// Whether `path` is an instance of the documented `template` (`{name}`: one non-empty segment).
-fn instance_of(template: &str, path: &str) -> bool {
+pub fn instance_of(template: &str, path: &str) -> bool {
     let (template, path): (Vec<_>, Vec<_>) =
         (template.split('/').collect(), path.split('/').collect());
     template.len() == path.len()
