@@ -54,6 +54,22 @@ pub struct Raw {
     pub body: bytes::Bytes,
 }
 
+impl Raw {
+    /// A router's answer, read whole.
+    pub async fn of(response: axum::response::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
 /// One HTTP/1.1 request to `url` (plain http, as the emulators speak).
 pub async fn http_fetch(method: Method, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Raw {
     use http_body_util::{BodyExt, Full};
@@ -277,16 +293,7 @@ impl TestApp {
             .oneshot(request)
             .await
             .expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        Raw {
-            status,
-            headers,
-            body,
-        }
+        Raw::of(response).await
     }
 
     /// The router of one function, as its Lambda binary runs it (on the AWS backend with that
@@ -353,16 +360,7 @@ impl TestApp {
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
         let res = self.router.clone().oneshot(req).await.expect("infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        Raw {
-            status,
-            headers,
-            body,
-        }
+        Raw::of(res).await
     }
 
     /// A multipart upload form: text fields first (name, value), then `files` parts.
