@@ -18,30 +18,48 @@ use crate::Core;
 
 /// JSON logs on Lambda (CloudWatch), readable text elsewhere; `RUST_LOG` filters (default info).
 pub fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let registry = tracing_subscriber::registry().with(log_filter());
     let _ = if on_lambda {
-        builder
+        let json = tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
             .without_time()
-            .with_target(false)
-            .try_init()
+            .with_target(false);
+        registry.with(json).try_init()
     } else {
-        builder.with_target(false).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_target(false))
+            .try_init()
     };
+}
+
+/// `RUST_LOG` (`info`, `shared=debug,warn`, …), default info; a value that does not parse is
+/// reported and replaced by the default.
+fn log_filter() -> tracing_subscriber::filter::Targets {
+    let default = tracing_subscriber::filter::Targets::new()
+        .with_default(tracing::level_filters::LevelFilter::INFO);
+    match std::env::var("RUST_LOG") {
+        Ok(value) => value.parse().unwrap_or_else(|e| {
+            eprintln!("RUST_LOG={value:?} is not a filter ({e}); logging at info");
+            default
+        }),
+        Err(_) => default,
+    }
 }
 
 /// Readable logs on standard error, for commands whose standard output is their result.
 pub fn init_tracing_to_stderr() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_target(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(log_filter())
+        .with(stderr)
         .try_init();
 }
 
