@@ -160,12 +160,7 @@ async fn the_cargo_lambda_router_sends_both_forms_of_a_path_to_one_function() {
         });
     for group in Group::ALL {
         for (_, template) in code_routes(group) {
-            // `{id}` → `p1`: one instance of the template
-            let path: String = template
-                .split('/')
-                .map(|s| if s.starts_with('{') { "p1" } else { s })
-                .collect::<Vec<_>>()
-                .join("/");
+            let path = instance(&template);
             for uri in [path.clone(), format!("{path}/")] {
                 let request = http::Request::get(&uri)
                     .body(axum::body::Body::empty())
@@ -178,4 +173,13 @@ async fn the_cargo_lambda_router_sends_both_forms_of_a_path_to_one_function() {
             }
         }
     }
+}
+
+/// One path the route `template` takes: each `{parameter}` becomes `p1`.
+pub(crate) fn instance(template: &str) -> String {
+    template
+        .split('/')
+        .map(|s| if s.starts_with('{') { "p1" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -17,7 +17,7 @@ use tower::ServiceExt;
 
 use crate::backend_tests;
 use crate::helpers::{http_fetch, Kind, Raw, TestApp, PASSWORD, SECRET};
-use crate::infra::{template_routes, FUNCTIONS};
+use crate::infra::{instance, template_routes, FUNCTIONS};
 
 backend_tests!(
     seed_examples_through_the_router,
@@ -541,12 +541,7 @@ async fn every_route_answers_alike_with_a_trailing_slash() {
     for (group, resource) in FUNCTIONS {
         let function = router(app.core.clone(), &[group]);
         for (method, template) in template_routes(resource) {
-            // `{id}` → `p1`: one instance of the route
-            let path: String = template
-                .split('/')
-                .map(|s| if s.starts_with('{') { "p1" } else { s })
-                .collect::<Vec<_>>()
-                .join("/");
+            let path = instance(&template);
             let wrong = if method == "PATCH" { "PUT" } else { "PATCH" };
             for method in [method.as_str(), wrong] {
                 let plain = answer(&whole, method, path.clone()).await;
