@@ -51,5 +51,12 @@ deploy:         ## build with SAM and deploy the dev stack (samconfig.toml)
 deploy-prod:
 	$(TOOLS) use_arm64_target && sam build --config-env prod && sam deploy --config-env prod
 
-bench:
+# Cold starts need bootstraps this machine can run: x86_64 ones here, the arm64 ones elsewhere.
+BOOTSTRAPS := $(if $(filter aarch64 arm64,$(shell uname -m)),build,build-x86)
+
+bench:          ## every benchmark, figures only: auth, files, zip (release builds), cold starts
 	benches/auth.sh
+	benches/files.sh
+	benches/zip.sh
+	$(MAKE) $(BOOTSTRAPS)
+	benches/cold_start.sh

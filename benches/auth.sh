@@ -5,22 +5,18 @@
 #   benches/auth.sh [number of logins, default 100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 n="${1:-100}"
 profile_flag=()
 [ "${BENCH_RELEASE:-0}" = 1 ] && profile_flag=(--release)
 
-cargo run -q "${profile_flag[@]}" -p vertexcloud-shared --example argon2_cost
+cargo run -q ${profile_flag[@]+"${profile_flag[@]}"} -p vertexcloud-shared --example argon2_cost
 
-cargo build -q "${profile_flag[@]}" --bin vertexcloud
+cargo build -q ${profile_flag[@]+"${profile_flag[@]}"} --bin vertexcloud
 bin="target/$([ "${BENCH_RELEASE:-0}" = 1 ] && echo release || echo debug)/vertexcloud"
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-RUST_LOG=warn "$bin" serve --addr "127.0.0.1:$port" --data-dir "$data" >/dev/null &
-pid=$!
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-until curl -s -o /dev/null "http://127.0.0.1:$port/api/health"; do sleep 0.2; done
+start_server "$bin" "$VC_TMP/data"
 
-base="http://127.0.0.1:$port/api/auth"
+base="$VC_SERVER_URL/api/auth"
 curl -s -o /dev/null -H 'content-type: application/json' "$base/register" \
   -d '{"username":"bench","email":"bench@example.com","password":"correct horse battery","password2":"correct horse battery"}'
 for _ in $(seq "$n"); do

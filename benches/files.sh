@@ -7,23 +7,19 @@
 #   benches/files.sh [size in MiB, default 1024]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/common.sh
 mib="${1:-1024}"
 
 cargo build -q --release --bin vertexcloud
-data="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-start() {
-  RUST_LOG=warn target/release/vertexcloud serve --addr "127.0.0.1:$port" --data-dir "$data/server" >/dev/null &
-  pid=$!
-  until curl -s -o /dev/null "http://127.0.0.1:$port/api/health"; do sleep 0.2; done
-}
-trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
-start
-python3 benches/files.py --port "$port" --pid "$pid" --work "$data" --mib "$mib" --phase transfer
-python3 benches/files.py --port "$port" --pid "$pid" --work "$data" --phase copy
+bin=target/release/vertexcloud
+data="$VC_TMP/bench"
+mkdir -p "$data"
+start_server "$bin" "$data/server"
+python3 benches/files.py --port "$VC_SERVER_PORT" --pid "$VC_SERVER_PID" --work "$data" --mib "$mib" --phase transfer
+python3 benches/files.py --port "$VC_SERVER_PORT" --pid "$VC_SERVER_PID" --work "$data" --phase copy
 # The 100,000-file folder is written straight into the store's index (through HTTP it would
 # take a long time to set up; what is measured is the listing, through HTTP).
-kill "$pid"; wait "$pid" 2>/dev/null || true
+stop_process "$VC_SERVER_PID"
 python3 benches/files.py --work "$data" --phase populate
-start
-python3 benches/files.py --port "$port" --pid "$pid" --work "$data" --phase list
+start_server "$bin" "$data/server"
+python3 benches/files.py --port "$VC_SERVER_PORT" --pid "$VC_SERVER_PID" --work "$data" --phase list

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use shared::config::{Backend, Config};
+use shared::config::{Backend, Config, Overrides, DEFAULT_ADDR, DEFAULT_DATA_DIR};
 use shared::domain::Role;
 use shared::http::{self, Group};
 use shared::services::RegisterInput;
@@ -23,30 +23,28 @@ use shared::{runtime, AppError, Core};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Where the embedded backend keeps its database, secret and files.
+    // Unset flags leave the value to `Config` (`VERTEX_*`, then its defaults): the help text
+    // names both, from the constants `Config` uses.
+    #[arg(long, global = true, value_name = "DIR", help = format!(
+        "Where the embedded backend keeps its database, secret and files \
+         [env: VERTEX_DATA_DIR] [default: {DEFAULT_DATA_DIR}]"))]
+    data_dir: Option<PathBuf>,
     #[arg(
         long,
         global = true,
-        env = "VERTEX_DATA_DIR",
-        default_value = ".vertexcloud"
+        value_name = "BACKEND",
+        help = "`embedded` (SQLite + disk) or `aws` (DynamoDB + S3, see README) \
+                [env: VERTEX_BACKEND] [default: embedded]"
     )]
-    data_dir: PathBuf,
-    /// `embedded` (SQLite + disk, the default) or `aws` (DynamoDB + S3, see README).
-    #[arg(
-        long,
-        global = true,
-        env = "VERTEX_BACKEND",
-        default_value = "embedded"
-    )]
-    backend: String,
+    backend: Option<Backend>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the whole API (the default command).
     Serve {
-        #[arg(long, env = "VERTEX_ADDR", default_value = "127.0.0.1:8000")]
-        addr: SocketAddr,
+        #[arg(long, help = format!("Address to listen on [env: VERTEX_ADDR] [default: {DEFAULT_ADDR}]"))]
+        addr: Option<SocketAddr>,
     },
     /// Create a superuser: the only way to make the first one.
     CreateSuperuser {
@@ -74,11 +72,15 @@ enum Command {
 }
 
 fn config(cli: &Cli) -> anyhow::Result<Config> {
-    let mut config = Config::from_env()?;
-    config.backend = cli.backend.parse()?;
-    config.data_dir = cli.data_dir.clone();
-    config.check()?;
-    Ok(config)
+    let addr = match &cli.command {
+        Some(Command::Serve { addr }) => *addr,
+        _ => None,
+    };
+    Ok(Config::load(Overrides {
+        backend: cli.backend,
+        data_dir: cli.data_dir.clone(),
+        addr,
+    })?)
 }
 
 #[tokio::main]
@@ -91,8 +93,7 @@ async fn main() -> ExitCode {
         runtime::init_tracing();
     }
     let result = match &cli.command {
-        None => serve(&cli, "127.0.0.1:8000".parse().expect("valid address")).await,
-        Some(Command::Serve { addr }) => serve(&cli, *addr).await,
+        None | Some(Command::Serve { .. }) => serve(&cli).await,
         Some(Command::CreateSuperuser {
             username,
             email,
@@ -110,13 +111,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(cli: &Cli, default_addr: SocketAddr) -> anyhow::Result<()> {
-    // `VERTEX_ADDR` applies to the bare `vertexcloud` too, not only to `serve`.
-    let addr = match (&cli.command, std::env::var("VERTEX_ADDR")) {
-        (None, Ok(a)) => a.parse().context("VERTEX_ADDR")?,
-        _ => default_addr,
-    };
+async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let config = config(cli)?;
+    let addr = config.addr;
     let backend = config.backend;
     let data_dir = config.data_dir.clone();
     let table = config.table.clone();

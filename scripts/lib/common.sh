@@ -1,5 +1,7 @@
-# Shared by the project's scripts: cache location, process cleanup, ports, emulators, tools.
-# Source it; it defines functions and sets no options of its own.
+# Shared by the project's scripts and benches: cache location, process cleanup, ports,
+# emulators, tools. Source it. Sourcing sets no shell options; it makes a scratch directory
+# ($VC_TMP) and installs EXIT/INT/TERM traps that stop every process whose pid is in $VC_PIDS
+# and then delete $VC_TMP. Everything else is functions and settings.
 
 VERTEX_CACHE_DIR="${VERTEX_CACHE_DIR:-$HOME/.cache/vertexcloud}"
 DDB_PACKAGE_VERSION="2.9.30" # npm amplify-dynamodb-simulator, which ships AWS's DynamoDB Local 1.25
@@ -22,8 +24,19 @@ vc_cleanup() {
   rm -rf "$VC_TMP"
 }
 trap vc_cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
+# Stops the background process $1 (one of $VC_PIDS) now, rather than when the script exits.
+stop_process() {
+  local pid=$1 p kept=()
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  for p in "${VC_PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
+  VC_PIDS=(${kept[@]+"${kept[@]}"})
+}
+
+# Prints a TCP port that is free on 127.0.0.1 now.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
@@ -35,6 +48,26 @@ wait_http() {
     if [ $SECONDS -ge "$deadline" ]; then return 1; fi
     sleep 0.5
   done
+}
+
+# Starts `$1 serve` (a vertexcloud binary) on a free port over the data dir $2, with any further
+# arguments; stopped when the script exits (or by `stop_process "$VC_SERVER_PID"`). Sets
+# VC_SERVER_PID, VC_SERVER_PORT and VC_SERVER_URL once it answers.
+start_server() {
+  local bin=$1 data=$2
+  shift 2
+  VC_SERVER_PORT="$(free_port)"
+  VC_SERVER_URL="http://127.0.0.1:$VC_SERVER_PORT"
+  local log="$VC_TMP/server-$VC_SERVER_PORT.log"
+  RUST_LOG="${RUST_LOG:-warn}" "$bin" serve --addr "127.0.0.1:$VC_SERVER_PORT" --data-dir "$data" \
+    "$@" >"$log" 2>&1 &
+  VC_SERVER_PID=$!
+  VC_PIDS+=("$VC_SERVER_PID")
+  if ! wait_http "$VC_SERVER_URL/api/health" 60; then
+    echo "The server did not start; its log:" >&2
+    cat "$log" >&2
+    return 1
+  fi
 }
 
 install_dynamodb_local() {

@@ -1,7 +1,13 @@
 //! Typed configuration, read from the environment once per process.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+
+/// Where the local server listens unless `VERTEX_ADDR` or `--addr` says otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
+/// Where the embedded backend keeps its data unless `VERTEX_DATA_DIR` or `--data-dir` says.
+pub const DEFAULT_DATA_DIR: &str = ".vertexcloud";
 
 /// The largest request body a Lambda function is invoked with (synchronous invocation).
 pub const LAMBDA_REQUEST_LIMIT: u64 = 6 * 1024 * 1024;
@@ -23,6 +29,30 @@ impl FromStr for Backend {
             other => Err(ConfigError::Invalid(
                 "VERTEX_BACKEND",
                 format!("{other:?} (expected embedded or aws)"),
+            )),
+        }
+    }
+}
+
+/// How expensive password hashes are. `Minimal` exists for test suites, which log in hundreds of
+/// times; it is refused outside debug builds (see [`Config::check`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordCost {
+    /// Argon2id at OWASP's minimum (m = 19 MiB, t = 2).
+    Standard = 0,
+    /// The smallest Argon2id parameters (m = 8 KiB, t = 1).
+    Minimal = 1,
+}
+
+impl FromStr for PasswordCost {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "minimal" => Ok(Self::Minimal),
+            other => Err(ConfigError::Invalid(
+                "VERTEX_PASSWORD_COST",
+                format!("{other:?} (expected standard or minimal)"),
             )),
         }
     }
@@ -50,6 +80,8 @@ pub struct ThrottleConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub backend: Backend,
+    /// The local server's address (`VERTEX_ADDR`).
+    pub addr: SocketAddr,
     /// Embedded backend: where the database, the signing secret and the files live.
     pub data_dir: PathBuf,
     /// AWS backend: the DynamoDB table.
@@ -87,6 +119,8 @@ pub struct Config {
     /// first request finds its connections open. Against the emulators it only added to init
     /// (benches/cold_start.sh); on AWS it moves two TLS handshakes into init, in parallel.
     pub warm_connections: bool,
+    /// `VERTEX_PASSWORD_COST`: `standard` (default) or, for test suites, `minimal`.
+    pub password_cost: PasswordCost,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,25 +145,49 @@ fn parse_var<T: FromStr>(name: &'static str, default: T) -> Result<T, ConfigErro
     }
 }
 
+/// Values given on the command line, which win over the environment. Applied before the
+/// defaults that depend on them (the form limit depends on the backend).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub backend: Option<Backend>,
+    pub data_dir: Option<PathBuf>,
+    pub addr: Option<SocketAddr>,
+}
+
 impl Config {
     /// Reads `VERTEX_*` variables; unset ones take their defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::load(Overrides::default())
+    }
+
+    /// The process's configuration: `overrides`, then `VERTEX_*` variables, then defaults.
+    /// The only reader of `VERTEX_*` variables.
+    pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
         let default_quota_bytes = match var("VERTEX_DEFAULT_QUOTA_BYTES").as_deref() {
             None | Some("none") | Some("unlimited") => None,
             Some(v) => Some(v.trim().parse().map_err(|_| {
                 ConfigError::Invalid("VERTEX_DEFAULT_QUOTA_BYTES", format!("{v:?}"))
             })?),
         };
-        let backend = parse_var("VERTEX_BACKEND", Backend::Embedded)?;
+        let backend = match overrides.backend {
+            Some(backend) => backend,
+            None => parse_var("VERTEX_BACKEND", Backend::Embedded)?,
+        };
+        let addr = match overrides.addr {
+            Some(addr) => addr,
+            None => parse_var("VERTEX_ADDR", DEFAULT_ADDR.parse().expect("valid address"))?,
+        };
         let default_form_bytes = match backend {
             Backend::Aws => LAMBDA_REQUEST_LIMIT,
             Backend::Embedded => 5 * 1024 * 1024 * 1024,
         };
         let config = Self {
             backend,
-            data_dir: var("VERTEX_DATA_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(".vertexcloud")),
+            addr,
+            data_dir: overrides
+                .data_dir
+                .or_else(|| var("VERTEX_DATA_DIR").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
             table: var("VERTEX_TABLE"),
             bucket: var("VERTEX_BUCKET"),
             s3_path_style: parse_var(
@@ -153,6 +211,7 @@ impl Config {
             },
             record_aws_calls: var("VERTEX_RECORD_AWS_CALLS").map(PathBuf::from),
             warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", false)?,
+            password_cost: parse_var("VERTEX_PASSWORD_COST", PasswordCost::Standard)?,
         };
         config.check()?;
         Ok(config)
@@ -191,6 +250,12 @@ impl Config {
                     "must be at least 32 bytes".into(),
                 ));
             }
+        }
+        if self.password_cost == PasswordCost::Minimal && !cfg!(debug_assertions) {
+            return Err(ConfigError::Invalid(
+                "VERTEX_PASSWORD_COST",
+                "minimal is for test suites and only accepted by debug builds".into(),
+            ));
         }
         if self.backend == Backend::Aws && self.table.is_none() {
             return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));

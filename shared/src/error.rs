@@ -1,8 +1,10 @@
 //! The one error type of the service and its one mapping to HTTP.
 //!
 //! Every failure a handler can return is an [`AppError`]; [`IntoResponse`] turns it into the JSON
-//! error shape of API.md (`{"error", "code", "details"}`). Internal errors are logged here, inside
-//! the request's span (which carries the request id), and answered with an opaque 500.
+//! error shape every answer of the API uses ([`ErrorBody`]: `{"error", "code", "details"}`, the
+//! `ErrorBody` schema of `/api/openapi.json`). The cause of an internal error travels with the
+//! response to `http::middleware`, which logs it once inside the request's span (which carries
+//! the request id); the caller gets an opaque 500.
 
 use std::collections::BTreeMap;
 
@@ -46,8 +48,6 @@ pub enum AppError {
     /// 429 with `Retry-After` seconds.
     #[error("too many requests")]
     Throttled { retry_after_secs: u64 },
-    #[error("not implemented")]
-    NotImplemented,
     /// 503: a backing store cannot be reached. The cause is logged, never answered.
     #[error("service unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -126,7 +126,6 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable(_) | Self::Incomplete { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -163,11 +162,6 @@ impl AppError {
                 "throttled",
                 Value::String(format!("retry after {retry_after_secs} seconds")),
             ),
-            Self::NotImplemented => (
-                "This endpoint is not available yet.".into(),
-                "not_implemented",
-                Value::Null,
-            ),
             Self::Incomplete { code, message, .. } => (message.clone(), code, Value::Null),
             Self::Unavailable(_) => (
                 "A backing service is unavailable.".into(),
@@ -188,7 +182,7 @@ impl AppError {
     }
 }
 
-/// The JSON error shape of API.md.
+/// The JSON error shape of every error answer (`ErrorBody` in the OpenAPI document).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Human-readable message.
@@ -218,22 +212,13 @@ fn details_schema() -> utoipa::openapi::Object {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        match &self {
-            Self::Internal(cause) => {
-                tracing::error!(error = %format!("{cause:#}"), "internal error")
-            }
-            Self::Unavailable(cause) | Self::Incomplete { cause, .. } => {
-                tracing::error!(error = %format!("{cause:#}"), "backing service unavailable")
-            }
-            _ => {}
-        }
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
-        match self {
+        match &self {
             Self::Throttled { retry_after_secs } => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
-                    HeaderValue::from(retry_after_secs.max(1)),
+                    HeaderValue::from((*retry_after_secs).max(1)),
                 );
             }
             Self::RangeNotSatisfiable { size } => {
@@ -243,6 +228,8 @@ impl IntoResponse for AppError {
             }
             _ => {}
         }
+        // For the logging middleware (`http::middleware`), which logs the cause once.
+        response.extensions_mut().insert(std::sync::Arc::new(self));
         response
     }
 }
@@ -258,12 +245,22 @@ impl From<crate::store::StoreError> for AppError {
         use crate::store::StoreError;
         match err {
             StoreError::Unavailable(e) => Self::Unavailable(e),
-            StoreError::TooLarge { limit } => Self::too_large(
+            StoreError::Other(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<crate::objects::ObjectError> for AppError {
+    fn from(err: crate::objects::ObjectError) -> Self {
+        use crate::objects::ObjectError;
+        match err {
+            ObjectError::Unavailable(e) => Self::Unavailable(e),
+            ObjectError::TooLarge { limit } => Self::too_large(
                 "too_large",
                 format!("The upload is larger than the {limit} bytes allowed."),
             ),
-            StoreError::Invalid(message) => Self::bad_request("invalid_upload", message),
-            StoreError::Other(e) => Self::Internal(e),
+            ObjectError::Invalid(message) => Self::bad_request("invalid_upload", message),
+            ObjectError::Other(e) => Self::Internal(e),
         }
     }
 }

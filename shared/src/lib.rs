@@ -5,6 +5,8 @@ pub mod archive;
 pub mod aws;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "embedded")]
+pub(crate) mod embedded_db;
 pub mod error;
 pub mod http;
 pub mod objects;
@@ -14,6 +16,8 @@ pub mod services;
 pub mod store;
 
 pub use config::Config;
+/// The storage-key layout (it lives with the domain values keys are built from).
+pub use domain::layout;
 pub use error::{AppError, AppResult};
 pub use services::Core;
 

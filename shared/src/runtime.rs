@@ -210,12 +210,16 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
 /// policy allows), so DNS, TCP and TLS to DynamoDB and S3 are done before the first request
 /// waits for them. A failure only means the first request connects itself.
 pub async fn warm_connections(core: &Core) {
+    let home = crate::layout::Home::of("warm-up");
     let (store, objects) = tokio::join!(
         core.store.get_user("warm-up"),
-        core.objects.list("users/warm-up/", false, None, 1)
+        core.objects.list(home.prefix(), false, None, 1)
     );
-    if let Err(e) = store.map(drop).and(objects.map(drop)) {
-        tracing::warn!(error = %e, "warming the connections failed");
+    if let Err(e) = store {
+        tracing::warn!(error = %e, "warming the metadata store's connection failed");
+    }
+    if let Err(e) = objects {
+        tracing::warn!(error = %e, "warming the object store's connection failed");
     }
 }
 

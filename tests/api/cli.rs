@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +17,50 @@ use crate::helpers::TestApp;
 
 const BIN: &str = env!("CARGO_BIN_EXE_vertexcloud");
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
+/// How long one command may take before the case fails instead of hanging (generous).
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// Waits for `child` to exit, reading its output meanwhile; kills it and fails after `limit`.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    }
+}
+
+/// Runs `command` to its end, within `limit`.
+fn run(command: &mut Command, limit: Duration) -> Output {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    finish(child, limit)
+}
 
 fn create_superuser(data_dir: &std::path::Path, username: &str, password: &str) -> (bool, String) {
     let mut child = Command::new(BIN)
@@ -30,7 +75,7 @@ fn create_superuser(data_dir: &std::path::Path, username: &str, password: &str) 
         .spawn()
         .expect("spawn");
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = finish(child, COMMAND_LIMIT);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -42,14 +87,15 @@ fn create_superuser(data_dir: &std::path::Path, username: &str, password: &str) 
 /// `vertexcloud issue-token <args>` on the embedded backend in `data_dir`:
 /// (success, stdout, stderr).
 fn issue_token(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .arg("issue-token")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("VERTEX_BACKEND", "embedded")
-        .output()
-        .expect("spawn");
+    let out = run(
+        Command::new(BIN)
+            .arg("issue-token")
+            .args(args)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("VERTEX_BACKEND", "embedded"),
+        COMMAND_LIMIT,
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -68,7 +114,8 @@ async fn served_from(data_dir: &Path) -> TestApp {
 
 /// One HTTP/1.1 request over a plain socket; returns the raw response.
 fn http(addr: &str, request: &str) -> String {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    let addr = addr.parse().expect("socket address");
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -109,8 +156,19 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    // Its output, line by line, read by a thread so that every wait below has a bound.
+    let (line_tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines
+        .recv_timeout(COMMAND_LIMIT)
+        .expect("the server's banner");
     assert!(first.contains("embedded"), "{first}");
     let addr = first
         .split("http://")
@@ -152,9 +210,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 
     // SIGTERM: a clean exit
     let _ = Command::new("kill").arg(child.id().to_string()).status();
-    let status = child.wait().unwrap();
+    let status = finish(child, COMMAND_LIMIT).status;
     assert!(status.success(), "{status:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    // The process has exited: the reader ends once it has read the rest.
+    let rest: Vec<String> = std::iter::from_fn(|| lines.recv_timeout(COMMAND_LIMIT).ok()).collect();
     assert!(rest.iter().any(|l| l.contains("stopped")), "{rest:?}");
 }
 
@@ -265,7 +324,8 @@ fn issue_token_refuses_an_unreachable_aws_backend_promptly() {
     for endpoint in [closed.as_str(), silent_url.as_str()] {
         // WHEN a token is asked for
         let started = Instant::now();
-        let out = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["issue-token", "--username", "admin", "--backend", "aws"])
             .env("VERTEX_TABLE", "vertexcloud-nowhere")
             .env("VERTEX_BUCKET", "vertexcloud-nowhere")
@@ -278,9 +338,8 @@ fn issue_token_refuses_an_unreachable_aws_backend_promptly() {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env_remove("VERTEX_RECORD_AWS_CALLS")
-            .output()
-            .expect("spawn");
+            .env_remove("VERTEX_RECORD_AWS_CALLS");
+        let out = run(&mut command, COMMAND_LIMIT);
         // THEN it fails within the SDK's timeouts, saying where it looked
         let elapsed = started.elapsed();
         let err = String::from_utf8_lossy(&out.stderr);

@@ -29,26 +29,47 @@ async fn invoke(app: &TestApp, group: Group, event: &str) -> (StatusCode, serde_
 #[tokio::test]
 async fn every_auth_event_gives_its_status() {
     let app = TestApp::new(Kind::Embedded).await;
-    for (event, want) in [
-        ("auth/health.json", StatusCode::OK),
-        ("auth/openapi.json", StatusCode::OK),
-        ("auth/register.json", StatusCode::CREATED),
-        ("auth/register.json", StatusCode::CONFLICT),
-        ("auth/register-invalid.json", StatusCode::BAD_REQUEST),
-        ("auth/login.json", StatusCode::OK),
-        ("auth/login-wrong-password.json", StatusCode::UNAUTHORIZED),
-        ("auth/refresh-invalid.json", StatusCode::UNAUTHORIZED),
+    for (event, want, code) in [
+        ("auth/health.json", StatusCode::OK, None),
+        ("auth/openapi.json", StatusCode::OK, None),
+        ("auth/register.json", StatusCode::CREATED, None),
+        (
+            "auth/register.json",
+            StatusCode::CONFLICT,
+            Some("username_taken"),
+        ),
+        (
+            "auth/register-invalid.json",
+            StatusCode::BAD_REQUEST,
+            Some("validation_error"),
+        ),
+        ("auth/login.json", StatusCode::OK, None),
+        (
+            "auth/login-wrong-password.json",
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_credentials"),
+        ),
+        (
+            "auth/refresh-invalid.json",
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+        ),
         (
             "auth/profile-unauthenticated.json",
             StatusCode::UNAUTHORIZED,
+            Some("not_authenticated"),
         ),
         (
             "auth/keys-list-unauthenticated.json",
             StatusCode::UNAUTHORIZED,
+            Some("not_authenticated"),
         ),
     ] {
         let (status, body) = invoke(&app, Group::Auth, event).await;
         assert_eq!(status, want, "{event}: {body}");
+        if let Some(code) = code {
+            assert_eq!(body["code"], code, "{event}: {body}");
+        }
     }
 }
 
@@ -325,11 +346,13 @@ async fn the_event_source_ip_is_the_throttled_address() {
     let app = TestApp::with(Kind::Embedded, |c| c.throttle.address_max_failures = 2).await;
     invoke(&app, Group::Auth, "auth/register.json").await;
     for _ in 0..2 {
-        let (status, _) = invoke(&app, Group::Auth, "auth/login-wrong-password.json").await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, body) = invoke(&app, Group::Auth, "auth/login-wrong-password.json").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["code"], "invalid_credentials", "{body}");
     }
     let (status, body) = invoke(&app, Group::Auth, "auth/login.json").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["code"], "throttled", "{body}");
     // The same account from another address (the in-process default, 127.0.0.1) still logs in.
     app.post(
         "/api/auth/login",

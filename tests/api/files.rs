@@ -6,6 +6,8 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Value};
+use shared::domain::UserPath;
+use shared::layout::Home;
 
 use crate::backend_tests;
 use crate::helpers::{Kind, TestApp};
@@ -22,17 +24,14 @@ backend_tests!(
     relocation_conflicts_and_mistakes,
 );
 
-/// Stores a file directly (uploads are not built yet).
+/// Stores a file straight into the object store: these cases are about the files endpoints;
+/// uploads have theirs in `transfers.rs`.
 async fn file(app: &TestApp, user_id: &str, path: &str, data: &'static [u8]) {
     let body = Box::pin(futures::stream::iter([Ok(Bytes::from_static(data))]));
+    let key = Home::of(user_id).file(&UserPath::parse(path).unwrap());
     app.core
         .objects
-        .put(
-            &format!("users/{user_id}/{path}"),
-            body,
-            "text/plain",
-            u64::MAX,
-        )
+        .put(&key, body, "text/plain", u64::MAX)
         .await
         .unwrap();
 }
@@ -410,7 +409,7 @@ async fn users_never_see_each_other(kind: Kind) {
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
     // Not even by naming A's storage prefix
-    let sneaky = format!("users/{a_id}/secret");
+    let sneaky = Home::of(&a_id).file(&UserPath::parse("secret").unwrap());
     app.get(&format!("/api/files/stat?path={sneaky}"), Some(&b))
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");

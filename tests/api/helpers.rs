@@ -1,9 +1,10 @@
 //! The test harness: a fresh app per test, on the backend the test asks for, driven in process
 //! through the same router the servers use.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -15,15 +16,12 @@ use shared::domain::Role;
 use shared::http::{router, Group};
 
 use crate::deployed;
+pub use crate::flaky::Flaky;
 use shared::objects::local::LocalObjects;
 use shared::objects::s3::S3Objects;
-use shared::objects::{
-    ByteRange, ByteSource, Download, ListPage, ObjectInfo, ObjectStore, PartInfo, Presign,
-};
 use shared::services::{Backends, RegisterInput};
 use shared::store::dynamo::DynamoStore;
 use shared::store::sqlite::SqliteStore;
-use shared::store::{StoreError, StoreResult};
 use shared::Core;
 use tower::ServiceExt;
 
@@ -31,7 +29,7 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-0123";
 pub const PASSWORD: &str = "correct horse battery";
 
 /// Which backend a test runs on.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// SQLite + the local object store.
     Embedded,
@@ -45,6 +43,63 @@ pub struct TestApp {
     /// AWS backend: the core of each function (`deployed`), whose AWS calls are recorded.
     functions: Vec<(Group, Arc<Core>)>,
     _dir: Option<tempfile::TempDir>,
+    _namespace: Option<AwsNamespace>,
+}
+
+/// An AWS case's own table and bucket, deleted when its app is dropped, so that the emulators
+/// do not hold every case's data until the suite ends.
+struct AwsNamespace(String);
+
+impl Drop for AwsNamespace {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Drop cannot await, and the case's runtime may be the current-thread kind: delete on a
+        // runtime of its own, with clients of its own. A failure is reported, never a panic
+        // (this may run while a failed case unwinds).
+        let done = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(delete_namespace(&name))
+        })
+        .join();
+        if let Ok(Err(err)) = done {
+            eprintln!(
+                "could not delete the test table and bucket {}: {err:#}",
+                self.0
+            );
+        }
+    }
+}
+
+/// Deletes the table and the bucket `name` (emptied first: objects and unfinished uploads).
+async fn delete_namespace(name: &str) -> anyhow::Result<()> {
+    dynamo_client()
+        .await
+        .delete_table()
+        .table_name(name)
+        .send()
+        .await?;
+    let s3 = s3_client().await;
+    let uploads = s3.list_multipart_uploads().bucket(name).send().await?;
+    for upload in uploads.uploads() {
+        s3.abort_multipart_upload()
+            .bucket(name)
+            .key(upload.key().unwrap_or_default())
+            .upload_id(upload.upload_id().unwrap_or_default())
+            .send()
+            .await?;
+    }
+    let mut pages = s3.list_objects_v2().bucket(name).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        for object in page?.contents() {
+            let key = object.key().unwrap_or_default();
+            s3.delete_object().bucket(name).key(key).send().await?;
+        }
+    }
+    s3.delete_bucket().bucket(name).send().await?;
+    Ok(())
 }
 
 /// An answer whose body is not (necessarily) JSON.
@@ -151,6 +206,7 @@ impl Reply {
 fn base_config(backend: Backend) -> Config {
     Config {
         backend,
+        addr: ([127, 0, 0, 1], 0).into(),
         data_dir: ".".into(),
         table: None,
         bucket: None,
@@ -172,6 +228,9 @@ fn base_config(backend: Backend) -> Config {
         },
         record_aws_calls: None,
         warm_connections: false,
+        // Hundreds of logins: the real cost is kept by the hasher's own unit test and by
+        // auth::passwords_are_hashed_at_the_configured_cost.
+        password_cost: shared::config::PasswordCost::Minimal,
     }
 }
 
@@ -180,7 +239,7 @@ pub async fn emulator_sdk(variable: &str) -> aws_config::SdkConfig {
     let endpoint = std::env::var(variable).unwrap_or_else(|_| {
         panic!(
             "the AWS-backend tests need the emulators: run scripts/test.sh, which starts them \
-             and sets {variable} (or set VERTEX_TEST_BACKENDS=embedded to skip those tests)"
+             and sets {variable} (a plain `cargo test` leaves them out: they are ignored)"
         )
     });
     sdk_at(&endpoint).await
@@ -210,14 +269,82 @@ pub async fn s3_client() -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(config)
 }
 
-/// Whether a backend's tests run in this environment.
+/// What `VERTEX_TEST_BACKENDS` may say.
+const BACKENDS_ACCEPTED: &str =
+    "all, embedded, aws, or a comma-separated list such as embedded,aws";
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Embedded => "embedded",
+            Kind::Aws => "aws",
+        }
+    }
+}
+
+/// The backends `VERTEX_TEST_BACKENDS` switches on (default: all).
+fn backends_wanted() -> Vec<Kind> {
+    parse_backends(&std::env::var("VERTEX_TEST_BACKENDS").unwrap_or_else(|_| "all".into()))
+}
+
+/// Anything this does not recognise panics: an empty, misspelled or upper-case value used to
+/// switch every backend off while every case still reported `ok`.
+fn parse_backends(value: &str) -> Vec<Kind> {
+    if value == "all" {
+        return vec![Kind::Embedded, Kind::Aws];
+    }
+    value
+        .split(',')
+        .map(|name| match name.trim() {
+            "embedded" => Kind::Embedded,
+            "aws" => Kind::Aws,
+            other => panic!(
+                "VERTEX_TEST_BACKENDS={value:?}: unknown backend {other:?}; accepted: \
+                 {BACKENDS_ACCEPTED}"
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn backend_lists_are_read_strictly() {
+    use Kind::{Aws, Embedded};
+    assert_eq!(parse_backends("all"), [Embedded, Aws]);
+    assert_eq!(parse_backends("embedded"), [Embedded]);
+    assert_eq!(parse_backends("aws, embedded"), [Aws, Embedded]);
+    for wrong in ["", "AWS", "embeded", "all,aws", "embedded,"] {
+        let outcome = std::panic::catch_unwind(|| parse_backends(wrong));
+        assert!(outcome.is_err(), "{wrong:?} was accepted");
+    }
+}
+
+/// Whether `VERTEX_TEST_BACKENDS` switches this backend on (panics on an unknown value).
 pub fn enabled(kind: Kind) -> bool {
-    let wanted = std::env::var("VERTEX_TEST_BACKENDS").unwrap_or_else(|_| "all".into());
-    let name = match kind {
-        Kind::Embedded => "embedded",
-        Kind::Aws => "aws",
-    };
-    wanted == "all" || wanted.split(',').any(|w| w.trim() == name)
+    backends_wanted().contains(&kind)
+}
+
+/// How long one case may run before it fails instead of hanging the suite (a generous bound
+/// for a loaded machine, not a speed check). The slow tier has its own.
+pub const CASE_LIMIT: Duration = Duration::from_secs(180);
+pub const SLOW_CASE_LIMIT: Duration = Duration::from_secs(900);
+
+/// Runs one case on `kind` within `limit`. A case whose backend `VERTEX_TEST_BACKENDS` switched
+/// off fails rather than passing unrun: the AWS cases are `#[ignore]`d, so they only run when
+/// asked for (`--include-ignored`, as scripts/test.sh does).
+pub async fn run_case<F, Fut>(kind: Kind, limit: Duration, case: F)
+where
+    F: FnOnce(Kind) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert!(
+        enabled(kind),
+        "the {} backend is switched off by VERTEX_TEST_BACKENDS, yet its case was asked to run: \
+         leave out --include-ignored, or pick cases by name (`-- --include-ignored ::embedded`)",
+        kind.name()
+    );
+    if tokio::time::timeout(limit, case(kind)).await.is_err() {
+        panic!("the case did not finish within {limit:?}");
+    }
 }
 
 impl TestApp {
@@ -231,7 +358,7 @@ impl TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             shared::runtime::init_tracing();
         }
-        let (config, backends, dir) = match kind {
+        let (config, backends, dir, namespace) = match kind {
             Kind::Embedded => {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let mut config = base_config(Backend::Embedded);
@@ -244,7 +371,7 @@ impl TestApp {
                         LocalObjects::open(&dir.path().join("objects")).expect("objects"),
                     ),
                 };
-                (config, backends, Some(dir))
+                (config, backends, Some(dir), None)
             }
             Kind::Aws => {
                 // Each test has its own table and bucket.
@@ -262,9 +389,9 @@ impl TestApp {
                 config.bucket = Some(name.clone());
                 let backends = Backends {
                     store: Arc::new(DynamoStore::new(dynamo, name.clone())),
-                    objects: Arc::new(S3Objects::new(s3, name)),
+                    objects: Arc::new(S3Objects::new(s3, name.clone())),
                 };
-                (config, backends, None)
+                (config, backends, None, Some(AwsNamespace(name)))
             }
         };
         let mut config = config;
@@ -280,6 +407,7 @@ impl TestApp {
         };
         Self {
             _dir: dir,
+            _namespace: namespace,
             router,
             functions,
             core,
@@ -314,7 +442,20 @@ impl TestApp {
             functions: Vec::new(),
             core,
             _dir: None,
+            _namespace: None,
         }
+    }
+
+    /// An app over this app's stores with `tweak` applied to its config: another setting, the
+    /// same data.
+    pub fn sibling(&self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.core.config.clone();
+        tweak(&mut config);
+        let backends = Backends {
+            store: self.core.store.clone(),
+            objects: self.core.objects.clone(),
+        };
+        Self::from_core(Arc::new(Core::new(config, backends, SECRET.as_bytes())))
     }
 
     /// Sends a request from 127.0.0.1 with an optional Bearer token and JSON body.
@@ -509,7 +650,7 @@ impl TestApp {
         .expect("input");
         let user = self.core.create_account(input, role).await.expect("create");
         let (access, _) = self.login(username).await;
-        (user.id, access)
+        (user.id.to_string(), access)
     }
 
     /// Creates an API key with the session `token`; returns the key.
@@ -530,145 +671,105 @@ impl TestApp {
     }
 }
 
-/// Runs each named case against every backend:
-/// `backend_tests!(case_a, case_b)` makes `embedded::case_a`, `aws::case_a`, …
-/// where each case is `async fn case(kind: Kind)` and builds its own [`TestApp`].
+/// `text` with its last character changed, always to a different one that is valid in hex and
+/// base64url alike (a forged secret or signature; writing a fixed character instead would
+/// leave the text unchanged whenever it already ended with it).
+pub fn bend_last(text: &str) -> String {
+    let mut bent = text.to_owned();
+    let last = bent.pop().expect("not empty");
+    bent.push(if last == '0' { '1' } else { '0' });
+    bent
+}
+
+/// Runs `f(0)`, …, `f(n - 1)` at the same moment, each in a task of its own (on the case's
+/// multi-threaded runtime, so they truly overlap), and returns their outcomes in that order.
+/// A barrier holds every task until all are spawned. A task's panic is the case's.
+pub async fn race<T, F, Fut>(n: usize, f: F) -> Vec<T>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let start = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (start, run) = (start.clone(), f(i));
+            tokio::spawn(async move {
+                start.wait().await;
+                run.await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::with_capacity(n);
+    for task in tasks {
+        match task.await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    outcomes
+}
+
+/// Runs each named case against every backend: `backend_tests!(case_a, case_b)` makes the tests
+/// `case_a::embedded`, `case_a::aws`, … where each case is `async fn case(kind: Kind)` and builds
+/// its own [`TestApp`]. The AWS ones are `#[ignore]`d (they need the emulators), so a plain
+/// `cargo test` lists them as ignored; scripts/test.sh runs them with `--include-ignored`.
+///
+/// - `backend_tests!(slow: case)`: the slow tier, ignored on both backends (scripts/test.sh
+///   runs it too).
+/// - `backend_tests!(waiting "issue 12: why": case)`: a case that fails until that issue lands,
+///   as `case::waiting::embedded` and `case::waiting::aws`; scripts/test.sh skips `::waiting::`.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    use $crate::helpers::{enabled, Kind};
-                    if enabled(Kind::Embedded) {
-                        super::$case(Kind::Embedded).await;
-                    }
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    use $crate::helpers::{enabled, Kind};
-                    if enabled(Kind::Aws) {
-                        super::$case(Kind::Aws).await;
-                    }
-                }
-            )*
+    (@case $case:ident, $limit:expr, [$($embedded:meta)?], $aws:literal) => {
+        mod $case {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            $(#[$embedded])?
+            async fn embedded() {
+                use $crate::helpers::{run_case, Kind};
+                run_case(Kind::Embedded, $limit, super::$case).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[ignore = $aws]
+            async fn aws() {
+                use $crate::helpers::{run_case, Kind};
+                run_case(Kind::Aws, $limit, super::$case).await;
+            }
         }
     };
-}
+    (slow: $($case:ident),* $(,)?) => {
+        $(
+            $crate::backend_tests!(@case $case, $crate::helpers::SLOW_CASE_LIMIT,
+                [ignore = "slow tier: scripts/test.sh runs it"],
+                "slow tier, needs the emulators: scripts/test.sh runs it");
+        )*
+    };
+    (waiting $why:literal: $($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                mod waiting {
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    #[ignore = $why]
+                    async fn embedded() {
+                        use $crate::helpers::{run_case, Kind, CASE_LIMIT};
+                        run_case(Kind::Embedded, CASE_LIMIT, super::super::$case).await;
+                    }
 
-/// An object store that fails on demand, around a real one: the next `failed_deletes`
-/// deletions fail, and the copy numbered `failed_copy` (1-based, 0 = none) fails.
-pub struct Flaky {
-    inner: Arc<dyn ObjectStore>,
-    pub failed_deletes: AtomicUsize,
-    pub failed_copy: AtomicUsize,
-    copies: AtomicUsize,
-}
-
-impl Flaky {
-    /// An app sharing `base`'s stores, with its objects behind a `Flaky`.
-    pub fn around(base: &TestApp) -> (TestApp, Arc<Flaky>) {
-        let flaky = Arc::new(Flaky {
-            inner: base.core.objects.clone(),
-            failed_deletes: AtomicUsize::new(0),
-            failed_copy: AtomicUsize::new(0),
-            copies: AtomicUsize::new(0),
-        });
-        let backends = Backends {
-            store: base.core.store.clone(),
-            objects: flaky.clone(),
-        };
-        let core = Core::new(base.core.config.clone(), backends, SECRET.as_bytes());
-        (TestApp::from_core(Arc::new(core)), flaky)
-    }
-}
-
-fn injected() -> StoreError {
-    StoreError::Unavailable(anyhow::anyhow!("injected failure"))
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Flaky {
-    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
-        self.inner.head(key).await
-    }
-    async fn list(
-        &self,
-        prefix: &str,
-        delimited: bool,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> StoreResult<ListPage> {
-        self.inner.list(prefix, delimited, cursor, limit).await
-    }
-    async fn put(
-        &self,
-        key: &str,
-        body: ByteSource<'_>,
-        content_type: &str,
-        max: u64,
-    ) -> StoreResult<ObjectInfo> {
-        self.inner.put(key, body, content_type, max).await
-    }
-    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
-        self.inner.get(key, range).await
-    }
-    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
-        let failing = self
-            .failed_deletes
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
-        if failing.is_ok() {
-            return Err(injected());
-        }
-        self.inner.delete(keys).await
-    }
-    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
-        let number = self.copies.fetch_add(1, Ordering::SeqCst) + 1;
-        if number == self.failed_copy.load(Ordering::SeqCst) {
-            return Err(injected());
-        }
-        self.inner.copy(from, to).await
-    }
-    async fn presign(
-        &self,
-        what: Presign<'_>,
-        ttl: std::time::Duration,
-    ) -> StoreResult<Option<String>> {
-        self.inner.presign(what, ttl).await
-    }
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
-        self.inner.begin_upload(key, content_type).await
-    }
-    async fn put_part(
-        &self,
-        id: &str,
-        n: u32,
-        offset: u64,
-        size: u64,
-        body: ByteSource<'_>,
-    ) -> StoreResult<PartInfo> {
-        self.inner.put_part(id, n, offset, size, body).await
-    }
-    async fn list_parts(&self, key: &str, id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
-        self.inner.list_parts(key, id).await
-    }
-    async fn complete_upload(
-        &self,
-        key: &str,
-        id: &str,
-        parts: &[PartInfo],
-    ) -> StoreResult<ObjectInfo> {
-        self.inner.complete_upload(key, id, parts).await
-    }
-    async fn abort_upload(&self, key: &str, id: &str) -> StoreResult<()> {
-        self.inner.abort_upload(key, id).await
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    #[ignore = $why]
+                    async fn aws() {
+                        use $crate::helpers::{run_case, Kind, CASE_LIMIT};
+                        run_case(Kind::Aws, CASE_LIMIT, super::super::$case).await;
+                    }
+                }
+            }
+        )*
+    };
+    ($($case:ident),* $(,)?) => {
+        $(
+            $crate::backend_tests!(@case $case, $crate::helpers::CASE_LIMIT, [],
+                "needs the emulators: scripts/test.sh runs it");
+        )*
+    };
 }

@@ -183,3 +183,17 @@ pub(crate) fn instance(template: &str) -> String {
         .collect::<Vec<_>>()
         .join("/")
 }
+
+/// The bucket's lifecycle rules expire exactly the key roots the layout says are short-lived
+/// (the local store's sweeper reads the same list).
+#[test]
+fn the_bucket_expires_exactly_the_layouts_short_lived_roots() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/infra/template.yaml"))
+        .expect("infra/template.yaml");
+    let expiring: BTreeSet<&str> = text
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Prefix: "))
+        .collect();
+    let layout: BTreeSet<&str> = shared::layout::EXPIRING_ROOTS.into_iter().collect();
+    assert_eq!(expiring, layout);
+}

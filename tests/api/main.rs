@@ -1,16 +1,23 @@
 //! The behaviour suite: every case runs on the embedded backend and on the AWS backend
-//! (DynamoDB Local), through the same router the servers and Lambda functions use.
+//! (DynamoDB Local), through the same router the servers and Lambda functions use. The AWS
+//! cases and the slow tier are `#[ignore]`d, so a plain `cargo test` says what it left out;
+//! scripts/test.sh runs them all (`--include-ignored`).
 
 mod deployed;
+mod flaky;
 mod helpers;
+mod invariants;
 
 mod auth;
 mod cli;
 mod contract;
 mod events;
+mod faults;
 mod files;
 mod infra;
+mod meta_store;
 mod objects;
+mod races;
 mod seed_clients;
 mod transfers;
 mod users;

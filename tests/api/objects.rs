@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use shared::objects::{ByteRange, ByteStream, Listed, ObjectStore};
-use shared::store::StoreError;
+use shared::domain::UserPath;
+use shared::layout::{self, Home};
+use shared::objects::{ByteRange, ByteStream, Listed, ObjectError, ObjectStore};
 
 use crate::backend_tests;
 use crate::helpers::{Kind, TestApp};
@@ -161,7 +162,7 @@ async fn oversized_puts_leave_the_previous_object(kind: Kind) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::TooLarge { limit: 1000 }),
+        matches!(err, ObjectError::TooLarge { limit: 1000 }),
         "{err:?}"
     );
     assert_eq!(read(objects, "users/u/keep.txt", None).await, b"old");
@@ -176,7 +177,7 @@ async fn oversized_puts_leave_the_previous_object(kind: Kind) {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::TooLarge { .. }), "{err:?}");
+    assert!(matches!(err, ObjectError::TooLarge { .. }), "{err:?}");
     assert!(objects.head("users/u/new.bin").await.unwrap().is_none());
 }
 
@@ -367,9 +368,12 @@ async fn local_sweeper_removes_only_leftovers() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("objects");
     let store = LocalObjects::open(&root).unwrap();
-    put(&store, "users/u/kept.txt", pattern(10, 1)).await;
-    put(&store, "staging/u/abandoned", pattern(10, 2)).await;
-    put(&store, "archives/u/job.zip", pattern(10, 4)).await;
+    let kept = Home::of("u").file(&UserPath::parse("kept.txt").unwrap());
+    let staged = layout::new_staging_key("u");
+    let archive = layout::archive_key("u", "job");
+    put(&store, &kept, pattern(10, 1)).await;
+    put(&store, &staged, pattern(10, 2)).await;
+    put(&store, &archive, pattern(10, 4)).await;
     let upload = store
         .begin_upload("users/u/big", "text/plain")
         .await
@@ -397,14 +401,14 @@ async fn local_sweeper_removes_only_leftovers() {
         removed, 5,
         "staged object, archive, upload, orphan blob, temp file"
     );
-    assert!(store.head("archives/u/job.zip").await.unwrap().is_none());
+    assert!(store.head(&archive).await.unwrap().is_none());
     assert!(store
         .list_parts("users/u/big", &upload)
         .await
         .unwrap()
         .is_none());
-    assert!(store.head("staging/u/abandoned").await.unwrap().is_none());
-    assert_eq!(read(&store, "users/u/kept.txt", None).await, pattern(10, 1));
+    assert!(store.head(&staged).await.unwrap().is_none());
+    assert_eq!(read(&store, &kept, None).await, pattern(10, 1));
     assert_eq!(std::fs::read_dir(root.join("tmp")).unwrap().count(), 0);
     assert_eq!(std::fs::read_dir(root.join("uploads")).unwrap().count(), 0);
     // Exactly one blob left: the kept file's

@@ -4,6 +4,7 @@
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 use shared::domain::Role;
+use shared::layout::{self, Home};
 
 use crate::backend_tests;
 use crate::helpers::{Flaky, Kind, TestApp, PASSWORD};
@@ -62,7 +63,7 @@ async fn delete(app: &TestApp, token: &str, id: &str) -> crate::helpers::Reply {
 /// Nothing is stored under the user's home any more.
 /// Neither the user's files nor their archives are left.
 async fn assert_home_is_gone(app: &TestApp, id: &str) {
-    for prefix in [format!("users/{id}/"), format!("archives/{id}/")] {
+    for prefix in [Home::of(id).prefix().to_owned(), layout::archives_of(id)] {
         let left = app
             .core
             .objects
@@ -82,6 +83,42 @@ async fn reset(app: &TestApp, token: &str, id: &str) -> crate::helpers::Reply {
     .await
 }
 
+/// The user `id` as a superuser sees it.
+async fn user_as_seen(app: &TestApp, su: &str, id: &str) -> Value {
+    app.get(&format!("/api/users/{id}"), Some(su))
+        .await
+        .expect(StatusCode::OK)
+}
+
+/// A success has this status; a refusal is 403 `permission_denied`.
+#[track_caller]
+fn assert_answer(reply: crate::helpers::Reply, status: StatusCode, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.body);
+    if status == StatusCode::FORBIDDEN {
+        assert_eq!(reply.body["code"], "permission_denied", "{what}");
+    }
+}
+
+/// Whether API.md lets `actor` act on a user of role `target`.
+fn allowed(actor: &str, target: &str) -> bool {
+    match actor {
+        "superuser" => true,
+        "manager" => target == "user",
+        _ => false,
+    }
+}
+
+/// `status` when allowed, 403 when not.
+fn expect(ok: bool, status: StatusCode) -> StatusCode {
+    if ok {
+        status
+    } else {
+        StatusCode::FORBIDDEN
+    }
+}
+
+const ROLES: [&str; 3] = ["user", "manager", "superuser"];
+
 /// Every actor role × every endpoint × every target role, against API.md's rules.
 async fn the_role_table_holds_on_every_endpoint(kind: Kind) {
     let app = TestApp::new(kind).await;
@@ -89,96 +126,87 @@ async fn the_role_table_holds_on_every_endpoint(kind: Kind) {
     let (_, mgr) = app.member("mona", Role::Manager).await;
     let (_, usr) = app.member("uma", Role::User).await;
     let actors = [("superuser", &su), ("manager", &mgr), ("user", &usr)];
-    let roles = ["user", "manager", "superuser"];
-    let allowed = |actor: &str, target: &str| match actor {
-        "superuser" => true,
-        "manager" => target == "user",
-        _ => false,
-    };
-    let expect = |ok: bool, status: StatusCode| if ok { status } else { StatusCode::FORBIDDEN };
     let mut n = 0;
     for (actor, token) in actors {
         // Seeing users: staff only.
         for uri in ["/api/users", "/api/auth/users"] {
             let reply = app.get(uri, Some(token)).await;
-            assert_eq!(
-                reply.status,
-                expect(actor != "user", StatusCode::OK),
-                "{actor} {uri}"
-            );
+            let what = format!("{actor} {uri}");
+            assert_answer(reply, expect(actor != "user", StatusCode::OK), &what);
         }
-        for role in roles {
+        for role in ROLES {
             n += 1;
             // Targets are made by the superuser, one fresh set per case.
-            let target = create(&app, &su, &format!("t{n}{}", &role[..1]), role).await;
-            let ok = allowed(actor, role);
-            let reply = app.get(&format!("/api/users/{target}"), Some(token)).await;
-            assert_eq!(
-                reply.status,
-                expect(actor != "user", StatusCode::OK),
-                "{actor} get {role}"
-            );
-            let created = app
-                .post(
-                    "/api/users",
-                    Some(token),
-                    new_user(&format!("c{n}{}", &role[..1]), role),
-                )
-                .await;
-            assert_eq!(
-                created.status,
-                expect(ok, StatusCode::CREATED),
-                "{actor} create {role}"
-            );
-            let reply = patch(&app, token, &target, json!({"first_name": "Renamed"})).await;
-            assert_eq!(
-                reply.status,
-                expect(ok, StatusCode::OK),
-                "{actor} patch {role}"
-            );
-            for grant in roles {
-                let reply = patch(&app, token, &target, json!({"role": grant})).await;
-                let ok = ok && allowed(actor, grant);
-                assert_eq!(
-                    reply.status,
-                    expect(ok, StatusCode::OK),
-                    "{actor} makes {role} {grant}"
-                );
-                // Back to the role the case is about.
-                patch(&app, &su, &target, json!({"role": role}))
-                    .await
-                    .expect(StatusCode::OK);
-            }
-            let reply = reset(&app, token, &target).await;
-            assert_eq!(
-                reply.status,
-                expect(ok, StatusCode::OK),
-                "{actor} reset {role}"
-            );
-            let reply = delete(&app, token, &target).await;
-            assert_eq!(
-                reply.status,
-                expect(ok, StatusCode::NO_CONTENT),
-                "{actor} delete {role}"
-            );
-            if !ok {
-                // Refused means untouched.
-                let body = app
-                    .get(&format!("/api/users/{target}"), Some(&su))
-                    .await
-                    .expect(StatusCode::OK);
-                assert_eq!(body["user_type"], role);
-            }
-            let refused = reply.status == StatusCode::FORBIDDEN;
-            if refused {
-                reply.expect_error(StatusCode::FORBIDDEN, "permission_denied");
-            }
+            let target = format!("t{n}{}", &role[..1]);
+            one_role_case(&app, &su, (actor, token), role, &target).await;
         }
     }
     // No credentials at all.
     app.get("/api/users", None)
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "not_authenticated");
+}
+
+/// `actor` reads, creates, edits, promotes, resets and deletes a user of `role` named `name`.
+async fn one_role_case(app: &TestApp, su: &str, actor: (&str, &str), role: &str, name: &str) {
+    let (actor, token) = actor;
+    let target = create(app, su, name, role).await;
+    let before = user_as_seen(app, su, &target).await;
+    let ok = allowed(actor, role);
+    let reply = app.get(&format!("/api/users/{target}"), Some(token)).await;
+    assert_answer(
+        reply,
+        expect(actor != "user", StatusCode::OK),
+        &format!("{actor} get {role}"),
+    );
+    let created = app
+        .post(
+            "/api/users",
+            Some(token),
+            new_user(&format!("c{name}"), role),
+        )
+        .await;
+    assert_answer(
+        created,
+        expect(ok, StatusCode::CREATED),
+        &format!("{actor} create {role}"),
+    );
+    let reply = patch(app, token, &target, json!({"first_name": "Renamed"})).await;
+    assert_answer(
+        reply,
+        expect(ok, StatusCode::OK),
+        &format!("{actor} patch {role}"),
+    );
+    for grant in ROLES {
+        let reply = patch(app, token, &target, json!({"role": grant})).await;
+        let what = format!("{actor} makes {role} {grant}");
+        if ok && allowed(actor, grant) {
+            assert_answer(reply, StatusCode::OK, &what);
+            // Back to the role the case is about.
+            patch(app, su, &target, json!({"role": role}))
+                .await
+                .expect(StatusCode::OK);
+        } else {
+            assert_answer(reply, StatusCode::FORBIDDEN, &what);
+            // Refused means untouched: checked before anything else writes.
+            let now = user_as_seen(app, su, &target).await;
+            assert_eq!(now["user_type"], role, "{what}");
+        }
+    }
+    let reply = reset(app, token, &target).await;
+    assert_answer(
+        reply,
+        expect(ok, StatusCode::OK),
+        &format!("{actor} reset {role}"),
+    );
+    let reply = delete(app, token, &target).await;
+    let what = format!("{actor} delete {role}");
+    assert_answer(reply, expect(ok, StatusCode::NO_CONTENT), &what);
+    if !ok {
+        // Every change was refused: the user is exactly as before, password included.
+        assert_eq!(user_as_seen(app, su, &target).await, before, "{what}");
+        app.try_login(name, PASSWORD).await.expect(StatusCode::OK);
+    }
 }
 
 async fn the_last_active_superuser_stays(kind: Kind) {
@@ -228,7 +256,7 @@ async fn changes_take_effect_on_the_next_request(kind: Kind) {
     let key = app.api_key(&access, "script").await;
     app.get("/api/users", Some(&access))
         .await
-        .expect(StatusCode::FORBIDDEN);
+        .expect_error(StatusCode::FORBIDDEN, "permission_denied");
     // Promoted: the same token and key carry the new role.
     patch(&app, &su, &id, json!({"role": "manager"}))
         .await
@@ -251,14 +279,14 @@ async fn changes_take_effect_on_the_next_request(kind: Kind) {
         .expect(StatusCode::OK);
     app.get("/api/users", Some(&key))
         .await
-        .expect(StatusCode::FORBIDDEN);
+        .expect_error(StatusCode::FORBIDDEN, "permission_denied");
     // Disabled: token and key refused, login refused.
     patch(&app, &su, &id, json!({"is_active": false}))
         .await
         .expect(StatusCode::OK);
     app.get("/api/auth/profile", Some(&access))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.get("/api/auth/profile", Some(&key))
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "account_disabled");
@@ -274,19 +302,19 @@ async fn changes_take_effect_on_the_next_request(kind: Kind) {
         .expect(StatusCode::OK);
     app.get("/api/auth/profile", Some(&access))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     // Password reset: every session ends; only the new password works.
     let (access, refresh) = app.login("uma").await;
     reset(&app, &su, &id).await.expect(StatusCode::OK);
     app.get("/api/auth/profile", Some(&access))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.post("/api/auth/token/refresh", None, json!({"refresh": refresh}))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.try_login("uma", PASSWORD)
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
     app.try_login("uma", NEW_PASSWORD)
         .await
         .expect(StatusCode::OK);
@@ -346,17 +374,19 @@ async fn deleting_a_user_removes_everything(kind: Kind) {
     delete(&app, &mgr, &id).await.expect(StatusCode::NO_CONTENT);
     app.get("/api/auth/profile", Some(&access))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.get("/api/auth/profile", Some(&key))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.post("/api/auth/token/refresh", None, json!({"refresh": refresh}))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_token");
     app.get(&format!("/api/users/{id}"), Some(&mgr))
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
-    delete(&app, &mgr, &id).await.expect(StatusCode::NOT_FOUND);
+    delete(&app, &mgr, &id)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
     assert_home_is_gone(&app, &id).await;
     // The name is free again, and its new owner starts with an empty home.
     let (new_id, access, _) = app.user("uma").await;
@@ -448,7 +478,7 @@ async fn listing_pages_and_searches(kind: Kind) {
         .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
     app.get("/api/users?limit=0", Some(&su))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     // No secret in any user object.
     let all = app
         .get("/api/users?limit=1000", Some(&su))
@@ -463,7 +493,7 @@ async fn bad_administration_input(kind: Kind) {
     let bad_role = app
         .post("/api/users", Some(&su), new_user("newbie", "admin"))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     assert!(bad_role["details"]["role"].is_string(), "{bad_role}");
     let weak = app
         .post(
@@ -472,7 +502,7 @@ async fn bad_administration_input(kind: Kind) {
             json!({"username": "newbie", "email": "n@example.com", "password": "123"}),
         )
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     assert!(weak["details"]["password"].is_string(), "{weak}");
     app.post(
         "/api/users",
@@ -480,7 +510,7 @@ async fn bad_administration_input(kind: Kind) {
         json!({"username": "x", "is_superuser": true}),
     )
     .await
-    .expect(StatusCode::BAD_REQUEST);
+    .expect_error(StatusCode::BAD_REQUEST, "invalid_json");
     app.post(
         "/api/users",
         Some(&su),
@@ -502,13 +532,13 @@ async fn bad_administration_input(kind: Kind) {
     let id = quota["id"].as_str().unwrap();
     patch(&app, &su, id, json!({"quota_bytes": -1}))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_json");
     patch(&app, &su, id, json!({"password": "x"}))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_json");
     patch(&app, &su, id, json!({"email": "not an email"}))
         .await
-        .expect(StatusCode::BAD_REQUEST);
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     patch(&app, &su, id, json!({"email": "boss@example.com"}))
         .await
         .expect_error(StatusCode::CONFLICT, "email_taken");
@@ -521,14 +551,14 @@ async fn bad_administration_input(kind: Kind) {
         json!({"new_password": "quoted"}),
     )
     .await
-    .expect(StatusCode::BAD_REQUEST);
+    .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     app.post(
         &format!("/api/users/{id}/reset-password"),
         Some(&su),
         json!({}),
     )
     .await
-    .expect(StatusCode::BAD_REQUEST);
+    .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     let detail = app
         .get(&format!("/api/users/{id}"), Some(&su))
         .await
@@ -578,7 +608,7 @@ async fn deletion_reports_and_resumes() {
     assert_eq!(left["is_active"], false, "{left}");
     app.get("/api/auth/profile", Some(&access))
         .await
-        .expect(StatusCode::UNAUTHORIZED);
+        .expect_error(StatusCode::UNAUTHORIZED, "account_disabled");
     app.try_login("uma", PASSWORD)
         .await
         .expect_error(StatusCode::FORBIDDEN, "account_disabled");
@@ -587,5 +617,5 @@ async fn deletion_reports_and_resumes() {
     assert_home_is_gone(&app, &id).await;
     app.get(&format!("/api/users/{id}"), Some(&su))
         .await
-        .expect(StatusCode::NOT_FOUND);
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
 }

@@ -2,7 +2,9 @@
 //! they make (for the IAM check of `infra/template.yaml`).
 
 pub mod calls;
+pub(crate) mod errors;
 pub mod iam;
+pub(crate) mod retry;
 
 use aws_config::SdkConfig;
 

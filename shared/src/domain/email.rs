@@ -1,10 +1,20 @@
-use std::fmt;
+use serde::{Deserialize, Serialize};
+
+use super::string_value::string_value;
 
 /// An email address, checked for shape (not deliverability): one `@`, a non-empty local part of at
 /// most 64 bytes, a dotted domain of letters, digits and hyphens, 254 bytes in all. The domain is
 /// lower-cased; uniqueness is case-insensitive on the whole address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Deserializing does not check: it reads back what a store holds, which older rules may have
+/// let in, and a stored account must keep loading. Input from requests goes through [`parse`].
+///
+/// [`parse`]: Email::parse
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Email(String);
+
+string_value!(Email);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -31,18 +41,19 @@ impl Email {
         Ok(Self(format!("{local}@{}", domain.to_ascii_lowercase())))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// An address read back from storage, as it was stored (see the type's note on older data).
+    pub fn from_stored(address: String) -> Self {
+        Self(address)
     }
 
+    /// The key under which uniqueness is enforced, and by which logins find the account.
     pub fn normalized(&self) -> String {
-        self.0.to_lowercase()
+        Self::normalize(&self.0)
     }
-}
 
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+    /// [`normalized`](Self::normalized) for an address typed at login, which is not parsed.
+    pub fn normalize(raw: &str) -> String {
+        raw.to_lowercase()
     }
 }
 
@@ -55,6 +66,7 @@ mod tests {
         let e = Email::parse("John.Doe+x@Example.COM").unwrap();
         assert_eq!(e.as_str(), "John.Doe+x@example.com");
         assert_eq!(e.normalized(), "john.doe+x@example.com");
+        assert_eq!(Email::normalize("JOHN.Doe+x@example.com"), e.normalized());
         // Surrounding white space is trimmed, as form fields usually are.
         assert_eq!(Email::parse(" a@b.com\n").unwrap().as_str(), "a@b.com");
     }

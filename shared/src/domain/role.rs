@@ -29,6 +29,17 @@ impl Role {
         }
     }
 
+    /// The role a stored record names. An unknown name (data from a newer or broken writer)
+    /// loads as the least powerful role rather than failing the whole account.
+    pub fn from_stored(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Role::User)
+    }
+
+    /// [`from_stored`](Self::from_stored) as a serde `deserialize_with`.
+    pub fn deserialize_stored<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::from_stored(&String::deserialize(d)?))
+    }
+
     pub fn is_staff(self) -> bool {
         self >= Role::Manager
     }

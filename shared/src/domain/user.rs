@@ -1,25 +1,45 @@
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::Role;
+use super::{Email, Role, UserId, Username};
 
-/// A stored account. `password_hash` is a PHC string; it never leaves the service.
-#[derive(Clone)]
+/// A stored account. `password_hash` is a PHC string; it never leaves the service (responses
+/// show a [`UserView`]).
+///
+/// The serde form is the stored one, read and written by the stores only: times in epoch
+/// seconds, no attribute for "no quota". Reading it back does not re-validate (an account must
+/// keep loading whatever older rules let in): missing names, flags, counters and times read as
+/// empty, false or zero, a negative counter as zero, an unknown role as `user`.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct User {
-    pub id: String,
-    pub username: String,
-    pub email: String,
+    pub id: UserId,
+    pub username: Username,
+    pub email: Email,
+    #[serde(default)]
     pub first_name: String,
+    #[serde(default)]
     pub last_name: String,
+    #[serde(deserialize_with = "Role::deserialize_stored")]
     pub role: Role,
+    #[serde(default)]
     pub is_active: bool,
     pub password_hash: String,
     /// `None`: unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<u64>,
+    #[serde(default, deserialize_with = "non_negative")]
     pub used_bytes: u64,
+    #[serde(default, deserialize_with = "non_negative")]
     pub file_count: u64,
+    #[serde(default, with = "chrono::serde::ts_seconds")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, with = "chrono::serde::ts_seconds")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// A stored counter; one that drifted below zero reads as zero.
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(i64::deserialize(d)?.max(0) as u64)
 }
 
 impl std::fmt::Debug for User {
@@ -36,7 +56,7 @@ impl std::fmt::Debug for User {
 impl User {
     /// The user's home prefix in storage; derived from the id only.
     pub fn dir_name(&self) -> String {
-        home_prefix(&self.id)
+        super::layout::Home::of_user(self).dir_name().to_owned()
     }
 
     pub fn view(&self) -> UserView {
@@ -44,10 +64,10 @@ impl User {
             .trim()
             .to_owned();
         UserView {
-            id: self.id.clone(),
-            user_id: self.id.clone(),
-            username: self.username.clone(),
-            email: self.email.clone(),
+            id: self.id.to_string(),
+            user_id: self.id.to_string(),
+            username: self.username.to_string(),
+            email: self.email.to_string(),
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
             full_name,
@@ -73,32 +93,53 @@ impl User {
     }
 }
 
+impl User {
+    /// True when `search` (already lowercased) is part of the user's [`search_text`]; no search
+    /// matches everyone. Both stores filter listings with this.
+    pub fn matches(&self, search: Option<&str>) -> bool {
+        search.is_none_or(|q| search_text(self).contains(q))
+    }
+}
+
 /// What a user search matches against: username, email and names, lowercased, one per line.
 pub fn search_text(user: &User) -> String {
     [
-        &user.username,
-        &user.email,
+        user.username.as_str(),
+        user.email.as_str(),
         &user.first_name,
         &user.last_name,
     ]
-    .map(|s| s.to_lowercase())
+    .map(str::to_lowercase)
     .join("\n")
 }
 
-/// The storage prefix of the home of the user with this id (no trailing `/`).
-pub fn home_prefix(user_id: &str) -> String {
-    format!("users/{user_id}")
+/// What a login names, and the unique key to look it up by: an email when it contains `@`
+/// (usernames cannot), else a username.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginKey {
+    Username(String),
+    Email(String),
+}
+
+impl LoginKey {
+    pub fn of(login: &str) -> Self {
+        if login.contains('@') {
+            Self::Email(Email::normalize(login))
+        } else {
+            Self::Username(Username::normalize(login))
+        }
+    }
 }
 
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The user object of API.md.
+/// The user object every user endpoint answers with (`UserView` in the OpenAPI document).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: String,
-    /// Same as `id` (the seeds' name for it).
+    /// Same as `id`, under the name older clients read.
     pub user_id: String,
     pub username: String,
     pub email: String,

@@ -1,11 +1,21 @@
-use std::fmt;
+use serde::{Deserialize, Serialize};
+
+use super::string_value::string_value;
 
 /// A username: 3–150 characters of ASCII letters, digits, `_`, `.` and `-`, starting with a letter
 /// or digit. Unique case-insensitively; the spelling given at registration is kept for display.
 ///
 /// `@` is not allowed so that login's "username or email" is never ambiguous.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Deserializing does not check: it reads back what a store holds, which older rules may have
+/// let in, and a stored account must keep loading. Input from requests goes through [`parse`].
+///
+/// [`parse`]: Username::parse
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Username(String);
+
+string_value!(Username);
 
 impl Username {
     pub const MAX_LEN: usize = 150;
@@ -33,19 +43,19 @@ impl Username {
         Ok(Self(s.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// A name read back from storage, as it was stored (see the type's note on older data).
+    pub fn from_stored(name: String) -> Self {
+        Self(name)
     }
 
-    /// The key under which uniqueness is enforced.
+    /// The key under which uniqueness is enforced, and by which logins find the account.
     pub fn normalized(&self) -> String {
-        self.0.to_ascii_lowercase()
+        Self::normalize(&self.0)
     }
-}
 
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+    /// [`normalized`](Self::normalized) for a name typed at login, which is not parsed.
+    pub fn normalize(raw: &str) -> String {
+        raw.to_ascii_lowercase()
     }
 }
 
@@ -58,6 +68,16 @@ mod tests {
         let u = Username::parse(" John_Doe.2 ").unwrap();
         assert_eq!(u.as_str(), "John_Doe.2");
         assert_eq!(u.normalized(), "john_doe.2");
+        assert_eq!(Username::normalize("JOHN_doe.2"), u.normalized());
+    }
+
+    #[test]
+    fn stored_names_load_unchecked() {
+        // A name older rules allowed still loads, and still folds to its unique key.
+        let old: Username = serde_json::from_str("\"Ab\"").unwrap();
+        assert_eq!(old.as_str(), "Ab");
+        assert_eq!(old.normalized(), "ab");
+        assert_eq!(serde_json::to_string(&old).unwrap(), "\"Ab\"");
     }
 
     #[test]

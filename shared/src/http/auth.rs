@@ -38,7 +38,7 @@ async fn register(
     State(core): State<AppState>,
     JsonBody(input): JsonBody<RegisterInput>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
-    let user = core.create_account(input, Role::User).await?;
+    let user = core.register(input.parse()?, Role::User).await?;
     Ok((StatusCode::CREATED, Json(user.view())))
 }
 
@@ -53,7 +53,7 @@ async fn login(
     ClientIp(client): ClientIp,
     JsonBody(input): JsonBody<LoginInput>,
 ) -> AppResult<Json<LoginOutput>> {
-    Ok(Json(core.login(input, client).await?))
+    Ok(Json(core.login(input.parse()?, client).await?))
 }
 
 /// Exchange a refresh token for a new pair; the old refresh token stops working. Presenting a
@@ -65,7 +65,7 @@ async fn refresh(
     State(core): State<AppState>,
     JsonBody(input): JsonBody<RefreshInput>,
 ) -> AppResult<Json<TokenPair>> {
-    Ok(Json(core.refresh(input).await?))
+    Ok(Json(core.refresh(&input.token()?).await?))
 }
 
 /// End the session of this refresh token; its access tokens stop working at once.
@@ -76,7 +76,7 @@ async fn logout(
     State(core): State<AppState>,
     JsonBody(input): JsonBody<LogoutInput>,
 ) -> AppResult<Json<Message>> {
-    core.logout(input).await?;
+    core.logout(&input.token()?).await?;
     Ok(Message::json("Logged out successfully"))
 }
 
@@ -105,7 +105,7 @@ async fn put_profile(
     Auth(me): Auth,
     JsonBody(input): JsonBody<ProfileUpdate>,
 ) -> AppResult<Json<UserView>> {
-    Ok(Json(core.update_profile(&me, input).await?.view()))
+    Ok(Json(core.update_profile(&me, input.parse()?).await?.view()))
 }
 
 /// Same as PUT: every field is optional.
@@ -131,7 +131,8 @@ async fn change_password(
     Auth(me): Auth,
     JsonBody(input): JsonBody<ChangePasswordInput>,
 ) -> AppResult<Json<Message>> {
-    core.change_password(&me, input).await?;
+    let change = input.parse(&me.user)?;
+    core.change_password(&me, change).await?;
     Ok(Message::json("Password changed successfully"))
 }
 
@@ -152,7 +153,7 @@ async fn delete_account(
     Auth(me): Auth,
     JsonBody(input): JsonBody<DeleteAccountInput>,
 ) -> AppResult<Json<Message>> {
-    core.delete_account(&me, input).await?;
+    core.delete_account(&me, &input.password()?).await?;
     Ok(Message::json("Account deleted"))
 }
 

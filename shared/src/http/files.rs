@@ -81,7 +81,7 @@ async fn start_upload(
     Origin(origin): Origin,
     JsonBody(input): JsonBody<NewUploadInput>,
 ) -> AppResult<(StatusCode, Json<DirectUpload>)> {
-    let upload = core.start_upload(&me, input, &origin).await?;
+    let upload = core.start_upload(&me, input.parse()?, &origin).await?;
     Ok((StatusCode::CREATED, Json(upload)))
 }
 
@@ -240,7 +240,7 @@ fn deliver(delivery: Delivery) -> Response {
             set(header::CACHE_CONTROL, "private, no-cache".into());
             match range {
                 Some(r) => {
-                    set(header::CONTENT_LENGTH, r.len().to_string());
+                    set(header::CONTENT_LENGTH, r.byte_count().to_string());
                     set(
                         header::CONTENT_RANGE,
                         format!("bytes {}-{}/{}", r.start, r.end, info.size),
@@ -267,7 +267,7 @@ async fn create_folder(
 ) -> AppResult<(StatusCode, Json<FolderCreated>)> {
     Ok((
         StatusCode::CREATED,
-        Json(core.create_folder(&me, input).await?),
+        Json(core.create_folder(&me, input.parse()?).await?),
     ))
 }
 
@@ -281,7 +281,7 @@ async fn delete(
     Auth(me): Auth,
     JsonBody(input): JsonBody<DeleteInput>,
 ) -> AppResult<Json<Message>> {
-    Ok(Message::json(core.delete_path(&me, input).await?))
+    Ok(Message::json(core.delete_path(&me, input.parse()?).await?))
 }
 
 /// Rename a file or folder within its folder.
@@ -295,7 +295,7 @@ async fn rename(
     Auth(me): Auth,
     JsonBody(input): JsonBody<RenameInput>,
 ) -> AppResult<Json<Moved>> {
-    Ok(Json(core.rename(&me, input).await?))
+    Ok(Json(core.rename(&me, input.parse()?).await?))
 }
 
 /// Move a file or folder into another folder.
@@ -310,7 +310,7 @@ async fn move_item(
     Auth(me): Auth,
     JsonBody(input): JsonBody<MoveInput>,
 ) -> AppResult<Json<Moved>> {
-    Ok(Json(core.move_item(&me, input).await?))
+    Ok(Json(core.move_item(&me, input.parse()?).await?))
 }
 
 /// Copy a file or folder into another folder.
@@ -326,5 +326,5 @@ async fn copy_item(
     Auth(me): Auth,
     JsonBody(input): JsonBody<MoveInput>,
 ) -> AppResult<Json<Moved>> {
-    Ok(Json(core.copy_item(&me, input).await?))
+    Ok(Json(core.copy_item(&me, input.parse()?).await?))
 }

@@ -32,15 +32,14 @@ struct Health {
     responses((status = 200, body = Health), (status = 503, description = "A check failed", body = Health)))]
 async fn health(State(core): State<AppState>) -> (StatusCode, Json<Health>) {
     // Each check answers within a bound, so a hung store is reported, not waited for.
-    let bounded = |check| async move {
-        tokio::time::timeout(std::time::Duration::from_secs(3), check)
-            .await
-            .unwrap_or_else(|_| {
-                Err(crate::store::StoreError::Unavailable(anyhow::anyhow!(
-                    "no answer within 3 s"
-                )))
-            })
-    };
+    async fn bounded<E: std::fmt::Display>(
+        check: impl std::future::Future<Output = Result<(), E>>,
+    ) -> Result<(), String> {
+        match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
+            Ok(result) => result.map_err(|e| format!("{e:#}")),
+            Err(_) => Err("no answer within 3 s".into()),
+        }
+    }
     let (users, files) = tokio::join!(bounded(core.store.ping()), bounded(core.objects.ping()));
     let mut checks = BTreeMap::new();
     for (name, result) in [("users", users), ("files", files)] {

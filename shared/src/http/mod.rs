@@ -161,12 +161,12 @@ pub fn routed(groups: impl IntoIterator<Item = (Group, AppState)>) -> Router {
         });
     let router = slash::with_fallback(router, &served)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(axum::middleware::from_fn(middleware::request_context));
-    slash::tolerant(router)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+    slash::tolerant(middleware::layered(router))
 }
 
-/// 302 to `url`, as API.md says (axum's `Redirect` offers 303/307/308 only).
+/// 302 to `url`, the status the OpenAPI document gives downloads that redirect (axum's
+/// `Redirect` offers 303/307/308 only).
 fn found(url: String) -> axum::response::Response {
     (
         axum::http::StatusCode::FOUND,

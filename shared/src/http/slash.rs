@@ -1,6 +1,7 @@
 //! Trailing slashes: every path answers the same with and without one (`/api/auth/login/` is
-//! `/api/auth/login`), as clients written for the File Manager seed (Django) call them. The
-//! routes, and so the OpenAPI document, keep the form without.
+//! `/api/auth/login`), since existing clients of the API call it with the slash (the
+//! `seed_clients` tests replay them). The routes, and so the OpenAPI document, keep the form
+//! without.
 
 use std::sync::Arc;
 

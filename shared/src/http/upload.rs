@@ -14,7 +14,7 @@ use super::extract::Auth;
 use super::AppState;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::services::schema::HomePath;
-use crate::services::{UploadBatch, Uploaded};
+use crate::services::{Core, Principal, UploadBatch, Uploaded};
 
 /// Text fields (`path`, `overwrite`) are short.
 const TEXT_FIELD_LIMIT: u64 = 8 * 1024;
@@ -26,8 +26,8 @@ struct BodyTrouble {
     malformed: Mutex<Option<String>>,
 }
 
-/// The form of an upload, its fields in this order (the document's only use of it). Other fields
-/// are skipped.
+/// The form of an upload, its fields in this order (only the OpenAPI document uses it). Other
+/// fields are skipped.
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub(super) struct UploadForm {
@@ -65,15 +65,49 @@ pub(super) async fn upload(
     request: Request,
 ) -> AppResult<(StatusCode, Json<Uploaded>)> {
     let limit = core.config.max_form_bytes;
-    let too_large = || {
-        AppError::too_large(
-            "request_too_large",
-            format!(
-                "An upload request may be at most {limit} bytes here. Send larger files with a \
-                 direct upload: POST /api/files/uploads."
-            ),
-        )
+    let trouble = Arc::new(BodyTrouble::default());
+    let mut form = open_form(request, limit, trouble.clone())?;
+    let mut reader = FormReader {
+        core: &core,
+        me: &me,
+        trouble: trouble.clone(),
+        path: None,
+        overwrite: false,
+        batch: None,
     };
+    let read = reader
+        .read_all(&mut form)
+        .await
+        .map_err(|e| trouble.explain(e, limit));
+    let uploaded = match (read, reader.batch) {
+        (Ok(()), Some(batch)) => batch.finish().await?,
+        (Ok(()), None) => return Err(UploadBatch::no_files()),
+        (Err(e), Some(batch)) => {
+            batch.abandon().await;
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    Ok((StatusCode::CREATED, Json(uploaded)))
+}
+
+fn too_large(limit: u64) -> AppError {
+    AppError::too_large(
+        "request_too_large",
+        format!(
+            "An upload request may be at most {limit} bytes here. Send larger files with a \
+             direct upload: POST /api/files/uploads."
+        ),
+    )
+}
+
+/// The request's body as a multipart form whose byte count is watched: past `limit` it fails,
+/// and `trouble` says so.
+fn open_form(
+    request: Request,
+    limit: u64,
+    trouble: Arc<BodyTrouble>,
+) -> AppResult<multer::Multipart<'static>> {
     let boundary = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -89,105 +123,115 @@ pub(super) async fn upload(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
-        return Err(too_large());
+        return Err(too_large(limit));
     }
-
-    let trouble = Arc::new(BodyTrouble::default());
-    let body = {
-        let trouble = trouble.clone();
-        let mut seen = 0u64;
-        request.into_body().into_data_stream().map(move |chunk| {
-            let chunk = chunk.map_err(std::io::Error::other)?;
-            seen += chunk.len() as u64;
-            if seen > limit {
-                trouble.too_large.store(true, Ordering::Relaxed);
-                return Err(std::io::Error::other("request too large"));
-            }
-            Ok::<_, std::io::Error>(chunk)
-        })
-    };
+    let mut seen = 0u64;
+    let body = request.into_body().into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(std::io::Error::other)?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            trouble.too_large.store(true, Ordering::Relaxed);
+            return Err(std::io::Error::other("request too large"));
+        }
+        Ok::<_, std::io::Error>(chunk)
+    });
     let constraints = multer::Constraints::new().size_limit(
         multer::SizeLimit::new()
             .for_field("path", TEXT_FIELD_LIMIT)
             .for_field("overwrite", TEXT_FIELD_LIMIT),
     );
-    let mut form = multer::Multipart::with_constraints(body, boundary, constraints);
+    Ok(multer::Multipart::with_constraints(
+        body,
+        boundary,
+        constraints,
+    ))
+}
 
-    let mut batch: Option<UploadBatch> = None;
-    let result: AppResult<()> = async {
-        let (mut path, mut overwrite) = (None::<String>, false);
-        while let Some(field) = form.next_field().await.map_err(malformed)? {
-            match field.name().unwrap_or_default() {
-                "path" | "overwrite" if batch.is_some() => {
-                    return Err(AppError::bad_request(
-                        "field_order",
-                        "Send `path` and `overwrite` before the files.",
-                    ))
-                }
-                "path" => path = Some(field.text().await.map_err(malformed)?),
-                "overwrite" => {
-                    let text = field.text().await.map_err(malformed)?;
-                    overwrite = match text.trim().to_ascii_lowercase().as_str() {
-                        "true" | "1" | "yes" | "on" => true,
-                        "false" | "0" | "no" | "off" | "" => false,
-                        _ => return Err(AppError::field("overwrite", "Expected true or false.")),
-                    };
-                }
-                "files" | "file" => {
-                    if batch.is_none() {
-                        batch = Some(
-                            core.begin_upload_batch(&me, path.as_deref(), overwrite)
-                                .await?,
-                        );
-                    }
-                    let name = field.file_name().map(str::to_owned);
-                    let seen = trouble.clone();
-                    let bytes = field
-                        .map_err(move |e| {
-                            if !seen.too_large.load(Ordering::Relaxed) {
-                                *seen.malformed.lock().unwrap_or_else(|p| p.into_inner()) =
-                                    Some(e.to_string());
-                            }
-                            std::io::Error::other(e)
-                        })
-                        .boxed();
-                    let batch = batch.as_mut().expect("set above");
-                    batch.add(name.as_deref(), bytes).await?;
-                }
-                // Unknown fields are skipped, as Django's request.FILES would.
-                _ => {}
-            }
+impl BodyTrouble {
+    /// A failure inside the byte streams surfaces as a storage error: say what really happened.
+    fn explain(&self, err: AppError, limit: u64) -> AppError {
+        if self.too_large.load(Ordering::Relaxed) {
+            return too_large(limit);
         }
-        Ok(())
-    }
-    .await;
-
-    // A failure inside the byte streams surfaces as a storage error: say what really happened.
-    let result = result.map_err(|e| {
-        if trouble.too_large.load(Ordering::Relaxed) {
-            too_large()
-        } else if let Some(m) = trouble
+        match self
             .malformed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
         {
-            AppError::bad_request("invalid_form", format!("The form could not be read: {m}"))
-        } else {
-            e
+            Some(m) => {
+                AppError::bad_request("invalid_form", format!("The form could not be read: {m}"))
+            }
+            None => err,
         }
-    });
-    match (result, batch) {
-        (Ok(()), Some(batch)) => Ok((StatusCode::CREATED, Json(batch.finish().await?))),
-        (Ok(()), None) => Err(AppError::field(
-            "files",
-            "Send at least one file part named `files`.",
-        )),
-        (Err(e), Some(batch)) => {
-            batch.abandon().await;
-            Err(e)
+    }
+}
+
+/// The form's fields as they arrive: `path` and `overwrite` first, then the files, each staged
+/// into the batch as it streams in.
+struct FormReader<'a> {
+    core: &'a Core,
+    me: &'a Principal,
+    trouble: Arc<BodyTrouble>,
+    path: Option<String>,
+    overwrite: bool,
+    /// Begun at the first file.
+    batch: Option<UploadBatch<'a>>,
+}
+
+impl<'a> FormReader<'a> {
+    async fn read_all(&mut self, form: &mut multer::Multipart<'static>) -> AppResult<()> {
+        while let Some(field) = form.next_field().await.map_err(malformed)? {
+            match field.name().unwrap_or_default() {
+                "path" | "overwrite" if self.batch.is_some() => {
+                    return Err(AppError::bad_request(
+                        "field_order",
+                        "Send `path` and `overwrite` before the files.",
+                    ))
+                }
+                "path" => self.path = Some(field.text().await.map_err(malformed)?),
+                "overwrite" => {
+                    self.overwrite = parse_overwrite(&field.text().await.map_err(malformed)?)?
+                }
+                "files" | "file" => self.add_file(field).await?,
+                // Unknown fields are skipped, so clients may send extra ones.
+                _ => {}
+            }
         }
-        (Err(e), None) => Err(e),
+        Ok(())
+    }
+
+    async fn add_file(&mut self, field: multer::Field<'static>) -> AppResult<()> {
+        let batch = match self.batch.take() {
+            Some(batch) => batch,
+            None => {
+                self.core
+                    .begin_upload_batch(self.me, self.path.as_deref(), self.overwrite)
+                    .await?
+            }
+        };
+        let batch = self.batch.insert(batch);
+        let name = field.file_name().map(str::to_owned);
+        let trouble = self.trouble.clone();
+        let bytes = field
+            .map_err(move |e| {
+                // Past the size limit the stream's own error says less than `too_large`.
+                if !trouble.too_large.load(Ordering::Relaxed) {
+                    *trouble.malformed.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(e.to_string());
+                }
+                std::io::Error::other(e)
+            })
+            .boxed();
+        batch.add(name.as_deref(), bytes).await
+    }
+}
+
+fn parse_overwrite(text: &str) -> AppResult<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err(AppError::field("overwrite", "Expected true or false.")),
     }
 }
 

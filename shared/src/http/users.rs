@@ -38,7 +38,7 @@ async fn list_users(
     Ok(Json(core.list_users(&me, query).await?))
 }
 
-/// The File Manager seed's path of the user list: the same as `GET /api/users`.
+/// The user list at the path older clients call: the same as `GET /api/users`.
 #[utoipa::path(get, path = "/api/auth/users", tag = "users", security(("bearer" = [])),
     params(UserQuery),
     responses((status = 200, body = UserPage), (status = 400, body = ErrorBody),
@@ -129,7 +129,8 @@ async fn reset_password(
     PathParam(id): PathParam<String>,
     JsonBody(input): JsonBody<ResetPasswordInput>,
 ) -> AppResult<Json<Message>> {
-    core.admin_reset_password(&me, &id, input).await?;
+    core.admin_reset_password(&me, &id, &input.new_password()?)
+        .await?;
     Ok(Message::json(
         "Password reset; the user's sessions have ended",
     ))

@@ -70,7 +70,7 @@ async fn create_zip(
     Origin(origin): Origin,
     JsonBody(input): JsonBody<ZipInput>,
 ) -> AppResult<Response> {
-    Ok(match core.zip_paths(&me, input, &origin).await? {
+    Ok(match core.zip_paths(&me, input.parse()?, &origin).await? {
         Zipped::Done(job) => Json(job).into_response(),
         Zipped::Started(job) => accepted(job),
     })

@@ -22,6 +22,7 @@ use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 use md5::{Digest, Md5};
 use rusqlite::{params, OptionalExtension, Row};
+use rusqlite_migration::{Migrations, M};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::RwLock;
 use tokio_util::io::ReaderStream;
@@ -30,8 +31,9 @@ use super::{
     ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
     PartInfo, Presign,
 };
-use crate::store::sqlite::{other, Db};
-use crate::store::{StoreError, StoreResult};
+use super::{ObjectError, ObjectResult};
+use crate::embedded_db::Db;
+use crate::layout;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
@@ -58,6 +60,13 @@ CREATE TABLE IF NOT EXISTS upload_parts (
 );
 ";
 
+/// The index's schema, one numbered step per change. Step 1 is the schema indexes had before
+/// steps were counted (hence `IF NOT EXISTS`): such an index, at `user_version` 0, passes through
+/// it unchanged.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(SCHEMA)])
+}
+
 /// Sorts after every valid UTF-8 continuation of a key: `prefix + SKIP` is past its subtree.
 const SKIP: char = '\u{10FFFF}';
 /// Rows read per index query while filling a page.
@@ -72,8 +81,13 @@ pub struct LocalObjects {
     upload_locks: Arc<Mutex<HashMap<String, Arc<RwLock<()>>>>>,
 }
 
-fn io_err(e: std::io::Error) -> StoreError {
-    StoreError::other(e)
+/// A database error the caller cannot act on: HTTP 500.
+fn db_error(err: rusqlite::Error) -> ObjectError {
+    ObjectError::other(err)
+}
+
+fn io_err(e: std::io::Error) -> ObjectError {
+    ObjectError::other(e)
 }
 
 fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, Option<String>)> {
@@ -109,7 +123,7 @@ impl LocalObjects {
         }
         Ok(Self {
             root: root.to_owned(),
-            db: Db::open(&root.join("index.db"), SCHEMA)?,
+            db: Db::open(&root.join("index.db"), &migrations())?,
             upload_locks: Arc::default(),
         })
     }
@@ -130,7 +144,7 @@ impl LocalObjects {
         locks.entry(upload_id.to_owned()).or_default().clone()
     }
 
-    async fn upload_key(&self, upload_id: &str) -> StoreResult<Option<String>> {
+    async fn upload_key(&self, upload_id: &str) -> ObjectResult<Option<String>> {
         let id = upload_id.to_owned();
         self.db
             .with(move |c| {
@@ -138,15 +152,15 @@ impl LocalObjects {
                     .optional()
             })
             .await
-            .map_err(other)
+            .map_err(db_error)
     }
 
-    async fn forget_upload(&self, upload_id: &str) -> StoreResult<()> {
+    async fn forget_upload(&self, upload_id: &str) -> ObjectResult<()> {
         {
-            // The upload's lock and its parts' (`<id>#<n>`).
+            // The upload's lock and its parts'.
             let mut locks = self.upload_locks.lock().unwrap_or_else(|e| e.into_inner());
-            let part_prefix = format!("{upload_id}#");
-            locks.retain(|k, _| k != upload_id && !k.starts_with(&part_prefix));
+            let parts = layout::upload_parts(upload_id);
+            locks.retain(|k, _| k != upload_id && !k.starts_with(&parts));
         }
         let id = upload_id.to_owned();
         self.db
@@ -157,13 +171,13 @@ impl LocalObjects {
                 tx.commit()
             })
             .await
-            .map_err(other)
+            .map_err(db_error)
     }
 
     /// Removes what is older than `age` and belongs to nothing: direct uploads never completed,
     /// temp files of interrupted writes, and blobs no key points to (a crash between writing
     /// and indexing). Returns how many were removed.
-    pub async fn sweep(&self, age: std::time::Duration) -> StoreResult<usize> {
+    pub async fn sweep(&self, age: std::time::Duration) -> ObjectResult<usize> {
         let cutoff = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
         let stale: Vec<String> = {
             let cutoff = cutoff.timestamp_millis();
@@ -174,25 +188,14 @@ impl LocalObjects {
                     ids.collect()
                 })
                 .await
-                .map_err(other)?
+                .map_err(db_error)?
         };
         let mut removed = 0;
-        // Staged form uploads (see the files service) a crash left behind, and finished ZIP
-        // archives, which live a day.
-        let staged: Vec<String> = {
-            let cutoff = cutoff.timestamp_millis();
-            self.db
-                .with(move |c| {
-                    let mut stmt = c.prepare(
-                        "SELECT key FROM objects WHERE ((key >= 'staging/' AND key < 'staging0') \
-                         OR (key >= 'archives/' AND key < 'archives0')) AND modified < ?1",
-                    )?;
-                    let keys = stmt.query_map([cutoff], |r| r.get(0))?;
-                    keys.collect()
-                })
-                .await
-                .map_err(other)?
-        };
+        // Staged form uploads a crash left behind, and finished ZIP archives, which live a day.
+        let mut staged = Vec::new();
+        for root in layout::EXPIRING_ROOTS {
+            staged.extend(self.keys_older_than(root, cutoff).await?);
+        }
         removed += staged.len();
         self.delete(&staged).await?;
         for id in &stale {
@@ -231,7 +234,7 @@ impl LocalObjects {
                                 .optional()
                             })
                             .await
-                            .map_err(other)?
+                            .map_err(db_error)?
                             .is_some()
                     }
                 };
@@ -241,6 +244,26 @@ impl LocalObjects {
             }
         }
         Ok(removed)
+    }
+
+    /// The keys below `prefix` of objects last written before `cutoff`.
+    async fn keys_older_than(
+        &self,
+        prefix: &str,
+        cutoff: chrono::DateTime<Utc>,
+    ) -> ObjectResult<Vec<String>> {
+        let (from, to) = (prefix.to_owned(), format!("{prefix}{SKIP}"));
+        let cutoff = cutoff.timestamp_millis();
+        self.db
+            .with(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT key FROM objects WHERE key >= ?1 AND key < ?2 AND modified < ?3",
+                )?;
+                let keys = stmt.query_map(params![from, to, cutoff], |r| r.get(0))?;
+                keys.collect()
+            })
+            .await
+            .map_err(db_error)
     }
 
     /// Sweeps now and then every hour, for as long as the process runs.
@@ -259,7 +282,7 @@ impl LocalObjects {
         });
     }
 
-    async fn row(&self, key: &str) -> StoreResult<Option<(ObjectInfo, Option<String>)>> {
+    async fn row(&self, key: &str) -> ObjectResult<Option<(ObjectInfo, Option<String>)>> {
         let key = key.to_owned();
         self.db
             .with(move |c| {
@@ -271,11 +294,11 @@ impl LocalObjects {
                 .optional()
             })
             .await
-            .map_err(other)
+            .map_err(db_error)
     }
 
     /// Indexes `info` (with its blob), returning the blob it replaced, if any.
-    async fn index(&self, info: &ObjectInfo, blob: Option<String>) -> StoreResult<Option<String>> {
+    async fn index(&self, info: &ObjectInfo, blob: Option<String>) -> ObjectResult<Option<String>> {
         let info = info.clone();
         self.db
             .with(move |c| {
@@ -305,12 +328,12 @@ impl LocalObjects {
                 Ok(old.flatten())
             })
             .await
-            .map_err(other)
+            .map_err(db_error)
     }
 
     /// Indexes a written blob: afterwards the blob it replaced goes; if indexing fails, the new
     /// blob goes instead, so either way no blob is left unreferenced.
-    async fn commit(&self, info: ObjectInfo, blob: Option<String>) -> StoreResult<ObjectInfo> {
+    async fn commit(&self, info: ObjectInfo, blob: Option<String>) -> ObjectResult<ObjectInfo> {
         match self.index(&info, blob.clone()).await {
             Ok(replaced) => {
                 self.remove_blob(replaced).await;
@@ -336,7 +359,7 @@ impl LocalObjects {
         &self,
         mut body: ByteSource<'_>,
         max_bytes: u64,
-    ) -> StoreResult<(Option<String>, u64, String)> {
+    ) -> ObjectResult<(Option<String>, u64, String)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.root.join("tmp").join(&id);
         let result = async {
@@ -347,7 +370,7 @@ impl LocalObjects {
                 let chunk = chunk.map_err(io_err)?;
                 size += chunk.len() as u64;
                 if size > max_bytes {
-                    return Err(StoreError::TooLarge { limit: max_bytes });
+                    return Err(ObjectError::TooLarge { limit: max_bytes });
                 }
                 md5.update(&chunk);
                 file.write_all(&chunk).await.map_err(io_err)?;
@@ -380,7 +403,7 @@ impl LocalObjects {
         prefix: &str,
         after: Option<String>,
         n: usize,
-    ) -> StoreResult<Vec<ObjectInfo>> {
+    ) -> ObjectResult<Vec<ObjectInfo>> {
         let prefix = prefix.to_owned();
         self.db
             .with(move |c| {
@@ -395,13 +418,13 @@ impl LocalObjects {
                 rows.map(|r| r.map(|(info, _)| info)).collect()
             })
             .await
-            .map_err(other)
+            .map_err(db_error)
     }
 }
 
 #[async_trait]
 impl ObjectStore for LocalObjects {
-    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
+    async fn head(&self, key: &str) -> ObjectResult<Option<ObjectInfo>> {
         Ok(self.row(key).await?.map(|(info, _)| info))
     }
 
@@ -411,7 +434,7 @@ impl ObjectStore for LocalObjects {
         delimited: bool,
         cursor: Option<&str>,
         limit: usize,
-    ) -> StoreResult<ListPage> {
+    ) -> ObjectResult<ListPage> {
         let limit = limit.clamp(1, super::MAX_LIST_PAGE);
         // Resume after the cursor; after a rolled-up folder, past everything inside it.
         let mut after = cursor.map(|c| {
@@ -466,7 +489,7 @@ impl ObjectStore for LocalObjects {
         body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
-    ) -> StoreResult<ObjectInfo> {
+    ) -> ObjectResult<ObjectInfo> {
         let (blob, size, etag) = self.write_blob(body, max_bytes).await?;
         let info = ObjectInfo {
             key: key.to_owned(),
@@ -478,7 +501,7 @@ impl ObjectStore for LocalObjects {
         self.commit(info, blob).await
     }
 
-    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
         // A concurrent replace may remove the blob between the index read and the open; once
         // open, the file stays readable. So: read, open, and on a vanished blob read again.
         for _ in 0..3 {
@@ -497,18 +520,21 @@ impl ObjectStore for LocalObjects {
             let body: ByteStream = match range {
                 Some(r) => {
                     file.seek(SeekFrom::Start(r.start)).await.map_err(io_err)?;
-                    Box::pin(ReaderStream::with_capacity(file.take(r.len()), READ_CHUNK))
+                    Box::pin(ReaderStream::with_capacity(
+                        file.take(r.byte_count()),
+                        READ_CHUNK,
+                    ))
                 }
                 None => Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)),
             };
             return Ok(Some(Download { info, body }));
         }
-        Err(StoreError::other(anyhow::anyhow!(
+        Err(ObjectError::other(anyhow::anyhow!(
             "object {key} kept changing while being opened"
         )))
     }
 
-    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
+    async fn delete(&self, keys: &[String]) -> ObjectResult<()> {
         let keys = keys.to_vec();
         let blobs = self
             .db
@@ -528,14 +554,14 @@ impl ObjectStore for LocalObjects {
                 Ok(blobs)
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         for blob in blobs {
             self.remove_blob(Some(blob)).await;
         }
         Ok(())
     }
 
-    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
+    async fn copy(&self, from: &str, to: &str) -> ObjectResult<Option<ObjectInfo>> {
         let Some((source, blob)) = self.row(from).await? else {
             return Ok(None);
         };
@@ -560,11 +586,15 @@ impl ObjectStore for LocalObjects {
         self.commit(info, new_blob).await.map(Some)
     }
 
-    async fn presign(&self, _: Presign<'_>, _: std::time::Duration) -> StoreResult<Option<String>> {
+    async fn presign(
+        &self,
+        _: Presign<'_>,
+        _: std::time::Duration,
+    ) -> ObjectResult<Option<String>> {
         Ok(None)
     }
 
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
+    async fn begin_upload(&self, key: &str, content_type: &str) -> ObjectResult<String> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let path = self.upload_path(&id).expect("generated ids are valid");
         tokio::fs::File::create(&path).await.map_err(io_err)?;
@@ -577,7 +607,7 @@ impl ObjectStore for LocalObjects {
                 )
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         Ok(id)
     }
 
@@ -588,7 +618,7 @@ impl ObjectStore for LocalObjects {
         offset: u64,
         size: u64,
         mut body: ByteSource<'_>,
-    ) -> StoreResult<PartInfo> {
+    ) -> ObjectResult<PartInfo> {
         let lock = self.upload_lock(upload_id);
         let _writing = lock.read().await;
         let (Some(path), Some(_)) = (
@@ -597,13 +627,13 @@ impl ObjectStore for LocalObjects {
         ) else {
             drop(_writing);
             self.forget_upload(upload_id).await?;
-            return Err(StoreError::Invalid(
+            return Err(ObjectError::Invalid(
                 "The upload does not exist any more.".into(),
             ));
         };
         // One writer per part at a time; and while it writes, the part counts as not received,
         // so a re-send that breaks off cannot leave the old record over new, partial bytes.
-        let part_lock = self.upload_lock(&format!("{upload_id}#{part_number}"));
+        let part_lock = self.upload_lock(&layout::upload_part(upload_id, part_number));
         let _this_part = part_lock.write().await;
         let id = upload_id.to_owned();
         self.db
@@ -614,7 +644,7 @@ impl ObjectStore for LocalObjects {
                 )
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         let mut file = tokio::fs::OpenOptions::new()
             .write(true)
             .open(&path)
@@ -627,13 +657,13 @@ impl ObjectStore for LocalObjects {
             let chunk = chunk.map_err(io_err)?;
             written += chunk.len() as u64;
             if written > size {
-                return Err(StoreError::TooLarge { limit: size });
+                return Err(ObjectError::TooLarge { limit: size });
             }
             md5.update(&chunk);
             file.write_all(&chunk).await.map_err(io_err)?;
         }
         if written != size {
-            return Err(StoreError::Invalid(format!(
+            return Err(ObjectError::Invalid(format!(
                 "The part must be exactly {size} bytes; {written} arrived."
             )));
         }
@@ -654,11 +684,11 @@ impl ObjectStore for LocalObjects {
                 )
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         Ok(part)
     }
 
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
+    async fn list_parts(&self, key: &str, upload_id: &str) -> ObjectResult<Option<Vec<PartInfo>>> {
         if self.upload_key(upload_id).await?.as_deref() != Some(key) {
             return Ok(None);
         }
@@ -680,7 +710,7 @@ impl ObjectStore for LocalObjects {
                 rows.collect::<rusqlite::Result<Vec<_>>>()
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         Ok(Some(parts))
     }
 
@@ -689,17 +719,17 @@ impl ObjectStore for LocalObjects {
         key: &str,
         upload_id: &str,
         parts: &[PartInfo],
-    ) -> StoreResult<ObjectInfo> {
+    ) -> ObjectResult<ObjectInfo> {
         let lock = self.upload_lock(upload_id);
         let _alone = lock.write().await;
         let received = self
             .list_parts(key, upload_id)
             .await?
-            .ok_or_else(|| StoreError::Invalid("The upload does not exist any more.".into()))?;
+            .ok_or_else(|| ObjectError::Invalid("The upload does not exist any more.".into()))?;
         let mut md5 = Md5::new();
         for part in parts {
             if !received.contains(part) {
-                return Err(StoreError::Invalid(format!(
+                return Err(ObjectError::Invalid(format!(
                     "Part {} was not received as listed.",
                     part.part_number
                 )));
@@ -729,7 +759,7 @@ impl ObjectStore for LocalObjects {
                     )
                 })
                 .await
-                .map_err(other)?
+                .map_err(db_error)?
         };
         let blob = if size == 0 {
             let _ = tokio::fs::remove_file(&path).await;
@@ -756,7 +786,7 @@ impl ObjectStore for LocalObjects {
         Ok(info)
     }
 
-    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()> {
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()> {
         let lock = self.upload_lock(upload_id);
         let _alone = lock.write().await;
         if self.upload_key(upload_id).await?.as_deref() != Some(key) {
@@ -768,11 +798,11 @@ impl ObjectStore for LocalObjects {
         self.forget_upload(upload_id).await
     }
 
-    async fn ping(&self) -> StoreResult<()> {
+    async fn ping(&self) -> ObjectResult<()> {
         tokio::fs::metadata(self.root.join("blobs"))
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(e.into()))
+            .map_err(|e| ObjectError::Unavailable(e.into()))
     }
 }
 

@@ -16,7 +16,43 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::Stream;
 
-use crate::store::StoreResult;
+use crate::store::StoreError;
+
+/// What an object store's failure means to the services: a metadata store's two (unreachable,
+/// or broken) plus the two refusals only bytes can earn.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// The backing store cannot be reached (network, timeout, missing bucket): HTTP 503.
+    #[error("object store unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// More bytes than allowed (quota or size limit): HTTP 413.
+    #[error("too large: more than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The request does not fit what the store holds (a part of the wrong size, an unknown
+    /// upload): HTTP 400, with this message.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("object store error: {0:#}")]
+    Other(anyhow::Error),
+}
+
+pub type ObjectResult<T> = Result<T, ObjectError>;
+
+impl ObjectError {
+    pub fn other(err: impl Into<anyhow::Error>) -> Self {
+        Self::Other(err.into())
+    }
+}
+
+/// The adapters share the classification of backend errors (`aws::errors`, `embedded_db`).
+impl From<StoreError> for ObjectError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(e) => Self::Unavailable(e),
+            StoreError::Other(e) => Self::Other(e),
+        }
+    }
+}
 
 /// A stream of bytes out of the store.
 pub type ByteStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
@@ -75,12 +111,9 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
-    pub fn len(&self) -> u64 {
+    /// How many bytes the range holds: at least one (a range is never empty).
+    pub fn byte_count(&self) -> u64 {
         self.end - self.start + 1
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
     }
 }
 
@@ -117,7 +150,7 @@ pub struct Download {
 
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
-    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>>;
+    async fn head(&self, key: &str) -> ObjectResult<Option<ObjectInfo>>;
 
     /// Keys starting with `prefix`, in key order, from `cursor` on, at most `limit` entries.
     /// With `delimited`, keys with a further `/` after the prefix are rolled up into one
@@ -128,27 +161,27 @@ pub trait ObjectStore: Send + Sync {
         delimited: bool,
         cursor: Option<&str>,
         limit: usize,
-    ) -> StoreResult<ListPage>;
+    ) -> ObjectResult<ListPage>;
 
     /// Stores the stream under `key`, replacing any object there, all or nothing: a failed or
     /// oversized upload leaves the previous state. More than `max_bytes` is
-    /// [`StoreError::TooLarge`](crate::store::StoreError::TooLarge).
+    /// [`ObjectError::TooLarge`].
     async fn put(
         &self,
         key: &str,
         body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
-    ) -> StoreResult<ObjectInfo>;
+    ) -> ObjectResult<ObjectInfo>;
 
     /// The object's bytes, or the bytes of `range` of them; `None` if there is no such object.
-    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>>;
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>>;
 
     /// Deletes the keys that exist; missing ones are not an error.
-    async fn delete(&self, keys: &[String]) -> StoreResult<()>;
+    async fn delete(&self, keys: &[String]) -> ObjectResult<()>;
 
     /// Copies one object; `None` if the source does not exist.
-    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>>;
+    async fn copy(&self, from: &str, to: &str) -> ObjectResult<Option<ObjectInfo>>;
 
     /// A URL for `what`, valid for `ttl`; `None` when the store has no URLs of its own (the local
     /// store: the service then signs URLs to itself, which end in [`ObjectStore::put_part`] and
@@ -157,10 +190,10 @@ pub trait ObjectStore: Send + Sync {
         &self,
         what: Presign<'_>,
         ttl: std::time::Duration,
-    ) -> StoreResult<Option<String>>;
+    ) -> ObjectResult<Option<String>>;
 
     /// Starts a direct upload to `key`; the object appears only when it is completed.
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String>;
+    async fn begin_upload(&self, key: &str, content_type: &str) -> ObjectResult<String>;
 
     /// Stores one part sent to a URL the service signed (stores without URLs of their own):
     /// exactly `size` bytes at `offset` of the object, or nothing.
@@ -171,11 +204,11 @@ pub trait ObjectStore: Send + Sync {
         offset: u64,
         size: u64,
         body: ByteSource<'_>,
-    ) -> StoreResult<PartInfo>;
+    ) -> ObjectResult<PartInfo>;
 
     /// The parts received so far, by part number; `None` if the upload is unknown (completed,
     /// aborted or expired).
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>>;
+    async fn list_parts(&self, key: &str, upload_id: &str) -> ObjectResult<Option<Vec<PartInfo>>>;
 
     /// Assembles the parts (in order) into the object at `key`, replacing any object there.
     async fn complete_upload(
@@ -183,11 +216,11 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         upload_id: &str,
         parts: &[PartInfo],
-    ) -> StoreResult<ObjectInfo>;
+    ) -> ObjectResult<ObjectInfo>;
 
     /// Drops an upload and its parts; an unknown upload is not an error.
-    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()>;
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()>;
 
     /// Cheap round trip for the health check.
-    async fn ping(&self) -> StoreResult<()>;
+    async fn ping(&self) -> ObjectResult<()>;
 }

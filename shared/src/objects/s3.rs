@@ -3,7 +3,9 @@
 
 use anyhow::anyhow;
 use async_trait::async_trait;
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream as S3Body;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
@@ -16,7 +18,17 @@ use super::{
     ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
     PartInfo, Presign,
 };
-use crate::store::{classify_aws, StoreError, StoreResult};
+use super::{ObjectError, ObjectResult};
+use crate::aws::errors;
+
+/// An SDK error as the object port reports it (the classification is the AWS adapters' one).
+fn classify<E, R>(err: SdkError<E, R>) -> ObjectError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    errors::classify(err).into()
+}
 
 /// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -37,25 +49,16 @@ pub struct S3Objects {
     bucket: String,
 }
 
-/// True when `err` is an S3 service error with one of these codes.
-fn is_code(err: &anyhow::Error, codes: &[&str]) -> bool {
-    use aws_sdk_s3::error::ProvideErrorMetadata;
-    use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError;
-    err.downcast_ref::<aws_sdk_s3::error::SdkError<CompleteMultipartUploadError>>()
-        .and_then(|e| e.code())
-        .is_some_and(|c| codes.contains(&c))
-}
-
 fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<Utc> {
     t.and_then(|t| Utc.timestamp_millis_opt(t.to_millis().ok()?).single())
         .unwrap_or_default()
 }
 
 /// Reads from `body` until `buf` holds `PART_BYTES` or the stream ends.
-async fn fill(body: &mut ByteSource<'_>, buf: &mut BytesMut) -> StoreResult<bool> {
+async fn fill(body: &mut ByteSource<'_>, buf: &mut BytesMut) -> ObjectResult<bool> {
     while buf.len() < PART_BYTES {
         match body.next().await {
-            Some(chunk) => buf.extend_from_slice(&chunk.map_err(StoreError::other)?),
+            Some(chunk) => buf.extend_from_slice(&chunk.map_err(ObjectError::other)?),
             None => return Ok(false),
         }
     }
@@ -81,7 +84,7 @@ impl S3Objects {
         key: &str,
         bytes: Bytes,
         content_type: &str,
-    ) -> StoreResult<ObjectInfo> {
+    ) -> ObjectResult<ObjectInfo> {
         let size = bytes.len() as u64;
         let out = self
             .client
@@ -92,7 +95,7 @@ impl S3Objects {
             .body(S3Body::from(bytes))
             .send()
             .await
-            .map_err(classify_aws)?;
+            .map_err(classify)?;
         Ok(ObjectInfo {
             key: key.to_owned(),
             size,
@@ -110,7 +113,7 @@ impl S3Objects {
         first: BytesMut,
         mut body: ByteSource<'_>,
         max_bytes: u64,
-    ) -> StoreResult<(Vec<CompletedPart>, u64)> {
+    ) -> ObjectResult<(Vec<CompletedPart>, u64)> {
         let mut parts = Vec::new();
         let mut buf = first;
         let mut size = 0u64;
@@ -126,7 +129,7 @@ impl S3Objects {
             let chunk = buf.split_to(buf.len().min(PART_BYTES)).freeze();
             size += chunk.len() as u64;
             if size > max_bytes {
-                return Err(StoreError::TooLarge { limit: max_bytes });
+                return Err(ObjectError::TooLarge { limit: max_bytes });
             }
             let number = parts.len() as i32 + 1;
             let out = self
@@ -139,7 +142,7 @@ impl S3Objects {
                 .body(S3Body::from(chunk))
                 .send()
                 .await
-                .map_err(classify_aws)?;
+                .map_err(classify)?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
@@ -154,7 +157,7 @@ impl S3Objects {
     }
 
     /// Starts a multipart upload; the caller completes or aborts it.
-    async fn begin_multipart(&self, key: &str, content_type: &str) -> StoreResult<String> {
+    async fn begin_multipart(&self, key: &str, content_type: &str) -> ObjectResult<String> {
         self.client
             .create_multipart_upload()
             .bucket(&self.bucket)
@@ -162,9 +165,9 @@ impl S3Objects {
             .content_type(content_type)
             .send()
             .await
-            .map_err(classify_aws)?
+            .map_err(classify)?
             .upload_id
-            .ok_or_else(|| StoreError::other(anyhow!("CreateMultipartUpload gave no id")))
+            .ok_or_else(|| ObjectError::other(anyhow!("CreateMultipartUpload gave no id")))
     }
 
     async fn abort(&self, key: &str, upload_id: &str) {
@@ -182,7 +185,7 @@ impl S3Objects {
         }
     }
 
-    async fn copy_parts(&self, from: &str, to: &str, source: &ObjectInfo) -> StoreResult<()> {
+    async fn copy_parts(&self, from: &str, to: &str, source: &ObjectInfo) -> ObjectResult<()> {
         let upload_id = self.begin_multipart(to, &source.content_type).await?;
         let result = async {
             let mut parts = Vec::new();
@@ -202,7 +205,7 @@ impl S3Objects {
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
-                    .map_err(classify_aws)?;
+                    .map_err(classify)?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -211,7 +214,7 @@ impl S3Objects {
                 );
                 start = end + 1;
             }
-            self.complete(to, &upload_id, parts).await
+            self.complete(to, &upload_id, parts).await.map_err(classify)
         }
         .await;
         if result.is_err() {
@@ -220,12 +223,14 @@ impl S3Objects {
         result.map(|_| ())
     }
 
+    /// Completes a multipart upload; the SDK's error is left to the caller, for whom a missing
+    /// upload or part means different things.
     async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
-    ) -> StoreResult<String> {
+    ) -> Result<String, SdkError<CompleteMultipartUploadError, HttpResponse>> {
         let out = self
             .client
             .complete_multipart_upload()
@@ -238,8 +243,7 @@ impl S3Objects {
                     .build(),
             )
             .send()
-            .await
-            .map_err(classify_aws)?;
+            .await?;
         Ok(out.e_tag.unwrap_or_default())
     }
 
@@ -254,7 +258,7 @@ impl S3Objects {
 
 #[async_trait]
 impl ObjectStore for S3Objects {
-    async fn head(&self, key: &str) -> StoreResult<Option<ObjectInfo>> {
+    async fn head(&self, key: &str) -> ObjectResult<Option<ObjectInfo>> {
         match self
             .client
             .head_object()
@@ -273,7 +277,7 @@ impl ObjectStore for S3Objects {
                 modified: time(out.last_modified.as_ref()),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-            Err(e) => Err(classify_aws(e)),
+            Err(e) => Err(classify(e)),
         }
     }
 
@@ -283,7 +287,7 @@ impl ObjectStore for S3Objects {
         delimited: bool,
         cursor: Option<&str>,
         limit: usize,
-    ) -> StoreResult<ListPage> {
+    ) -> ObjectResult<ListPage> {
         let out = self
             .client
             .list_objects_v2()
@@ -294,7 +298,7 @@ impl ObjectStore for S3Objects {
             .set_continuation_token(cursor.map(str::to_owned))
             .send()
             .await
-            .map_err(classify_aws)?;
+            .map_err(classify)?;
         // ListObjectsV2 leaves out content types; listings show the type guessed from the name.
         let mut items: Vec<Listed> = out
             .contents
@@ -332,12 +336,12 @@ impl ObjectStore for S3Objects {
         mut body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
-    ) -> StoreResult<ObjectInfo> {
+    ) -> ObjectResult<ObjectInfo> {
         let mut buf = BytesMut::with_capacity(PART_BYTES);
         let more = fill(&mut body, &mut buf).await?;
         if !more {
             if buf.len() as u64 > max_bytes {
-                return Err(StoreError::TooLarge { limit: max_bytes });
+                return Err(ObjectError::TooLarge { limit: max_bytes });
             }
             return self.put_single(key, buf.freeze(), content_type).await;
         }
@@ -346,7 +350,10 @@ impl ObjectStore for S3Objects {
             let (parts, size) = self
                 .put_parts(key, &upload_id, buf, body, max_bytes)
                 .await?;
-            let etag = self.complete(key, &upload_id, parts).await?;
+            let etag = self
+                .complete(key, &upload_id, parts)
+                .await
+                .map_err(classify)?;
             Ok(ObjectInfo {
                 key: key.to_owned(),
                 size,
@@ -362,7 +369,7 @@ impl ObjectStore for S3Objects {
         result
     }
 
-    async fn get(&self, key: &str, range: Option<ByteRange>) -> StoreResult<Option<Download>> {
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
         let out = match self
             .client
             .get_object()
@@ -374,7 +381,7 @@ impl ObjectStore for S3Objects {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => return Err(classify_aws(e)),
+            Err(e) => return Err(classify(e)),
         };
         let size = match (range, out.content_range.as_deref()) {
             // `bytes 0-9/1234`: the object's size is after the slash.
@@ -405,18 +412,18 @@ impl ObjectStore for S3Objects {
         Ok(Some(Download { info, body }))
     }
 
-    async fn delete(&self, keys: &[String]) -> StoreResult<()> {
+    async fn delete(&self, keys: &[String]) -> ObjectResult<()> {
         for chunk in keys.chunks(1000) {
             let objects = chunk
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(StoreError::other)?;
+                .map_err(ObjectError::other)?;
             let delete = Delete::builder()
                 .set_objects(Some(objects))
                 .quiet(true)
                 .build()
-                .map_err(StoreError::other)?;
+                .map_err(ObjectError::other)?;
             let out = self
                 .client
                 .delete_objects()
@@ -424,9 +431,9 @@ impl ObjectStore for S3Objects {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(classify_aws)?;
+                .map_err(classify)?;
             if let Some(err) = out.errors.unwrap_or_default().first() {
-                return Err(StoreError::other(anyhow!(
+                return Err(ObjectError::other(anyhow!(
                     "DeleteObjects failed for {:?}: {:?}",
                     err.key,
                     err.code
@@ -436,7 +443,7 @@ impl ObjectStore for S3Objects {
         Ok(())
     }
 
-    async fn copy(&self, from: &str, to: &str) -> StoreResult<Option<ObjectInfo>> {
+    async fn copy(&self, from: &str, to: &str) -> ObjectResult<Option<ObjectInfo>> {
         let Some(source) = self.head(from).await? else {
             return Ok(None);
         };
@@ -451,7 +458,7 @@ impl ObjectStore for S3Objects {
                 .copy_source_if_match(&source.etag)
                 .send()
                 .await
-                .map_err(classify_aws)?;
+                .map_err(classify)?;
         }
         Ok(self.head(to).await?)
     }
@@ -460,8 +467,8 @@ impl ObjectStore for S3Objects {
         &self,
         what: Presign<'_>,
         ttl: std::time::Duration,
-    ) -> StoreResult<Option<String>> {
-        let config = PresigningConfig::expires_in(ttl).map_err(StoreError::other)?;
+    ) -> ObjectResult<Option<String>> {
+        let config = PresigningConfig::expires_in(ttl).map_err(ObjectError::other)?;
         let request = match what {
             Presign::Get {
                 key,
@@ -476,7 +483,7 @@ impl ObjectStore for S3Objects {
                 .response_content_type(content_type)
                 .presigned(config)
                 .await
-                .map_err(classify_aws)?,
+                .map_err(classify)?,
             // The length is a signed header: S3 refuses a body of any other size.
             Presign::Part {
                 key,
@@ -493,12 +500,12 @@ impl ObjectStore for S3Objects {
                 .content_length(size as i64)
                 .presigned(config)
                 .await
-                .map_err(classify_aws)?,
+                .map_err(classify)?,
         };
         Ok(Some(request.uri().to_owned()))
     }
 
-    async fn begin_upload(&self, key: &str, content_type: &str) -> StoreResult<String> {
+    async fn begin_upload(&self, key: &str, content_type: &str) -> ObjectResult<String> {
         self.begin_multipart(key, content_type).await
     }
 
@@ -509,14 +516,14 @@ impl ObjectStore for S3Objects {
         _: u64,
         _: u64,
         _: ByteSource<'_>,
-    ) -> StoreResult<PartInfo> {
+    ) -> ObjectResult<PartInfo> {
         // Clients send parts straight to S3's presigned URLs; the service signs none of its own.
-        Err(StoreError::Invalid(
+        Err(ObjectError::Invalid(
             "Parts of this upload go to their presigned S3 URLs.".into(),
         ))
     }
 
-    async fn list_parts(&self, key: &str, upload_id: &str) -> StoreResult<Option<Vec<PartInfo>>> {
+    async fn list_parts(&self, key: &str, upload_id: &str) -> ObjectResult<Option<Vec<PartInfo>>> {
         let mut parts = Vec::new();
         let mut marker: Option<String> = None;
         loop {
@@ -531,8 +538,8 @@ impl ObjectStore for S3Objects {
                 .await
             {
                 Ok(out) => out,
-                Err(e) if e.code() == Some("NoSuchUpload") => return Ok(None),
-                Err(e) => return Err(classify_aws(e)),
+                Err(e) if errors::is(&e, "NoSuchUpload") => return Ok(None),
+                Err(e) => return Err(classify(e)),
             };
             parts.extend(out.parts().iter().map(|p| PartInfo {
                 part_number: p.part_number.unwrap_or(0).max(0) as u32,
@@ -552,7 +559,7 @@ impl ObjectStore for S3Objects {
         key: &str,
         upload_id: &str,
         parts: &[PartInfo],
-    ) -> StoreResult<ObjectInfo> {
+    ) -> ObjectResult<ObjectInfo> {
         let completed = parts
             .iter()
             .map(|p| {
@@ -564,12 +571,12 @@ impl ObjectStore for S3Objects {
             .collect();
         let etag = match self.complete(key, upload_id, completed).await {
             Ok(etag) => etag,
-            Err(StoreError::Other(e)) if is_code(&e, &["NoSuchUpload", "InvalidPart"]) => {
-                return Err(StoreError::Invalid(
+            Err(e) if errors::is(&e, "NoSuchUpload") || errors::is(&e, "InvalidPart") => {
+                return Err(ObjectError::Invalid(
                     "The upload or one of its parts is not there any more.".into(),
                 ))
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(classify(e)),
         };
         // The object exists now: if reading it back fails, answer from what is known rather
         // than report a failure (the caller would undo its bookkeeping for a stored file).
@@ -588,7 +595,7 @@ impl ObjectStore for S3Objects {
         }
     }
 
-    async fn abort_upload(&self, key: &str, upload_id: &str) -> StoreResult<()> {
+    async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()> {
         match self
             .client
             .abort_multipart_upload()
@@ -599,18 +606,18 @@ impl ObjectStore for S3Objects {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("NoSuchUpload") => Ok(()),
-            Err(e) => Err(classify_aws(e)),
+            Err(e) if errors::is(&e, "NoSuchUpload") => Ok(()),
+            Err(e) => Err(classify(e)),
         }
     }
 
-    async fn ping(&self) -> StoreResult<()> {
+    async fn ping(&self) -> ObjectResult<()> {
         self.client
             .head_bucket()
             .bucket(&self.bucket)
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::Unavailable(classify_aws(e).into()))
+            .map_err(|e| errors::unavailable(e).into())
     }
 }

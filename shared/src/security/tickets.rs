@@ -91,9 +91,12 @@ mod tests {
     fn round_trip_and_kinds() {
         let keys = TicketKeys::new(b"0123456789abcdef0123456789abcdef");
         let body = Body { key: "a".into() };
-        let t = keys.issue("part", now() + 60, &body).unwrap();
-        assert_eq!(keys.check::<Body>("part", &t), Ok(body));
-        assert_eq!(keys.check::<Body>("get", &t), Err(TicketError::Invalid));
+        let ticket = keys.issue("part", now() + 60, &body).unwrap();
+        assert_eq!(keys.check::<Body>("part", &ticket), Ok(body));
+        assert_eq!(
+            keys.check::<Body>("get", &ticket),
+            Err(TicketError::Invalid)
+        );
         let expired = keys
             .issue("part", now() - 1, Body { key: "a".into() })
             .unwrap();
@@ -102,9 +105,12 @@ mod tests {
             Err(TicketError::Expired)
         );
         let other = TicketKeys::new(b"another secret, 32 bytes long!!!");
-        assert_eq!(other.check::<Body>("part", &t), Err(TicketError::Invalid));
-        let mut tampered = t.clone();
-        tampered.replace_range(t.len() - 3.., "AAA");
+        assert_eq!(
+            other.check::<Body>("part", &ticket),
+            Err(TicketError::Invalid)
+        );
+        let mut tampered = ticket.clone();
+        tampered.replace_range(ticket.len() - 3.., "AAA");
         assert_eq!(
             keys.check::<Body>("part", &tampered),
             Err(TicketError::Invalid)
@@ -114,9 +120,9 @@ mod tests {
     #[test]
     fn tickets_are_not_access_tokens() {
         let secret = b"0123456789abcdef0123456789abcdef";
-        let t = TicketKeys::new(secret)
+        let ticket = TicketKeys::new(secret)
             .issue("access", now() + 60, Body { key: "a".into() })
             .unwrap();
-        assert!(TokenKeys::new(secret).verify_access(&t).is_none());
+        assert!(TokenKeys::new(secret).verify_access(&ticket).is_none());
     }
 }

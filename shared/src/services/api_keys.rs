@@ -1,4 +1,4 @@
-//! API keys: long-lived credentials for scripts (the VertexCloud seed's "session key").
+//! API keys: long-lived credentials for scripts, used as bearer tokens like access tokens.
 
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
@@ -57,7 +57,37 @@ impl From<&ApiKey> for ApiKeyView {
     }
 }
 
+/// A key to create, parsed.
+pub struct NewKey {
+    pub name: String,
+    /// `None`: the key does not expire.
+    pub expires_in_days: Option<i64>,
+}
+
+impl CreateKeyInput {
+    pub fn parse(self) -> AppResult<NewKey> {
+        let mut check = Check::default();
+        let name = check
+            .required("name", &self.name)
+            .and_then(|n| check.text("name", Some(n), NAME_MAX));
+        if let Some(days) = self.expires_in_days {
+            if !(1..=MAX_DAYS).contains(&days) {
+                check.fail(
+                    "expires_in_days",
+                    format!("Must be between 1 and {MAX_DAYS}."),
+                );
+            }
+        }
+        let key = name.map(|name| NewKey {
+            name,
+            expires_in_days: self.expires_in_days,
+        });
+        check.done(key)
+    }
+}
+
 impl Core {
+    /// Who may create keys depends on the credential, so that is checked before the body.
     pub async fn create_api_key(
         &self,
         principal: &Principal,
@@ -70,19 +100,7 @@ impl Core {
                 "API keys can only be created from a login session.",
             ));
         }
-        let mut check = Check::default();
-        let name = check
-            .required("name", &input.name)
-            .and_then(|n| check.text("name", Some(n), NAME_MAX));
-        if let Some(days) = input.expires_in_days {
-            if !(1..=MAX_DAYS).contains(&days) {
-                check.fail(
-                    "expires_in_days",
-                    format!("Must be between 1 and {MAX_DAYS}."),
-                );
-            }
-        }
-        check.finish()?;
+        let new = input.parse()?;
         let user_id = &principal.user.id;
         if self.store.list_api_keys(user_id).await?.len() >= MAX_KEYS_PER_USER {
             return Err(AppError::conflict(
@@ -94,12 +112,12 @@ impl Core {
         let at = now();
         let key = ApiKey {
             id: token.key_id.clone(),
-            user_id: user_id.clone(),
-            name: name.unwrap_or_default(),
+            user_id: user_id.to_string(),
+            name: new.name,
             prefix: token.display_prefix(),
             key_hash: token.hash(),
             created_at: at,
-            expires_at: input.expires_in_days.map(|d| at + Duration::days(d)),
+            expires_at: new.expires_in_days.map(|d| at + Duration::days(d)),
         };
         self.store.create_api_key(&key).await?;
         tracing::info!(user_id = %user_id, key_id = %key.id, "API key created");

@@ -49,6 +49,16 @@ impl Check {
         }
     }
 
+    /// `value` when no field failed, else the 400 naming every field that did. Each check leaves
+    /// its value `None` when it fails, so a command built from them with `?` is `Some` exactly
+    /// when every field passed.
+    pub fn done<T>(self, value: Option<T>) -> AppResult<T> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ => Err(AppError::Validation(self.errors)),
+        }
+    }
+
     pub fn finish(self) -> AppResult<()> {
         if self.errors.is_empty() {
             Ok(())

@@ -13,22 +13,25 @@ mod zip;
 use std::sync::Arc;
 
 pub use accounts::{
-    ChangePasswordInput, DeleteAccountInput, IssuedToken, LoginInput, LoginOutput, LogoutInput,
-    ProfileUpdate, RefreshInput, RegisterInput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS,
+    ChangePasswordInput, DeleteAccountInput, IssuedToken, Login, LoginInput, LoginOutput,
+    LogoutInput, NewAccount, PasswordChange, ProfileChanges, ProfileUpdate, RefreshInput,
+    RegisterInput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS,
 };
-pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput};
+pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput, NewKey};
 pub use authn::{Credential, Principal};
 pub use check::Check;
 pub use files::{
     parse_range, CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
-    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput,
-    PartUrl, PathQuery, RangeError, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
+    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, MoveRequest, Moved,
+    NewFolder, NewUpload, NewUploadInput, PartUrl, PathQuery, RangeError, Relocation, RenameInput,
+    SignedUrl, UploadBatch, Uploaded, UploadedFile,
 };
 
 pub use users::rules as role_rules;
 pub use users::{NewUserInput, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate};
 pub use zip::{
-    job_event, JobEvent, JobView, Launcher, ZipFolderQuery, ZipInput, Zipped, JOB_EVENT_KEY,
+    job_event, JobEvent, JobView, Launcher, ZipFolderQuery, ZipInput, ZipRequest, Zipped,
+    JOB_EVENT_KEY,
 };
 
 use crate::config::Config;
@@ -60,13 +63,14 @@ pub struct Backends {
 
 impl Core {
     pub fn new(config: Config, backends: Backends, jwt_secret: &[u8]) -> Self {
+        let passwords = PasswordHasher::new(config.password_cost);
         Self {
             config,
             store: backends.store,
             objects: backends.objects,
             tokens: TokenKeys::new(jwt_secret),
             tickets: TicketKeys::new(jwt_secret),
-            passwords: PasswordHasher::default(),
+            passwords,
             launcher: Launcher::Task,
         }
     }

@@ -1,7 +1,9 @@
 //! Ports: the metadata stores the services need, as narrow traits, and the records they keep.
 //!
 //! Two adapters implement every port: [`sqlite`] (the embedded backend) and [`dynamo`] (AWS).
-//! The same behaviour suite runs against both.
+//! The same contract suite (`tests/api/meta_store.rs`) runs against both. What the backends'
+//! own errors mean is decided in the adapters (`crate::aws::errors` for AWS): only
+//! [`StoreError`] reaches the services.
 
 pub mod dynamo;
 #[cfg(feature = "embedded")]
@@ -12,57 +14,17 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::User;
 
+/// What a metadata store's failure means to the services.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backing store cannot be reached (network, timeout, missing table): HTTP 503.
     #[error("store unavailable: {0:#}")]
     Unavailable(anyhow::Error),
-    /// More bytes than allowed (quota or size limit): HTTP 413.
-    #[error("too large: more than {limit} bytes")]
-    TooLarge { limit: u64 },
-    /// The request does not fit what the store holds (a part of the wrong size, an unknown
-    /// upload): HTTP 400, with this message.
-    #[error("{0}")]
-    Invalid(String),
     #[error("store error: {0:#}")]
     Other(anyhow::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Error codes of AWS services that mean "busy or down right now", not "this request is wrong".
-const AWS_UNAVAILABLE: &[&str] = &[
-    "ResourceNotFoundException",
-    "NoSuchBucket",
-    "ThrottlingException",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "InternalServerError",
-    "InternalError",
-    "SlowDown",
-    "ServiceUnavailable",
-];
-
-/// Classifies an AWS SDK error at the adapter boundary: unreachable, throttled or missing
-/// resources are [`StoreError::Unavailable`] (503); the rest is [`StoreError::Other`] (500).
-/// `SdkError` never travels further up.
-pub(crate) fn classify_aws<E, R>(err: aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-    let unavailable = matches!(
-        err,
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-    ) || err.code().is_some_and(|c| AWS_UNAVAILABLE.contains(&c));
-    let err = anyhow::Error::new(err);
-    if unavailable {
-        StoreError::Unavailable(err)
-    } else {
-        StoreError::Other(err)
-    }
-}
 
 impl StoreError {
     pub fn other(err: impl Into<anyhow::Error>) -> Self {
@@ -85,7 +47,7 @@ pub enum WriteUserError {
     Store(#[from] StoreError),
 }
 
-/// Where a user listing resumes: after this user (listings are in lowercased-username order).
+/// Where a user listing resumes: after this user (listings are in normalized-username order).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UserKey {
     pub username_lc: String,
@@ -95,25 +57,33 @@ pub struct UserKey {
 impl UserKey {
     pub fn of(user: &User) -> Self {
         Self {
-            username_lc: user.username.to_ascii_lowercase(),
-            id: user.id.clone(),
+            username_lc: user.username.normalized(),
+            id: user.id.to_string(),
         }
     }
 }
 
 /// A login session: one refresh-token family. Ending a session deletes it.
-#[derive(Debug, Clone)]
+///
+/// The serde form is the stored one (attribute names, times in epoch seconds), as for
+/// [`User`]; it is read and written by the stores only.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Session {
+    #[serde(rename = "session_id")]
     pub id: String,
     pub user_id: String,
     /// SHA-256 (hex) of the current refresh token.
     pub refresh_hash: String,
     /// SHA-256 (hex) of the token the last rotation replaced: presenting it again is a proven
     /// reuse (anything else that does not match is merely invalid, and ends nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_hash: Option<String>,
     /// Bumped on every rotation; the refresh token names the generation it was issued for.
+    #[serde(default)]
     pub generation: u64,
+    #[serde(default, with = "chrono::serde::ts_seconds")]
     pub created_at: DateTime<Utc>,
+    #[serde(default, with = "chrono::serde::ts_seconds")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -123,9 +93,11 @@ impl Session {
     }
 }
 
-/// A long-lived key for scripts. Only its hash is kept.
-#[derive(Debug, Clone)]
+/// A long-lived key for scripts. Only its hash is kept. The serde form is the stored one, as
+/// for [`Session`].
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ApiKey {
+    #[serde(rename = "key_id")]
     pub id: String,
     pub user_id: String,
     pub name: String,
@@ -133,7 +105,13 @@ pub struct ApiKey {
     pub prefix: String,
     /// SHA-256 (hex) of the key.
     pub key_hash: String,
+    #[serde(default, with = "chrono::serde::ts_seconds")]
     pub created_at: DateTime<Utc>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "chrono::serde::ts_seconds_option"
+    )]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -1,24 +1,25 @@
 //! Embedded metadata store: one SQLite file (rusqlite, bundled), for `cargo run` and
 //! self-hosted single-binary deployments.
 //!
-//! One connection behind a mutex, used from `spawn_blocking`: SQLite serialises writers anyway,
-//! and uniqueness is enforced by `UNIQUE` indexes, so registration races cannot create twins.
+//! The connection is the embedded backend's shared [`Db`]; uniqueness is enforced by `UNIQUE`
+//! indexes on the normalized username and email, so registration races cannot create twins.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
-use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite_migration::{HookResult, Migrations, M};
 
 use super::{
     ApiKey, ApiKeyStore, Counter, JobStore, Session, SessionStore, StoreError, StoreResult,
     ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
-use crate::domain::{search_text, Role, User};
+use crate::domain::{Email, LoginKey, Role, User, UserId, Username};
+use crate::embedded_db::{db_error, Db};
 
-const SCHEMA: &str = "
+/// Step 1 of the schema: every table as it was before steps were counted.
+const SCHEMA_1: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id            TEXT PRIMARY KEY,
     username      TEXT NOT NULL,
@@ -70,43 +71,27 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 ";
 
-/// One SQLite connection behind a mutex, used from the blocking pool.
-#[derive(Clone)]
-pub(crate) struct Db {
-    conn: Arc<Mutex<Connection>>,
+/// The schema, one numbered step per change; `user_version` counts the steps a file has had.
+///
+/// Files made before steps were counted are at `user_version` 0 with some version of step 1
+/// already in place: its `IF NOT EXISTS` statements pass over what is there, and its hook adds
+/// the one column added since step 1's tables were first written (`sessions.previous_hash`).
+/// Later changes are new steps at the end, never edits of earlier ones.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up_with_hook(SCHEMA_1, add_previous_hash)])
 }
 
-impl Db {
-    /// Opens (creating if needed) the database file and applies `schema`.
-    pub(crate) fn open(path: &Path, schema: &str) -> anyhow::Result<Self> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-        )?;
-        conn.execute_batch(schema).context("applying the schema")?;
-        Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+/// Sessions tables older than refresh-token reuse detection lack `previous_hash`.
+fn add_previous_hash(tx: &rusqlite::Transaction) -> HookResult {
+    let present: bool = tx.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('sessions') WHERE name = 'previous_hash'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !present {
+        tx.execute_batch("ALTER TABLE sessions ADD COLUMN previous_hash TEXT")?;
     }
-
-    /// Runs `f` with the connection on the blocking pool.
-    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
-    {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock cannot leave SQLite half-written (transactions roll
-            // back), so a poisoned lock is still safe to use.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .unwrap_or_else(|join| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(join))))
-    }
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -115,20 +100,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file and applies the schema.
+    /// Opens (creating if needed) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let store = Self {
-            db: Db::open(path, SCHEMA)?,
-        };
-        // Databases made before `previous_hash` existed gain the column.
-        let conn = store.db.conn.lock().unwrap_or_else(|p| p.into_inner());
-        if let Err(e) = conn.execute("ALTER TABLE sessions ADD COLUMN previous_hash TEXT", []) {
-            if !e.to_string().contains("duplicate column") {
-                return Err(e.into());
-            }
-        }
-        drop(conn);
-        Ok(store)
+        Ok(Self {
+            db: Db::open(path, &migrations())?,
+        })
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
@@ -138,10 +114,6 @@ impl SqliteStore {
     {
         self.db.with(f).await
     }
-}
-
-pub(crate) fn other(err: rusqlite::Error) -> StoreError {
-    StoreError::other(err)
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -155,20 +127,21 @@ fn from_ts(secs: i64) -> DateTime<Utc> {
 const USER_COLUMNS: &str = "id, username, email, first_name, last_name, role, is_active, \
     password_hash, quota_bytes, used_bytes, file_count, created_at, updated_at";
 
+/// The one mapping of a `users` row (selected as [`USER_COLUMNS`]) to a [`User`]. Stored values
+/// are taken as they are, not re-validated: see [`Username`] on older data.
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
-    let role: String = row.get(5)?;
     Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        email: row.get(2)?,
+        id: UserId::from(row.get::<_, String>(0)?),
+        username: Username::from_stored(row.get(1)?),
+        email: Email::from_stored(row.get(2)?),
         first_name: row.get(3)?,
         last_name: row.get(4)?,
-        role: Role::parse(&role).unwrap_or(Role::User),
+        role: Role::from_stored(&row.get::<_, String>(5)?),
         is_active: row.get(6)?,
         password_hash: row.get(7)?,
-        quota_bytes: row.get::<_, Option<i64>>(8)?.map(|q| q as u64),
-        used_bytes: row.get::<_, i64>(9)? as u64,
-        file_count: row.get::<_, i64>(10)? as u64,
+        quota_bytes: row.get::<_, Option<i64>>(8)?.map(|q| q.max(0) as u64),
+        used_bytes: row.get::<_, i64>(9)?.max(0) as u64,
+        file_count: row.get::<_, i64>(10)?.max(0) as u64,
         created_at: from_ts(row.get(11)?),
         updated_at: from_ts(row.get(12)?),
     })
@@ -210,7 +183,7 @@ fn write_error(err: rusqlite::Error) -> WriteUserError {
             }
         }
     }
-    WriteUserError::Store(other(err))
+    WriteUserError::Store(db_error(err))
 }
 
 fn get_user(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
@@ -233,11 +206,11 @@ impl UserStore for SqliteStore {
                  created_at, updated_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13)",
                 params![
-                    u.id,
-                    u.username,
-                    u.username.to_ascii_lowercase(),
-                    u.email,
-                    u.email.to_lowercase(),
+                    u.id.as_str(),
+                    u.username.as_str(),
+                    u.username.normalized(),
+                    u.email.as_str(),
+                    u.email.normalized(),
                     u.first_name,
                     u.last_name,
                     u.role.as_str(),
@@ -248,23 +221,41 @@ impl UserStore for SqliteStore {
                     ts(u.updated_at),
                 ],
             )
+            .map(|_| Ok(()))
+            .or_else(|e| match write_error(e) {
+                // SQLite names one violated index, the email's when both are: report the name
+                // first, as the DynamoDB store does.
+                WriteUserError::EmailTaken => {
+                    let name_taken = c
+                        .query_row(
+                            "SELECT 1 FROM users WHERE username_lc = ?1",
+                            [u.username.normalized()],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    Ok(Err(if name_taken {
+                        WriteUserError::UsernameTaken
+                    } else {
+                        WriteUserError::EmailTaken
+                    }))
+                }
+                other => Ok(Err(other)),
+            })
         })
         .await
-        .map(|_| ())
-        .map_err(write_error)
+        .map_err(write_error)?
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
         let id = id.to_owned();
-        self.with(move |c| get_user(c, &id)).await.map_err(other)
+        self.with(move |c| get_user(c, &id)).await.map_err(db_error)
     }
 
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
-        let login = login.to_lowercase();
-        let column = if login.contains('@') {
-            "email_lc"
-        } else {
-            "username_lc"
+        let (column, login) = match LoginKey::of(login) {
+            LoginKey::Username(name) => ("username_lc", name),
+            LoginKey::Email(address) => ("email_lc", address),
         };
         self.with(move |c| {
             c.query_row(
@@ -275,7 +266,7 @@ impl UserStore for SqliteStore {
             .optional()
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError> {
@@ -288,9 +279,9 @@ impl UserStore for SqliteStore {
                      updated_at = ?10 WHERE id = ?1 AND password_hash = ?11 AND email = ?12 \
                      AND role = ?13 AND is_active = ?14",
                     params![
-                        u.id,
-                        u.email,
-                        u.email.to_lowercase(),
+                        u.id.as_str(),
+                        u.email.as_str(),
+                        u.email.normalized(),
                         u.first_name,
                         u.last_name,
                         u.role.as_str(),
@@ -299,7 +290,7 @@ impl UserStore for SqliteStore {
                         u.quota_bytes.map(|q| q as i64),
                         ts(u.updated_at),
                         b.password_hash,
-                        b.email,
+                        b.email.as_str(),
                         b.role.as_str(),
                         b.is_active,
                     ],
@@ -335,7 +326,7 @@ impl UserStore for SqliteStore {
                 )
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         Ok(changed > 0)
     }
 
@@ -355,10 +346,7 @@ impl UserStore for SqliteStore {
             let mut users = Vec::new();
             for user in stmt.query_map([after], user_from_row)? {
                 let user = user?;
-                if search
-                    .as_deref()
-                    .is_none_or(|q| search_text(&user).contains(q))
-                {
+                if user.matches(search.as_deref()) {
                     users.push(user);
                     if users.len() == limit {
                         break;
@@ -368,7 +356,7 @@ impl UserStore for SqliteStore {
             Ok(users)
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn count_active_superusers(&self) -> StoreResult<u64> {
@@ -381,16 +369,16 @@ impl UserStore for SqliteStore {
         })
         .await
         .map(|n| n as u64)
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn delete_user(&self, user: &User) -> StoreResult<()> {
-        let id = user.id.clone();
+        let id = user.id.to_string();
         // Sessions and keys go with the user (ON DELETE CASCADE).
         self.with(move |c| c.execute("DELETE FROM users WHERE id = ?1", [id]))
             .await
             .map(|_| ())
-            .map_err(other)
+            .map_err(db_error)
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -426,7 +414,7 @@ impl SessionStore for SqliteStore {
             tx.commit()
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn load_session_principal(
@@ -448,7 +436,7 @@ impl SessionStore for SqliteStore {
             Ok((user, session))
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn rotate_session(
@@ -474,7 +462,7 @@ impl SessionStore for SqliteStore {
         })
         .await
         .map(|n| n == 1)
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn delete_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
@@ -487,7 +475,7 @@ impl SessionStore for SqliteStore {
         })
         .await
         .map(|_| ())
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
@@ -500,7 +488,7 @@ impl SessionStore for SqliteStore {
         })
         .await
         .map(|_| ())
-        .map_err(other)
+        .map_err(db_error)
     }
 }
 
@@ -525,7 +513,7 @@ impl ApiKeyStore for SqliteStore {
         })
         .await
         .map(|_| ())
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
@@ -539,7 +527,7 @@ impl ApiKeyStore for SqliteStore {
             rows.collect()
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool> {
@@ -552,7 +540,7 @@ impl ApiKeyStore for SqliteStore {
         })
         .await
         .map(|n| n == 1)
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn load_key_principal(
@@ -574,7 +562,7 @@ impl ApiKeyStore for SqliteStore {
             Ok((user, key))
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 }
 
@@ -600,7 +588,7 @@ impl ThrottleStore for SqliteStore {
                 .collect()
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn throttle_hit(
@@ -632,7 +620,7 @@ impl ThrottleStore for SqliteStore {
             Ok(counters)
         })
         .await
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn throttle_reset(&self, key: &str) -> StoreResult<()> {
@@ -640,7 +628,7 @@ impl ThrottleStore for SqliteStore {
         self.with(move |c| c.execute("DELETE FROM login_failures WHERE key = ?1", [key]))
             .await
             .map(|_| ())
-            .map_err(other)
+            .map_err(db_error)
     }
 }
 
@@ -663,7 +651,7 @@ impl JobStore for SqliteStore {
         })
         .await
         .map(|_| ())
-        .map_err(other)
+        .map_err(db_error)
     }
 
     async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
@@ -678,8 +666,87 @@ impl JobStore for SqliteStore {
                 .optional()
             })
             .await
-            .map_err(other)?;
+            .map_err(db_error)?;
         body.map(|b| serde_json::from_str(&b).map_err(StoreError::other))
             .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(path: &Path) -> i64 {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn has_previous_hash(path: &Path) -> bool {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('sessions') WHERE name = 'previous_hash'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// A database as an older build left it: `schema`, one user, `user_version` 0.
+    fn old_database(path: &Path, schema: &str) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(schema).unwrap();
+        conn.execute(
+            "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, \
+             last_name, role, is_active, password_hash, created_at, updated_at) \
+             VALUES ('u1', 'Old', 'old', 'old@example.com', 'old@example.com', '', '', \
+             'superuser', 1, 'hash', 0, 0)",
+            [],
+        )
+        .unwrap();
+    }
+
+    async fn still_has_the_user(store: &SqliteStore) {
+        let user = store.find_user_by_login("OLD").await.unwrap().unwrap();
+        assert_eq!((user.id.as_str(), user.role), ("u1", Role::Superuser));
+    }
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_new_database_gets_every_step_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&path), 1);
+        assert!(has_previous_hash(&path));
+        // Opening again runs nothing twice.
+        SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&path), 1);
+    }
+
+    #[tokio::test]
+    async fn databases_from_before_numbered_steps_still_open() {
+        let dir = tempfile::tempdir().unwrap();
+        // As the last build without steps made it: today's tables, user_version 0.
+        let current = dir.path().join("current.db");
+        old_database(&current, SCHEMA_1);
+        let store = SqliteStore::open(&current).unwrap();
+        assert_eq!(version(&current), 1);
+        still_has_the_user(&store).await;
+
+        // Older still: sessions without `previous_hash`, which step 1 adds.
+        let older = dir.path().join("older.db");
+        let schema = SCHEMA_1.replace("    previous_hash TEXT,\n", "");
+        assert_ne!(schema, SCHEMA_1);
+        old_database(&older, &schema);
+        assert!(!has_previous_hash(&older));
+        let store = SqliteStore::open(&older).unwrap();
+        assert!(has_previous_hash(&older));
+        assert_eq!(version(&older), 1);
+        still_has_the_user(&store).await;
     }
 }

@@ -11,13 +11,15 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::target::Replace;
 use super::usage::quota_exceeded;
-use super::{file_item, parse_path, FileItem, Home, ItemPath};
-use crate::domain::{rfc3339, UserPath};
+use super::{file_item, parse_path, FileItem, ItemPath};
+use crate::domain::{rfc3339, UserId, UserPath};
 use crate::error::{AppError, AppResult};
+use crate::layout::Home;
 use crate::objects::{content_type_of, ByteSource, PartInfo, Presign};
 use crate::security::TicketError;
-use crate::services::check::Check;
+use crate::services::check::{Check, REQUIRED};
 use crate::services::schema::MediaType;
 use crate::services::{now, Core, Principal};
 
@@ -94,30 +96,94 @@ pub struct CompleteUploadInput {
     pub parts: Option<Vec<CompletePart>>,
 }
 
-/// What an `upload_id` says.
+/// What an `upload_id` says. Field names are one or two letters on the wire: the id travels in
+/// URLs and each letter makes it longer.
 #[derive(Serialize, Deserialize)]
 struct UploadTicket {
-    /// Owner.
-    u: String,
+    #[serde(rename = "u")]
+    owner: UserId,
     /// Path in the owner's home.
-    p: String,
-    s: u64,
-    ps: u64,
-    ct: String,
-    o: bool,
+    #[serde(rename = "p")]
+    path: String,
+    #[serde(rename = "s")]
+    size: u64,
+    #[serde(rename = "ps")]
+    part_size: u64,
+    #[serde(rename = "ct")]
+    content_type: String,
+    #[serde(rename = "o")]
+    overwrite: bool,
     /// The store's id of the upload.
-    x: String,
-    /// Expiry (the same as the ticket's).
-    e: i64,
+    #[serde(rename = "x")]
+    store_upload_id: String,
+    /// Epoch seconds (the same as the ticket's expiry).
+    #[serde(rename = "e")]
+    expires: i64,
 }
 
-/// What a signed part URL of the local store says.
+/// What a signed part URL of the local store says (short names, as [`UploadTicket`]).
 #[derive(Serialize, Deserialize)]
 pub struct TransferTicket {
-    x: String,
-    n: u32,
-    off: u64,
+    #[serde(rename = "x")]
+    store_upload_id: String,
+    #[serde(rename = "n")]
+    part_number: u32,
+    /// Where the part starts in the file.
+    #[serde(rename = "off")]
+    offset: u64,
+    #[serde(rename = "len")]
     len: u64,
+}
+
+/// A direct upload to start, parsed.
+pub struct NewUpload {
+    /// The file (not the home).
+    pub path: UserPath,
+    /// At most [`MAX_OBJECT`].
+    pub size: u64,
+    /// `None`: guessed from the name.
+    pub content_type: Option<String>,
+    pub overwrite: bool,
+}
+
+impl NewUploadInput {
+    pub fn parse(self) -> AppResult<NewUpload> {
+        let mut check = Check::default();
+        if self.size.is_none() {
+            check.fail("size", REQUIRED);
+        }
+        if let Some(ct) = &self.content_type {
+            if !valid_content_type(ct) {
+                check.fail(
+                    "content_type",
+                    "Expected a media type such as `text/plain`.",
+                );
+            }
+        }
+        if self.path.is_none() {
+            check.fail("path", REQUIRED);
+        }
+        let (size, raw_path) = check.done(self.size.zip(self.path.as_deref()))?;
+        let path = parse_path("path", Some(raw_path))?;
+        if path.is_home() {
+            return Err(AppError::bad_request(
+                "invalid_path",
+                "path: name the file to create.",
+            ));
+        }
+        if size > MAX_OBJECT {
+            return Err(AppError::too_large(
+                "too_large",
+                format!("A file may be at most {MAX_OBJECT} bytes."),
+            ));
+        }
+        Ok(NewUpload {
+            path,
+            size,
+            content_type: self.content_type,
+            overwrite: self.overwrite.unwrap_or(false),
+        })
+    }
 }
 
 fn part_size_for(size: u64) -> u64 {
@@ -159,61 +225,35 @@ impl Core {
     pub async fn start_upload(
         &self,
         me: &Principal,
-        input: NewUploadInput,
+        upload: NewUpload,
         origin: &str,
     ) -> AppResult<DirectUpload> {
-        let mut check = Check::default();
-        if input.size.is_none() {
-            check.fail("size", super::super::check::REQUIRED);
-        }
-        if let Some(ct) = &input.content_type {
-            if !valid_content_type(ct) {
-                check.fail(
-                    "content_type",
-                    "Expected a media type such as `text/plain`.",
-                );
-            }
-        }
-        if input.path.is_none() {
-            check.fail("path", super::super::check::REQUIRED);
-        }
-        check.finish()?;
-        let size = input.size.unwrap_or_default();
-        let path = parse_path("path", input.path.as_deref())?;
-        if path.is_home() {
-            return Err(AppError::bad_request(
-                "invalid_path",
-                "path: name the file to create.",
-            ));
-        }
-        if size > MAX_OBJECT {
-            return Err(AppError::too_large(
-                "too_large",
-                format!("A file may be at most {MAX_OBJECT} bytes."),
-            ));
-        }
-        let overwrite = input.overwrite.unwrap_or(false);
-        let home = Home::of(&me.user);
+        let NewUpload {
+            path,
+            size,
+            content_type,
+            overwrite,
+        } = upload;
+        let home = Home::of_user(&me.user);
         self.check_target(&home, &path, overwrite).await?;
         if self.room(&me.user).is_some_and(|room| size > room) {
             return Err(quota_exceeded(&me.user));
         }
-        let content_type = input
-            .content_type
-            .unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
+        let content_type =
+            content_type.unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
         let key = home.file(&path);
         let store_id = self.objects.begin_upload(&key, &content_type).await?;
         let ticket = UploadTicket {
-            u: me.user.id.clone(),
-            p: path.to_string(),
-            s: size,
-            ps: part_size_for(size),
-            ct: content_type,
-            o: overwrite,
-            x: store_id,
-            e: now().timestamp() + UPLOAD_TTL_SECS,
+            owner: me.user.id.clone(),
+            path: path.to_string(),
+            size,
+            part_size: part_size_for(size),
+            content_type,
+            overwrite,
+            store_upload_id: store_id,
+            expires: now().timestamp() + UPLOAD_TTL_SECS,
         };
-        let upload_expires = ticket.e;
+        let upload_expires = ticket.expires;
         let upload_id = self.tickets.issue(UPLOAD, upload_expires, &ticket)?;
         self.describe_upload(upload_id, &ticket, upload_expires, Vec::new(), origin)
             .await
@@ -226,7 +266,7 @@ impl Core {
         origin: &str,
     ) -> AppResult<DirectUpload> {
         let (ticket, _, received) = self.live_upload(me, upload_id).await?;
-        let expires = ticket.e;
+        let expires = ticket.expires;
         self.describe_upload(upload_id.to_owned(), &ticket, expires, received, origin)
             .await
     }
@@ -239,13 +279,13 @@ impl Core {
     ) -> AppResult<FileItem> {
         let (ticket, key, received) = self.live_upload(me, upload_id).await?;
         let Some(mut sent) = input.parts else {
-            return Err(AppError::field("parts", super::super::check::REQUIRED));
+            return Err(AppError::field("parts", REQUIRED));
         };
         sent.sort_by_key(|p| p.part_number);
-        let count = part_count(ticket.s, ticket.ps);
+        let count = part_count(ticket.size, ticket.part_size);
         let mut parts = Vec::with_capacity(sent.len());
         for n in 1..=count {
-            let expected = part_len(ticket.s, ticket.ps, n);
+            let expected = part_len(ticket.size, ticket.part_size, n);
             let part = received
                 .iter()
                 .find(|r| r.part_number == n)
@@ -271,28 +311,29 @@ impl Core {
                 format!("This upload has exactly {count} parts."),
             ));
         }
-        let path = UserPath::parse(&ticket.p).map_err(|_| no_upload())?;
-        let home = Home::of(&me.user);
+        let path = UserPath::parse(&ticket.path).map_err(|_| no_upload())?;
+        let home = Home::of_user(&me.user);
         // A refusal here (the name was taken or the room used meanwhile) leaves the upload as it
         // is: once the caller frees the name or the space, the same completion succeeds.
-        let replaced = self.check_target(&home, &path, ticket.o).await?;
-        let bytes = ticket.s as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
+        let replaced = self.check_target(&home, &path, ticket.overwrite).await?;
+        let bytes = ticket.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
         let files = i64::from(replaced.is_none());
         self.charge(&me.user, bytes, files).await?;
-        let stored = if ticket.s == 0 {
-            self.objects.abort_upload(&key, &ticket.x).await?;
+        let stored = if ticket.size == 0 {
+            self.objects
+                .abort_upload(&key, &ticket.store_upload_id)
+                .await?;
             let empty: ByteSource = Box::pin(futures::stream::empty());
-            self.objects.put(&key, empty, &ticket.ct, 0).await
+            self.objects.put(&key, empty, &ticket.content_type, 0).await
         } else {
-            self.objects.complete_upload(&key, &ticket.x, &parts).await
+            self.objects
+                .complete_upload(&key, &ticket.store_upload_id, &parts)
+                .await
         };
         match stored {
             Ok(info) => Ok(file_item(path.as_str(), &info)),
             Err(e) => {
-                let _ = self
-                    .store
-                    .add_usage(&me.user.id, -bytes, -files, None)
-                    .await;
+                self.refund(&me.user.id, bytes, files).await;
                 Err(e.into())
             }
         }
@@ -300,16 +341,26 @@ impl Core {
 
     pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
         let (ticket, key, _) = self.live_upload(me, upload_id).await?;
-        Ok(self.objects.abort_upload(&key, &ticket.x).await?)
+        Ok(self
+            .objects
+            .abort_upload(&key, &ticket.store_upload_id)
+            .await?)
     }
 
     /// Stores a part sent to a URL this service signed (local store).
     pub async fn receive_part(&self, ticket: &str, body: ByteSource<'_>) -> AppResult<PartInfo> {
-        let t: TransferTicket = self.tickets.check(PART, ticket).map_err(ticket_error)?;
-        Ok(self.objects.put_part(&t.x, t.n, t.off, t.len, body).await?)
+        let part: TransferTicket = self.tickets.check(PART, ticket).map_err(ticket_error)?;
+        let stored = self.objects.put_part(
+            &part.store_upload_id,
+            part.part_number,
+            part.offset,
+            part.len,
+            body,
+        );
+        Ok(stored.await?)
     }
 
-    /// 409 unless `path` is free, or a file `overwrite` may replace (returned).
+    /// 400 if the parent is a file; then [`Core::target_free`].
     async fn check_target(
         &self,
         home: &Home,
@@ -317,27 +368,10 @@ impl Core {
         overwrite: bool,
     ) -> AppResult<Option<crate::objects::ObjectInfo>> {
         if let Some(parent) = path.parent() {
-            if !parent.is_home() && self.objects.head(&home.file(&parent)).await?.is_some() {
-                return Err(AppError::bad_request(
-                    "not_a_directory",
-                    format!("'{parent}' is a file, not a folder."),
-                ));
-            }
+            self.refuse_file_at(home, &parent).await?;
         }
-        if self.folder_exists(home, path).await? {
-            return Err(AppError::conflict(
-                "already_exists",
-                format!("'{path}' is a folder."),
-            ));
-        }
-        let existing = self.objects.head(&home.file(path)).await?;
-        if existing.is_some() && !overwrite {
-            return Err(AppError::conflict(
-                "already_exists",
-                format!("'{path}' already exists (send overwrite=true to replace it)."),
-            ));
-        }
-        Ok(existing)
+        self.target_free(home, path, Replace::IfAsked { overwrite })
+            .await
     }
 
     /// The caller's own, unexpired, unfinished upload (its ticket, key and the parts received);
@@ -351,37 +385,37 @@ impl Core {
             .tickets
             .check(UPLOAD, upload_id)
             .map_err(|_| no_upload())?;
-        if ticket.u != me.user.id {
+        if ticket.owner != me.user.id {
             return Err(no_upload());
         }
         let key = self.upload_key(&ticket)?;
         let received = self
             .objects
-            .list_parts(&key, &ticket.x)
+            .list_parts(&key, &ticket.store_upload_id)
             .await?
             .ok_or_else(no_upload)?;
         Ok((ticket, key, received))
     }
 
     fn upload_key(&self, ticket: &UploadTicket) -> AppResult<String> {
-        let path = UserPath::parse(&ticket.p).map_err(|_| no_upload())?;
-        Ok(Home::of_id(&ticket.u).file(&path))
+        let path = UserPath::parse(&ticket.path).map_err(|_| no_upload())?;
+        Ok(Home::of(&ticket.owner).file(&path))
     }
 
     async fn describe_upload(
         &self,
         upload_id: String,
-        t: &UploadTicket,
+        upload: &UploadTicket,
         upload_expires: i64,
         received: Vec<PartInfo>,
         origin: &str,
     ) -> AppResult<DirectUpload> {
         let ttl = self.config.transfer_url_ttl_secs;
         let expires = (now().timestamp() + ttl).min(upload_expires);
-        let key = self.upload_key(t)?;
+        let key = self.upload_key(upload)?;
         let mut parts = Vec::new();
-        for n in 1..=part_count(t.s, t.ps) {
-            let len = part_len(t.s, t.ps, n);
+        for n in 1..=part_count(upload.size, upload.part_size) {
+            let len = part_len(upload.size, upload.part_size, n);
             if received.iter().any(|r| r.part_number == n && r.size == len) {
                 continue;
             }
@@ -390,7 +424,7 @@ impl Core {
                 .presign(
                     Presign::Part {
                         key: &key,
-                        upload_id: &t.x,
+                        upload_id: &upload.store_upload_id,
                         part_number: n,
                         size: len,
                     },
@@ -401,9 +435,9 @@ impl Core {
                 Some(url) => url,
                 None => {
                     let ticket = TransferTicket {
-                        x: t.x.clone(),
-                        n,
-                        off: (u64::from(n) - 1) * t.ps,
+                        store_upload_id: upload.store_upload_id.clone(),
+                        part_number: n,
+                        offset: (u64::from(n) - 1) * upload.part_size,
                         len,
                     };
                     let ticket = self.tickets.issue(PART, expires, &ticket)?;
@@ -416,12 +450,12 @@ impl Core {
                 url,
             });
         }
-        let at = |t: i64| rfc3339(chrono::DateTime::from_timestamp(t, 0).unwrap_or_default());
+        let at = |secs: i64| rfc3339(chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default());
         Ok(DirectUpload {
             upload_id,
-            path: t.p.clone(),
-            size: t.s,
-            part_size: t.ps,
+            path: upload.path.clone(),
+            size: upload.size,
+            part_size: upload.part_size,
             parts,
             parts_received: received
                 .into_iter()
@@ -464,6 +498,36 @@ mod tests {
             assert!(part_count(size, ps) <= 10_000);
             assert!((5 * MIB..=MAX_PART).contains(&ps));
         }
+    }
+
+    /// Tickets already handed out must still read after a deploy: the wire names stay short.
+    #[test]
+    fn tickets_keep_their_wire_names() {
+        let upload = UploadTicket {
+            owner: UserId::from("u1"),
+            path: "a.txt".into(),
+            size: 1,
+            part_size: 2,
+            content_type: "text/plain".into(),
+            overwrite: true,
+            store_upload_id: "x1".into(),
+            expires: 3,
+        };
+        assert_eq!(
+            serde_json::to_value(&upload).unwrap(),
+            serde_json::json!({"u": "u1", "p": "a.txt", "s": 1, "ps": 2, "ct": "text/plain",
+                "o": true, "x": "x1", "e": 3})
+        );
+        let part = TransferTicket {
+            store_upload_id: "x1".into(),
+            part_number: 4,
+            offset: 5,
+            len: 6,
+        };
+        assert_eq!(
+            serde_json::to_value(&part).unwrap(),
+            serde_json::json!({"x": "x1", "n": 4, "off": 5, "len": 6})
+        );
     }
 
     #[test]

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::direct::ticket_error;
-use super::{not_found, parse_path, Home, ItemPath};
+use super::{not_found, parse_path, ItemPath};
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
+use crate::layout::Home;
 use crate::objects::{ByteRange, Download, Presign};
 use crate::services::{now, Core, Principal};
 
@@ -49,11 +50,13 @@ pub enum Delivery {
     },
 }
 
-/// What a signed download URL of the local store says.
+/// What a signed download URL of the local store says (short names: it travels in the URL).
 #[derive(Serialize, Deserialize)]
 struct GetTicket {
-    k: String,
-    d: String,
+    #[serde(rename = "k")]
+    key: String,
+    #[serde(rename = "d")]
+    content_disposition: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,8 +173,8 @@ pub(crate) async fn signed_url(
         Some(url) => url,
         None => {
             let ticket = GetTicket {
-                k: key.to_owned(),
-                d: disposition,
+                key: key.to_owned(),
+                content_disposition: disposition,
             };
             let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
             format!("{origin}/api/files/transfer/{ticket}")
@@ -189,7 +192,7 @@ impl Core {
         origin: &str,
     ) -> AppResult<Delivery> {
         let path = parse_path("path", query.path.as_deref())?;
-        let home = Home::of(&me.user);
+        let home = Home::of_user(&me.user);
         let key = home.file(&path);
         let info = match self.objects.head(&key).await? {
             Some(info) if !path.is_home() => info,
@@ -214,9 +217,10 @@ impl Core {
 
     /// The bytes behind a download URL this service signed (local store).
     pub async fn transfer_get(&self, ticket: &str, range: Option<&str>) -> AppResult<Delivery> {
-        let t: GetTicket = self.tickets.check(GET, ticket).map_err(ticket_error)?;
-        let info = self.objects.head(&t.k).await?.ok_or_else(not_found)?;
-        self.bytes(&t.k, info.size, range, t.d).await
+        let get: GetTicket = self.tickets.check(GET, ticket).map_err(ticket_error)?;
+        let info = self.objects.head(&get.key).await?.ok_or_else(not_found)?;
+        self.bytes(&get.key, info.size, range, get.content_disposition)
+            .await
     }
 
     async fn bytes(
@@ -274,6 +278,19 @@ mod tests {
         ] {
             assert_eq!(parse_range(ignored, 100), Ok(None), "{ignored}");
         }
+    }
+
+    /// URLs already handed out must still work after a deploy: the wire names stay short.
+    #[test]
+    fn get_tickets_keep_their_wire_names() {
+        let ticket = GetTicket {
+            key: "users/u1/a.txt".into(),
+            content_disposition: "inline".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&ticket).unwrap(),
+            serde_json::json!({"k": "users/u1/a.txt", "d": "inline"})
+        );
     }
 
     #[test]

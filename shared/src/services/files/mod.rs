@@ -2,31 +2,37 @@
 //! service ([`upload`]), direct uploads ([`direct`]), downloads ([`download`]), rename, move and
 //! copy ([`relocate`]) and the usage counters behind quotas ([`usage`]).
 //!
-//! Every storage key is built here, and only from the authenticated user's id and a parsed
-//! [`UserPath`]: `users/<id>/<path>` for a file, `users/<id>/<path>/` for a folder (whose empty
-//! marker object keeps an empty folder in existence). No key ever comes from the client.
+//! Every key is built by [`crate::layout`] from the authenticated user's id and a parsed
+//! [`UserPath`]; no key ever comes from the client.
 
 mod direct;
 pub(crate) mod download;
+mod input;
 mod relocate;
+mod target;
 mod upload;
 mod usage;
 
-pub use direct::{CompleteUploadInput, DirectUpload, NewUploadInput, PartUrl};
+pub use direct::{CompleteUploadInput, DirectUpload, NewUpload, NewUploadInput, PartUrl};
 pub use download::{parse_range, Delivery, DownloadQuery, RangeError, SignedUrl};
-pub use relocate::{MoveInput, Moved, RenameInput};
+pub use input::{
+    CreateFolderInput, DeleteInput, MoveInput, MoveRequest, NewFolder, Relocation, RenameInput,
+};
+pub use relocate::Moved;
 pub use upload::{UploadBatch, Uploaded, UploadedFile};
+
+use target::Replace;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::check::Check;
 use super::schema::{HomePath, ItemName, ItemPath};
 use super::{Core, Principal};
-use crate::domain::{rfc3339, User, UserPath};
+use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
+use crate::layout::Home;
 use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
 
 const DEFAULT_PAGE: usize = 100;
@@ -41,7 +47,8 @@ pub struct FileItem {
     pub is_directory: bool,
     /// Bytes; 0 for folders.
     pub size: u64,
-    /// Unix seconds (the File Manager seed's field); `null` for folders without a marker.
+    /// Unix seconds with a fraction, the same instant as `modified_at`; `null` for folders
+    /// without a marker.
     pub modified: Option<f64>,
     /// RFC 3339 UTC; `null` like `modified`.
     pub modified_at: Option<String>,
@@ -73,7 +80,7 @@ pub struct ListQuery {
     pub limit: Option<usize>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// `true`: every file below the folder (the VertexCloud seed's "all my files").
+    /// `true`: every file below the folder, at any depth.
     pub recursive: Option<bool>,
 }
 
@@ -85,59 +92,10 @@ pub struct PathQuery {
     pub path: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateFolderInput {
-    /// The folder to create it in ("" = home); it must exist.
-    #[schema(value_type = Option<HomePath>)]
-    pub parent_path: Option<String>,
-    /// One path segment.
-    #[schema(value_type = ItemName)]
-    pub folder_name: Option<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FolderCreated {
     pub message: String,
     pub folder_path: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DeleteInput {
-    /// File or folder (folders are deleted with everything in them).
-    #[schema(value_type = ItemPath)]
-    pub path: Option<String>,
-}
-
-/// The storage keys of one user's home.
-pub(crate) struct Home(String);
-
-impl Home {
-    pub(crate) fn of(user: &User) -> Self {
-        Self::of_id(&user.id)
-    }
-
-    pub(crate) fn of_id(user_id: &str) -> Self {
-        Self(format!("{}/", crate::domain::home_prefix(user_id)))
-    }
-
-    pub(crate) fn file(&self, path: &UserPath) -> String {
-        format!("{}{}", self.0, path)
-    }
-
-    pub(crate) fn folder(&self, path: &UserPath) -> String {
-        if path.is_home() {
-            self.0.clone()
-        } else {
-            format!("{}{}/", self.0, path)
-        }
-    }
-
-    /// The home-relative path of a key of this home, without a trailing `/`.
-    fn relative<'a>(&self, key: &'a str) -> &'a str {
-        key.strip_prefix(self.0.as_str())
-            .unwrap_or(key)
-            .trim_end_matches('/')
-    }
 }
 
 pub(crate) fn parse_path(field: &str, raw: Option<&str>) -> AppResult<UserPath> {
@@ -237,7 +195,7 @@ impl Core {
 
     pub async fn stat(&self, me: &Principal, query: PathQuery) -> AppResult<FileItem> {
         let path = parse_path("path", query.path.as_deref())?;
-        let home = Home::of(&me.user);
+        let home = Home::of_user(&me.user);
         if path.is_home() {
             return Ok(folder_item("", None));
         }
@@ -259,14 +217,9 @@ impl Core {
             Some(n) => n.min(MAX_LIST_PAGE),
             None => DEFAULT_PAGE,
         };
-        let home = Home::of(&me.user);
+        let home = Home::of_user(&me.user);
         if !self.folder_exists(&home, &path).await? {
-            if self.objects.head(&home.file(&path)).await?.is_some() {
-                return Err(AppError::bad_request(
-                    "not_a_directory",
-                    "The path is a file, not a folder.",
-                ));
-            }
+            self.refuse_file_at(&home, &path).await?;
             return Err(not_found());
         }
         let cursor = query
@@ -304,35 +257,17 @@ impl Core {
     pub async fn create_folder(
         &self,
         me: &Principal,
-        input: CreateFolderInput,
+        folder: NewFolder,
     ) -> AppResult<FolderCreated> {
-        let mut check = Check::default();
-        let name = check.required("folder_name", &input.folder_name);
-        if let Some(n) = name {
-            if !is_segment(n) {
-                check.fail("folder_name", SEGMENT_RULE);
-            }
-        }
-        check.finish()?;
-        let parent = parse_path("parent_path", input.parent_path.as_deref())?;
-        let target = parent
-            .join(name.unwrap_or_default())
-            .map_err(|e| AppError::bad_request("invalid_path", e.to_string()))?;
-        let home = Home::of(&me.user);
+        let NewFolder { parent, target } = folder;
+        let home = Home::of_user(&me.user);
         if !self.folder_exists(&home, &parent).await? {
             return Err(AppError::not_found(
                 "not_found",
                 "The parent folder does not exist.",
             ));
         }
-        if self.objects.head(&home.file(&target)).await?.is_some()
-            || self.folder_exists(&home, &target).await?
-        {
-            return Err(AppError::conflict(
-                "already_exists",
-                "A file or folder with that name already exists.",
-            ));
-        }
+        self.target_free(&home, &target, Replace::Never).await?;
         let empty: crate::objects::ByteStream = Box::pin(futures::stream::empty());
         self.objects
             .put(&home.folder(&target), empty, FOLDER_TYPE, 0)
@@ -344,19 +279,8 @@ impl Core {
     }
 
     /// Deletes a file, or a folder with everything below it.
-    pub async fn delete_path(&self, me: &Principal, input: DeleteInput) -> AppResult<String> {
-        // "" is a path (the home, refused below), not a missing one.
-        let Some(raw) = input.path.as_deref() else {
-            return Err(AppError::field("path", super::check::REQUIRED));
-        };
-        let path = parse_path("path", Some(raw))?;
-        if path.is_home() {
-            return Err(AppError::bad_request(
-                "invalid_path",
-                "The home folder itself cannot be deleted.",
-            ));
-        }
-        let home = Home::of(&me.user);
+    pub async fn delete_path(&self, me: &Principal, path: UserPath) -> AppResult<String> {
+        let home = Home::of_user(&me.user);
         let file = home.file(&path);
         if let Some(info) = self.objects.head(&file).await? {
             self.objects.delete(&[file]).await?;

@@ -6,39 +6,22 @@
 //! copied with bounded concurrency.
 
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::input::home_refused;
+use super::target::Replace;
 use super::usage::tally;
-use super::{is_segment, not_found, parse_path, Home, HomePath, ItemName, ItemPath, SEGMENT_RULE};
+use super::{not_found, MoveRequest, Relocation};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
+use crate::layout::Home;
 use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
-use crate::services::check::{Check, REQUIRED};
 use crate::services::{Core, Principal};
 
 /// Copies in flight at once: enough to hide S3's per-request latency, few enough for a small
 /// Lambda and S3's per-prefix request rates.
 const COPY_CONCURRENCY: usize = 16;
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct RenameInput {
-    #[schema(value_type = ItemPath)]
-    pub old_path: Option<String>,
-    /// One path segment: the new name in the same folder.
-    #[schema(value_type = ItemName)]
-    pub new_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct MoveInput {
-    /// The file or folder to move or copy.
-    #[schema(value_type = ItemPath)]
-    pub source_path: Option<String>,
-    /// The folder to put it in ("" = the home); it must exist.
-    #[schema(value_type = HomePath)]
-    pub dest_path: Option<String>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Moved {
@@ -58,74 +41,41 @@ struct Plan {
 }
 
 impl Core {
-    pub async fn rename(&self, me: &Principal, input: RenameInput) -> AppResult<Moved> {
-        let mut check = Check::default();
-        if input.old_path.is_none() {
-            check.fail("old_path", REQUIRED);
-        }
-        let old = input.old_path.as_deref();
-        let name = check.required("new_name", &input.new_name);
-        if name.is_some_and(|n| !is_segment(n)) {
-            check.fail("new_name", SEGMENT_RULE);
-        }
-        check.finish()?;
-        let source = parse_path("old_path", old)?;
-        let parent = source.parent().ok_or_else(home_refused)?;
-        let target = parent
-            .join(name.unwrap_or_default())
-            .map_err(|e| AppError::bad_request("invalid_path", format!("new_name: {e}")))?;
-        self.relocate(me, &source, &target, Mode::Move).await?;
+    pub async fn rename(&self, me: &Principal, rename: Relocation) -> AppResult<Moved> {
+        self.relocate(me, &rename.source, &rename.target, Mode::Move)
+            .await?;
         Ok(Moved {
             message: "Item renamed successfully".into(),
-            new_path: target.to_string(),
+            new_path: rename.target.to_string(),
         })
     }
 
-    pub async fn move_item(&self, me: &Principal, input: MoveInput) -> AppResult<Moved> {
-        let (source, target) = self.destination(me, input).await?;
-        self.relocate(me, &source, &target, Mode::Move).await?;
+    pub async fn move_item(&self, me: &Principal, request: MoveRequest) -> AppResult<Moved> {
+        let moved = self.destination(me, request).await?;
+        self.relocate(me, &moved.source, &moved.target, Mode::Move)
+            .await?;
         Ok(Moved {
             message: "Item moved successfully".into(),
-            new_path: target.to_string(),
+            new_path: moved.target.to_string(),
         })
     }
 
-    pub async fn copy_item(&self, me: &Principal, input: MoveInput) -> AppResult<Moved> {
-        let (source, target) = self.destination(me, input).await?;
-        self.relocate(me, &source, &target, Mode::Copy).await?;
+    pub async fn copy_item(&self, me: &Principal, request: MoveRequest) -> AppResult<Moved> {
+        let copy = self.destination(me, request).await?;
+        self.relocate(me, &copy.source, &copy.target, Mode::Copy)
+            .await?;
         Ok(Moved {
             message: "Item copied successfully".into(),
-            new_path: target.to_string(),
+            new_path: copy.target.to_string(),
         })
     }
 
-    /// Source and target of a move or copy into the folder `dest_path`.
-    async fn destination(
-        &self,
-        me: &Principal,
-        input: MoveInput,
-    ) -> AppResult<(UserPath, UserPath)> {
-        let mut check = Check::default();
-        if input.source_path.is_none() {
-            check.fail("source_path", REQUIRED);
-        }
-        if input.dest_path.is_none() {
-            check.fail("dest_path", REQUIRED);
-        }
-        check.finish()?;
-        let source = parse_path("source_path", input.source_path.as_deref())?;
-        let dest = parse_path("dest_path", input.dest_path.as_deref())?;
-        if source.is_home() {
-            return Err(home_refused());
-        }
-        let home = Home::of(&me.user);
+    /// Source and target of a move or copy: the destination must be an existing folder.
+    async fn destination(&self, me: &Principal, request: MoveRequest) -> AppResult<Relocation> {
+        let MoveRequest { source, dest } = request;
+        let home = Home::of_user(&me.user);
         if !self.folder_exists(&home, &dest).await? {
-            if self.objects.head(&home.file(&dest)).await?.is_some() {
-                return Err(AppError::bad_request(
-                    "not_a_directory",
-                    "dest_path is a file, not a folder.",
-                ));
-            }
+            self.refuse_file_at(&home, &dest).await?;
             return Err(AppError::not_found(
                 "not_found",
                 "The destination folder does not exist.",
@@ -134,7 +84,7 @@ impl Core {
         let target = dest
             .join(source.name())
             .map_err(|e| AppError::bad_request("invalid_path", e.to_string()))?;
-        Ok((source, target))
+        Ok(Relocation { source, target })
     }
 
     async fn relocate(
@@ -147,7 +97,7 @@ impl Core {
         if source.is_home() {
             return Err(home_refused());
         }
-        let home = Home::of(&me.user);
+        let home = Home::of_user(&me.user);
         let plan = self.plan(&home, source, target).await?;
         if target.starts_with(source) && plan.is_folder(&home, source) {
             return Err(AppError::bad_request(
@@ -155,14 +105,7 @@ impl Core {
                 "A folder cannot be moved or copied into itself.",
             ));
         }
-        if self.objects.head(&home.file(target)).await?.is_some()
-            || self.folder_exists(&home, target).await?
-        {
-            return Err(AppError::conflict(
-                "already_exists",
-                format!("'{target}' already exists."),
-            ));
-        }
+        self.target_free(&home, target, Replace::Never).await?;
         let sources: Vec<ObjectInfo> = plan.moves.iter().map(|(o, _)| o.clone()).collect();
         let (bytes, files) = tally(&sources);
         if mode == Mode::Copy {
@@ -170,10 +113,7 @@ impl Core {
         }
         if let Err(e) = self.copy_all(&plan).await {
             if mode == Mode::Copy {
-                let _ = self
-                    .store
-                    .add_usage(&me.user.id, -(bytes as i64), -(files as i64), None)
-                    .await;
+                self.refund(&me.user.id, bytes as i64, files as i64).await;
             }
             return Err(e);
         }
@@ -268,11 +208,4 @@ impl Plan {
             .first()
             .is_some_and(|(o, _)| o.key != home.file(source))
     }
-}
-
-fn home_refused() -> AppError {
-    AppError::bad_request(
-        "invalid_path",
-        "The home folder itself cannot be renamed, moved or copied.",
-    )
 }

@@ -1,20 +1,21 @@
 //! Uploads through the service (`POST /api/files/upload`, a multipart form of one or more files).
 //!
 //! All or nothing: each file streams to a staging key outside every home
-//! (`staging/<user id>/<random>`), and only when the whole form has arrived, every name is
+//! ([`layout::new_staging_key`]), and only when the whole form has arrived, every name is
 //! free (or `overwrite` is on) and the quota holds, are the staged files copied into place. A
 //! failure at any point deletes what was staged and leaves the home as it was.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::target::Replace;
 use super::usage::quota_exceeded;
-use super::{is_segment, parse_path, Home, SEGMENT_RULE};
+use super::{is_segment, parse_path, SEGMENT_RULE};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
-use crate::objects::{content_type_of, ByteSource, ObjectInfo};
+use crate::layout::{self, Home};
+use crate::objects::{content_type_of, ByteSource, ObjectError, ObjectInfo};
 use crate::services::{Core, Principal};
-use crate::store::StoreError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadedFile {
@@ -58,13 +59,8 @@ impl Core {
         overwrite: bool,
     ) -> AppResult<UploadBatch<'a>> {
         let folder = parse_path("path", path)?;
-        let home = Home::of(&me.user);
-        if !folder.is_home() && self.objects.head(&home.file(&folder)).await?.is_some() {
-            return Err(AppError::bad_request(
-                "not_a_directory",
-                "The path is a file, not a folder.",
-            ));
-        }
+        let home = Home::of_user(&me.user);
+        self.refuse_file_at(&home, &folder).await?;
         let room = self.room(&me.user);
         if room == Some(0) {
             return Err(quota_exceeded(&me.user));
@@ -104,16 +100,12 @@ impl UploadBatch<'_> {
             ));
         }
         self.check_free(&target).await?;
-        let key = format!(
-            "staging/{}/{}",
-            self.me.user.id,
-            uuid::Uuid::new_v4().simple()
-        );
+        let key = layout::new_staging_key(&self.me.user.id);
         let content_type = content_type_of(name);
         let limit = self.room.unwrap_or(u64::MAX);
         let info = match self.core.objects.put(&key, body, content_type, limit).await {
             Ok(info) => info,
-            Err(StoreError::TooLarge { .. }) => return Err(quota_exceeded(&self.me.user)),
+            Err(ObjectError::TooLarge { .. }) => return Err(quota_exceeded(&self.me.user)),
             Err(e) => return Err(e.into()),
         };
         if let Some(room) = &mut self.room {
@@ -123,31 +115,22 @@ impl UploadBatch<'_> {
         Ok(())
     }
 
-    /// 409 unless `target` is free (or a file that `overwrite` replaces).
     async fn check_free(&self, target: &UserPath) -> AppResult<Option<ObjectInfo>> {
-        let existing = self.core.objects.head(&self.home.file(target)).await?;
-        if existing.is_some() && !self.overwrite {
-            return Err(AppError::conflict(
-                "already_exists",
-                format!("'{target}' already exists (send overwrite=true to replace it)."),
-            ));
-        }
-        if self.core.folder_exists(&self.home, target).await? {
-            return Err(AppError::conflict(
-                "already_exists",
-                format!("'{target}' is a folder."),
-            ));
-        }
-        Ok(existing)
+        let replace = Replace::IfAsked {
+            overwrite: self.overwrite,
+        };
+        self.core.target_free(&self.home, target, replace).await
+    }
+
+    /// The answer to a form without files.
+    pub fn no_files() -> AppError {
+        AppError::field("files", "Send at least one file part named `files`.")
     }
 
     /// Moves the staged files into place, once the quota allows all of them.
     pub async fn finish(self) -> AppResult<Uploaded> {
         if self.staged.is_empty() {
-            return Err(AppError::field(
-                "files",
-                "Send at least one file part named `files`.",
-            ));
+            return Err(Self::no_files());
         }
         let result = self.commit().await;
         self.discard().await;
@@ -178,10 +161,8 @@ impl UploadBatch<'_> {
             if !matches!(copied, Ok(Some(_))) {
                 // Give back exactly what the files not placed were counted for.
                 let (rest_bytes, rest_files) = sum(&deltas[done..]);
-                let _ = self
-                    .core
-                    .store
-                    .add_usage(&self.me.user.id, -rest_bytes, -rest_files, None)
+                self.core
+                    .refund(&self.me.user.id, rest_bytes, rest_files)
                     .await;
                 return Err(match copied {
                     Err(e) => e.into(),

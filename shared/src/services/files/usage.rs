@@ -54,15 +54,27 @@ impl Core {
         }
     }
 
-    /// Gives back what these (deleted) objects held.
-    pub(crate) async fn release(&self, owner: &str, gone: &[ObjectInfo]) -> AppResult<()> {
-        let (bytes, files) = tally(gone);
+    /// Takes `bytes` and `files` off the owner's usage: the one way usage is given back.
+    async fn give_back(&self, owner: &str, bytes: i64, files: i64) -> AppResult<()> {
         if bytes == 0 && files == 0 {
             return Ok(());
         }
-        self.store
-            .add_usage(owner, -(bytes as i64), -(files as i64), None)
-            .await?;
+        self.store.add_usage(owner, -bytes, -files, None).await?;
         Ok(())
+    }
+
+    /// Gives back what [`Core::charge`] counted for work that then failed. The request already
+    /// fails with that cause, so a failure here is logged (the counters stay too high), not
+    /// returned.
+    pub(crate) async fn refund(&self, user_id: &str, bytes: i64, files: i64) {
+        if let Err(e) = self.give_back(user_id, bytes, files).await {
+            tracing::warn!(user_id, bytes, files, error = %e, "usage not given back");
+        }
+    }
+
+    /// Gives back what these (deleted) objects held.
+    pub(crate) async fn release(&self, owner: &str, gone: &[ObjectInfo]) -> AppResult<()> {
+        let (bytes, files) = tally(gone);
+        self.give_back(owner, bytes as i64, files as i64).await
     }
 }

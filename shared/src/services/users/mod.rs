@@ -4,18 +4,19 @@
 //! Every change takes effect on the next request of the user concerned: requests re-read the
 //! user (role, active flag) from the store, and ending sessions revokes their access tokens.
 
+mod input;
 pub mod rules;
+
+pub use input::{NewUserInput, ResetPasswordInput, UserUpdate};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use self::rules::{require, Act};
-use super::accounts::{edit_profile, taken};
-use super::check::Check;
-use super::schema::{EmailText, NewPasswordText, PersonName, UsernameText};
-use super::{now, Core, Principal, RegisterInput};
+use super::accounts::taken;
+use super::{now, Core, Principal};
 use crate::domain::{NewPassword, Role, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::store::UserKey;
@@ -61,63 +62,6 @@ impl UserDetail {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewUserInput {
-    #[schema(value_type = UsernameText)]
-    pub username: Option<String>,
-    #[schema(value_type = EmailText)]
-    pub email: Option<String>,
-    #[schema(value_type = NewPasswordText)]
-    pub password: Option<String>,
-    /// `user` (default), `manager` or `superuser`.
-    #[schema(value_type = Option<Role>)]
-    pub role: Option<String>,
-    /// Bytes; `null` for unlimited. Absent: the service's default quota.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>)]
-    pub quota_bytes: Option<Option<u64>>,
-    #[schema(value_type = Option<PersonName>)]
-    pub first_name: Option<String>,
-    #[schema(value_type = Option<PersonName>)]
-    pub last_name: Option<String>,
-}
-
-/// Only these fields can be changed; anything else is refused.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UserUpdate {
-    /// `user`, `manager` or `superuser`.
-    #[schema(value_type = Option<Role>)]
-    pub role: Option<String>,
-    pub is_active: Option<bool>,
-    /// Bytes; `null` for unlimited.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<u64>)]
-    pub quota_bytes: Option<Option<u64>>,
-    #[schema(value_type = Option<PersonName>)]
-    pub first_name: Option<String>,
-    #[schema(value_type = Option<PersonName>)]
-    pub last_name: Option<String>,
-    #[schema(value_type = Option<EmailText>)]
-    pub email: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ResetPasswordInput {
-    #[schema(value_type = NewPasswordText)]
-    pub new_password: Option<String>,
-}
-
-/// Tells a field given as `null` (`Some(None)`) from an absent one (`None`).
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
-}
-
 /// Cursors carry the search they belong to, so a page cannot be continued with another one.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
@@ -128,14 +72,6 @@ struct Cursor {
 
 fn invalid_cursor() -> AppError {
     AppError::bad_request("invalid_cursor", "The cursor is not valid here.")
-}
-
-fn parse_role(check: &mut Check, raw: Option<&str>) -> Option<Role> {
-    let role = Role::parse(raw?);
-    if role.is_none() {
-        check.fail("role", "Must be one of: user, manager, superuser.");
-    }
-    role
 }
 
 fn no_such_user() -> AppError {
@@ -220,21 +156,15 @@ impl Core {
         })
     }
 
+    /// Who may create a user depends on the role asked for, so the body is parsed in two steps:
+    /// the role, the permission, then the other fields (refused callers learn nothing more).
     pub async fn admin_create_user(&self, me: &Principal, input: NewUserInput) -> AppResult<User> {
-        let mut check = Check::default();
-        let role = parse_role(&mut check, input.role.as_deref()).unwrap_or(Role::User);
-        check.finish()?;
+        let role = input.role()?;
         require(me.user.role, Act::Create(role))?;
         let quota = input.quota_bytes.unwrap_or(self.config.default_quota_bytes);
-        let register = RegisterInput {
-            password2: input.password.clone(),
-            username: input.username,
-            email: input.email,
-            password: input.password,
-            first_name: input.first_name,
-            last_name: input.last_name,
-        };
-        let user = self.create_account_with(register, role, quota).await?;
+        let user = self
+            .create_account_with(input.account()?, role, quota)
+            .await?;
         tracing::info!(by = %me.user.id, user_id = %user.id, "user created by an administrator");
         Ok(user)
     }
@@ -250,31 +180,23 @@ impl Core {
         input: UserUpdate,
     ) -> AppResult<User> {
         let before = self.administered(me, id).await?;
-        let mut check = Check::default();
-        let grant = parse_role(&mut check, input.role.as_deref());
-        let mut after = before.clone();
-        edit_profile(
-            &mut check,
-            &mut after,
-            input.first_name.as_deref(),
-            input.last_name.as_deref(),
-            input.email.as_deref(),
-        );
-        check.finish()?;
+        let changes = input.parse()?;
         require(
             me.user.role,
             Act::Change {
                 target: before.role,
-                grant,
+                grant: changes.role,
             },
         )?;
-        if let Some(role) = grant {
+        let mut after = before.clone();
+        changes.profile.apply(&mut after);
+        if let Some(role) = changes.role {
             after.role = role;
         }
-        if let Some(active) = input.is_active {
+        if let Some(active) = changes.is_active {
             after.is_active = active;
         }
-        if let Some(quota) = input.quota_bytes {
+        if let Some(quota) = changes.quota_bytes {
             after.quota_bytes = quota;
         }
         if after.role != Role::Superuser || !after.is_active {
@@ -331,14 +253,11 @@ impl Core {
         &self,
         me: &Principal,
         id: &str,
-        input: ResetPasswordInput,
+        new_password: &str,
     ) -> AppResult<()> {
-        let mut check = Check::default();
-        let raw = check.required("new_password", &input.new_password);
-        check.finish()?;
         let user = self.administered(me, id).await?;
         require(me.user.role, Act::Manage(user.role))?;
-        let password = NewPassword::parse(raw.unwrap_or_default(), &[&user.username, &user.email])
+        let password = NewPassword::parse(new_password, &[&user.username, &user.email])
             .map_err(|e| AppError::field("new_password", e.to_string()))?;
         let mut after = user.clone();
         after.password_hash = self.passwords.hash(password.expose()).await?;

@@ -1,4 +1,4 @@
-//! Who may administer whom: the role rules of API.md, in one place.
+//! Who may administer whom: the role rules, in one place.
 //!
 //! - superuser: everything, including managers and other superusers;
 //! - manager: sees every user; creates, changes, resets and deletes users of role `user` only,
@@ -67,7 +67,7 @@ mod tests {
     use super::*;
     use Role::{Manager as M, Superuser as S, User as U};
 
-    /// Every actor × every act × every role, against the table of API.md.
+    /// Every actor × every act × every role, against the rules listed at the top.
     #[test]
     fn the_role_table() {
         let roles = [U, M, S];

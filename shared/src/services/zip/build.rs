@@ -11,10 +11,11 @@ use futures::Stream;
 use tokio::io::DuplexStream;
 use tokio_util::io::ReaderStream;
 
-use super::{archive_key, Pages, Source};
+use super::{Pages, Source};
 use crate::archive::{ArchiveError, ArchiveWriter};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
+use crate::layout::archive_key;
 use crate::objects::{Listed, ObjectInfo};
 use crate::services::{now, Core};
 use crate::store::{JobStatus, ZipJob};
@@ -164,29 +165,28 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::entry_name;
+    use crate::domain::UserPath;
+    use crate::layout::Home;
 
     #[test]
     fn entry_names_are_relative_to_the_folder() {
-        let p = "users/u/photos/";
+        let home = Home::of("u");
+        let p = &home.folder(&UserPath::parse("photos").unwrap());
+        let key = |rest: &str| format!("{p}{rest}");
+        assert_eq!(entry_name(p, "", &key("a.jpg")).as_deref(), Some("a.jpg"));
         assert_eq!(
-            entry_name(p, "", "users/u/photos/a.jpg").as_deref(),
-            Some("a.jpg")
-        );
-        assert_eq!(
-            entry_name(p, "photos/", "users/u/photos/2024/a.jpg").as_deref(),
+            entry_name(p, "photos/", &key("2024/a.jpg")).as_deref(),
             Some("photos/2024/a.jpg")
         );
+        assert_eq!(entry_name(p, "", &key("empty/")).as_deref(), Some("empty/"));
         assert_eq!(
-            entry_name(p, "", "users/u/photos/empty/").as_deref(),
-            Some("empty/")
-        );
-        assert_eq!(
-            entry_name(p, "photos/", "users/u/photos/").as_deref(),
+            entry_name(p, "photos/", &key("")).as_deref(),
             Some("photos/")
         );
         // The zipped folder's own marker, when entries are named below it: no entry.
-        assert_eq!(entry_name(p, "", "users/u/photos/"), None);
-        assert_eq!(entry_name(p, "", "users/u/photos/../x"), None);
-        assert_eq!(entry_name(p, "", "users/u/other/a"), None);
+        assert_eq!(entry_name(p, "", &key("")), None);
+        assert_eq!(entry_name(p, "", &key("../x")), None);
+        let elsewhere = format!("{}other/a", home.prefix());
+        assert_eq!(entry_name(p, "", &elsewhere), None);
     }
 }

@@ -5,12 +5,13 @@
 //! written within the request; larger ones become a [`ZipJob`] run in the background (a task
 //! locally; an asynchronous invocation of the zip function on AWS, see [`Launcher`]). Either
 //! way [`build`] streams the objects one after another through [`crate::archive`] into one
-//! object, `archives/<user id>/<job id>.zip`, which expires after a day (lifecycle rule /
+//! object ([`archive_key`]), which expires after a day (lifecycle rule /
 //! sweeper) like the job itself. Jobs are stored in their owner's records: another user's job
 //! id is simply not found.
 
 mod build;
 mod launch;
+mod sources;
 
 use std::sync::Arc;
 
@@ -21,13 +22,15 @@ use uuid::Uuid;
 
 pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
 
+use sources::{Pages, Source};
+
 use super::files::download::{content_disposition, signed_url};
-use super::files::{is_segment, not_found, parse_path, Home, SEGMENT_RULE};
+use super::files::{is_segment, not_found, parse_path, SEGMENT_RULE};
 use super::schema::{ArchiveName, HomePath};
 use super::{now, Core, Principal};
 use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
-use crate::objects::{ListPage, Listed, MAX_LIST_PAGE};
+use crate::layout::{archive_key, Home};
 use crate::store::{JobStatus, ZipJob};
 
 /// How long an archive and its job live.
@@ -57,6 +60,37 @@ pub struct ZipInput {
     /// The archive's file name (`.zip` is added when missing).
     #[schema(value_type = Option<ArchiveName>)]
     pub name: Option<String>,
+}
+
+/// An archive to write, parsed: 1–1000 valid paths and a file name ending in `.zip`.
+pub struct ZipRequest {
+    pub paths: Vec<UserPath>,
+    pub name: String,
+}
+
+impl ZipInput {
+    pub fn parse(self) -> AppResult<ZipRequest> {
+        let paths = match self.paths {
+            Some(p) if !p.is_empty() => p,
+            _ => return Err(AppError::field("paths", "Name at least one path.")),
+        };
+        if paths.len() > MAX_PATHS {
+            return Err(AppError::field(
+                "paths",
+                format!("At most {MAX_PATHS} paths per archive."),
+            ));
+        }
+        let paths: Vec<UserPath> = paths
+            .iter()
+            .map(|p| parse_path("paths", Some(p)))
+            .collect::<AppResult<_>>()?;
+        let fallback = match paths.as_slice() {
+            [one] if !one.is_home() => one.name().to_owned(),
+            _ => "archive".to_owned(),
+        };
+        let name = archive_name(self.name.as_deref(), &fallback)?;
+        Ok(ZipRequest { paths, name })
+    }
 }
 
 /// A ZIP job as its owner sees it.
@@ -91,56 +125,6 @@ pub enum Zipped {
     Started(JobView),
 }
 
-/// One requested path, resolved: a file, or a folder with everything below it.
-#[derive(Debug, Clone)]
-pub(crate) enum Source {
-    /// The file's key and its name in the archive.
-    File { key: String, entry: String },
-    /// The folder's key prefix (ending in `/`) and the name prefix of its entries (`photos/`,
-    /// or "" for the contents of the zipped folder itself).
-    Folder { prefix: String, base: String },
-}
-
-/// The pages of a recursive listing of everything below `prefix`, one after another.
-pub(crate) struct Pages<'a> {
-    prefix: &'a str,
-    cursor: Option<String>,
-    done: bool,
-}
-
-impl<'a> Pages<'a> {
-    pub(crate) fn new(prefix: &'a str) -> Self {
-        Self {
-            prefix,
-            cursor: None,
-            done: false,
-        }
-    }
-
-    /// The next page; `None` after the last.
-    pub(crate) async fn next(&mut self, core: &Core) -> AppResult<Option<ListPage>> {
-        if self.done {
-            return Ok(None);
-        }
-        let page = core
-            .objects
-            .list(self.prefix, false, self.cursor.as_deref(), MAX_LIST_PAGE)
-            .await?;
-        self.cursor = page.next.clone();
-        self.done = self.cursor.is_none();
-        Ok(Some(page))
-    }
-}
-
-/// Where a user's archives are kept (no trailing `/`).
-pub(crate) fn archives_prefix(user_id: &str) -> String {
-    format!("archives/{user_id}")
-}
-
-pub(crate) fn archive_key(user_id: &str, job_id: &str) -> String {
-    format!("{}/{job_id}.zip", archives_prefix(user_id))
-}
-
 fn archive_name(raw: Option<&str>, fallback: &str) -> AppResult<String> {
     let name = match raw.map(str::trim).filter(|n| !n.is_empty()) {
         None => fallback.to_owned(),
@@ -163,8 +147,8 @@ impl Core {
         origin: &str,
     ) -> AppResult<Zipped> {
         let path = parse_path("path", query.path.as_deref())?;
-        let home = Home::of(&me.user);
-        if !path.is_home() && self.objects.head(&home.file(&path)).await?.is_some() {
+        let home = Home::of_user(&me.user);
+        if self.file_at(&home, &path).await? {
             return Err(AppError::bad_request(
                 "not_a_directory",
                 "This is a file: download it with GET /api/files/download.",
@@ -181,29 +165,11 @@ impl Core {
     pub async fn zip_paths(
         self: &Arc<Self>,
         me: &Principal,
-        input: ZipInput,
+        request: ZipRequest,
         origin: &str,
     ) -> AppResult<Zipped> {
-        let paths = match input.paths {
-            Some(p) if !p.is_empty() => p,
-            _ => return Err(AppError::field("paths", "Name at least one path.")),
-        };
-        if paths.len() > MAX_PATHS {
-            return Err(AppError::field(
-                "paths",
-                format!("At most {MAX_PATHS} paths per archive."),
-            ));
-        }
-        let parsed: Vec<UserPath> = paths
-            .iter()
-            .map(|p| parse_path("paths", Some(p)))
-            .collect::<AppResult<_>>()?;
-        let fallback = match parsed.as_slice() {
-            [one] if !one.is_home() => one.name().to_owned(),
-            _ => "archive".to_owned(),
-        };
-        let name = archive_name(input.name.as_deref(), &fallback)?;
-        self.start_zip(me, parsed, false, name, origin).await
+        self.start_zip(me, request.paths, false, request.name, origin)
+            .await
     }
 
     pub async fn zip_job(&self, me: &Principal, job_id: &str, origin: &str) -> AppResult<JobView> {
@@ -213,86 +179,6 @@ impl Core {
             .await?
             .ok_or_else(no_job)?;
         self.view(job, origin).await
-    }
-
-    /// Turns paths into sources: a file or a folder each, with distinct names in the archive.
-    pub(crate) async fn resolve(
-        &self,
-        user_id: &str,
-        paths: &[UserPath],
-        folder_contents: bool,
-    ) -> AppResult<Vec<Source>> {
-        let home = Home::of_id(user_id);
-        let mut sources = Vec::with_capacity(paths.len());
-        let mut names = std::collections::HashSet::new();
-        for path in paths {
-            let source = if folder_contents {
-                Source::Folder {
-                    prefix: home.folder(path),
-                    base: String::new(),
-                }
-            } else if !path.is_home() && self.objects.head(&home.file(path)).await?.is_some() {
-                Source::File {
-                    key: home.file(path),
-                    entry: path.name().to_owned(),
-                }
-            } else if self.folder_exists(&home, path).await? {
-                Source::Folder {
-                    prefix: home.folder(path),
-                    base: if path.is_home() {
-                        String::new()
-                    } else {
-                        format!("{}/", path.name())
-                    },
-                }
-            } else {
-                return Err(AppError::not_found(
-                    "not_found",
-                    format!("No such file or folder: '{path}'."),
-                ));
-            };
-            let top = match &source {
-                Source::File { entry, .. } => entry.clone(),
-                Source::Folder { base, .. } => base.trim_end_matches('/').to_owned(),
-            };
-            if !names.insert(top.clone()) || (top.is_empty() && paths.len() > 1) {
-                return Err(AppError::conflict(
-                    "duplicate_name",
-                    format!("Two of the paths would have the same name in the archive: '{top}'."),
-                ));
-            }
-            sources.push(source);
-        }
-        Ok(sources)
-    }
-
-    /// Files and bytes below the sources (one listing pass).
-    async fn measure(&self, sources: &[Source]) -> AppResult<(u64, u64)> {
-        let (mut files, mut bytes) = (0, 0);
-        for source in sources {
-            match source {
-                Source::File { key, .. } => {
-                    if let Some(info) = self.objects.head(key).await? {
-                        files += 1;
-                        bytes += info.size;
-                    }
-                }
-                Source::Folder { prefix, .. } => {
-                    let mut pages = Pages::new(prefix);
-                    while let Some(page) = pages.next(self).await? {
-                        for item in &page.items {
-                            if let Listed::Object(o) = item {
-                                if !o.key.ends_with('/') {
-                                    files += 1;
-                                    bytes += o.size;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        Ok((files, bytes))
     }
 
     async fn start_zip(
@@ -309,7 +195,7 @@ impl Core {
         let at = now();
         let mut job = ZipJob {
             id: Uuid::new_v4().to_string(),
-            user_id: me.user.id.clone(),
+            user_id: me.user.id.to_string(),
             status: JobStatus::Running,
             name,
             paths: paths.iter().map(|p| p.to_string()).collect(),

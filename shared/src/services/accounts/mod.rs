@@ -1,0 +1,151 @@
+//! Accounts: registration, profile, password and deletion here; the request bodies and what
+//! they parse into in [`input`]; logins and sessions in [`sessions`].
+
+mod input;
+mod sessions;
+
+pub use input::{
+    ChangePasswordInput, DeleteAccountInput, Login, LoginInput, LogoutInput, NewAccount,
+    PasswordChange, ProfileChanges, ProfileUpdate, RefreshInput, RegisterInput,
+};
+pub use sessions::{IssuedToken, LoginOutput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS};
+
+use super::{now, Core, Principal};
+use crate::domain::{Role, User, UserId};
+use crate::error::{AppError, AppResult};
+use crate::layout::{self, Home};
+use crate::store::WriteUserError;
+
+/// The longest first or last name, in characters.
+pub(super) const NAME_MAX: usize = 150;
+
+/// The answer to a user write the store refused.
+pub(super) fn taken(err: WriteUserError) -> AppError {
+    match err {
+        WriteUserError::UsernameTaken => AppError::conflict(
+            "username_taken",
+            "A user with that username already exists.",
+        ),
+        WriteUserError::EmailTaken => {
+            AppError::conflict("email_taken", "A user with that email already exists.")
+        }
+        WriteUserError::Stale => AppError::conflict(
+            "concurrent_update",
+            "The account changed while this request ran; try again.",
+        ),
+        WriteUserError::Store(e) => e.into(),
+    }
+}
+
+impl Core {
+    /// Creates an account from raw input (the command line's `create-superuser`), with the
+    /// default quota.
+    pub async fn create_account(&self, input: RegisterInput, role: Role) -> AppResult<User> {
+        self.register(input.parse()?, role).await
+    }
+
+    /// Creates an account of this role with the default quota.
+    pub async fn register(&self, account: NewAccount, role: Role) -> AppResult<User> {
+        self.create_account_with(account, role, self.config.default_quota_bytes)
+            .await
+    }
+
+    /// Creates an account with this role and quota (`None`: unlimited).
+    pub(super) async fn create_account_with(
+        &self,
+        account: NewAccount,
+        role: Role,
+        quota_bytes: Option<u64>,
+    ) -> AppResult<User> {
+        let at = now();
+        let user = User {
+            id: UserId::generate(),
+            username: account.username,
+            email: account.email,
+            first_name: account.first_name,
+            last_name: account.last_name,
+            role,
+            is_active: true,
+            password_hash: self.passwords.hash(account.password.expose()).await?,
+            quota_bytes,
+            used_bytes: 0,
+            file_count: 0,
+            created_at: at,
+            updated_at: at,
+        };
+        self.store.create_user(&user).await.map_err(taken)?;
+        tracing::info!(user_id = %user.id, username = %user.username, role = role.as_str(), "user created");
+        Ok(user)
+    }
+
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        changes: ProfileChanges,
+    ) -> AppResult<User> {
+        let before = &principal.user;
+        let mut after = before.clone();
+        changes.apply(&mut after);
+        after.updated_at = now();
+        self.store
+            .update_user(before, &after)
+            .await
+            .map_err(taken)?;
+        Ok(after)
+    }
+
+    /// Verifies the caller's current password; a wrong one is a field error, not a 401, so a
+    /// client does not take it for an expired token.
+    async fn confirm_password(&self, user: &User, field: &str, password: &str) -> AppResult<()> {
+        if self
+            .passwords
+            .verify(password, Some(&user.password_hash))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::field(field, "Wrong password."))
+        }
+    }
+
+    /// Changes the password and ends every other session.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        change: PasswordChange,
+    ) -> AppResult<()> {
+        let user = &principal.user;
+        self.confirm_password(user, "old_password", &change.old_password)
+            .await?;
+        let mut after = user.clone();
+        after.password_hash = self.passwords.hash(change.new_password.expose()).await?;
+        after.updated_at = now();
+        self.store.update_user(user, &after).await.map_err(taken)?;
+        self.store
+            .delete_sessions(&user.id, principal.session_id())
+            .await?;
+        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
+        Ok(())
+    }
+
+    /// Removes the caller's account, sessions, keys and files.
+    pub async fn delete_account(&self, principal: &Principal, password: &str) -> AppResult<()> {
+        let user = &principal.user;
+        self.confirm_password(user, "password", password).await?;
+        self.remove_user_data(user).await?;
+        tracing::info!(user_id = %user.id, "account deleted");
+        Ok(())
+    }
+
+    /// Deletes the user's files and archives, then the user with sessions, keys and usage.
+    /// Files first: if that fails midway the account still exists and the call can be
+    /// repeated; the metadata goes last, in one step.
+    pub(super) async fn remove_user_data(&self, user: &User) -> AppResult<()> {
+        let home = Home::of_user(user);
+        self.delete_prefix(Some(&user.id), home.prefix()).await?;
+        self.delete_prefix(None, &layout::archives_of(&user.id))
+            .await?;
+        self.store.delete_user(user).await?;
+        Ok(())
+    }
+}

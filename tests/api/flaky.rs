@@ -1,0 +1,346 @@
+//! Stores that fail on demand, around real ones: the object store and the metadata store of a
+//! test app, for the cases that check what a failure leaves behind.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use shared::domain::User;
+use shared::objects::{
+    ByteRange, ByteSource, Download, ListPage, ObjectInfo, ObjectResult, ObjectStore, PartInfo,
+    Presign,
+};
+use shared::services::Backends;
+use shared::store::{
+    ApiKey, ApiKeyStore, Counter, JobStore, MetaStore, Session, SessionStore, StoreError,
+    StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
+};
+use shared::Core;
+
+use crate::helpers::{TestApp, SECRET};
+
+/// One operation's planned failure: after [`Nth::fail_after`]`(k)`, the next `k` calls succeed
+/// and the one after them fails (once).
+#[derive(Default)]
+pub struct Nth {
+    /// Calls left until the failing one, itself included (0: none planned).
+    left: AtomicUsize,
+}
+
+impl Nth {
+    pub fn fail_after(&self, succeeding: usize) {
+        self.left.store(succeeding + 1, Ordering::SeqCst);
+    }
+
+    pub fn fail_next(&self) {
+        self.fail_after(0);
+    }
+
+    /// Counts a call; true when it is the one to fail.
+    fn strikes(&self) -> bool {
+        self.left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok_and(|n| n == 1)
+    }
+
+    /// Whether the planned failure has happened (or none was planned).
+    pub fn spent(&self) -> bool {
+        self.left.load(Ordering::SeqCst) == 0
+    }
+}
+
+fn injected() -> StoreError {
+    StoreError::Unavailable(anyhow::anyhow!("injected failure"))
+}
+
+/// An app over `base`'s data whose stores are `backends`.
+fn app_over(base: &TestApp, backends: Backends) -> TestApp {
+    let core = Core::new(base.core.config.clone(), backends, SECRET.as_bytes());
+    TestApp::from_core(Arc::new(core))
+}
+
+/// An object store that fails on demand: the next `failed_deletes` deletions fail; the copy
+/// numbered `failed_copy` (1-based, counted from its creation, 0 = none) fails; and `puts`,
+/// `completions` (of direct uploads) and `lists` fail as planned.
+pub struct Flaky {
+    inner: Arc<dyn ObjectStore>,
+    pub failed_deletes: AtomicUsize,
+    pub failed_copy: AtomicUsize,
+    copies: AtomicUsize,
+    pub puts: Nth,
+    pub completions: Nth,
+    pub lists: Nth,
+}
+
+impl Flaky {
+    /// An app sharing `base`'s stores, with its objects behind a `Flaky`.
+    pub fn around(base: &TestApp) -> (TestApp, Arc<Flaky>) {
+        let flaky = Arc::new(Flaky {
+            inner: base.core.objects.clone(),
+            failed_deletes: AtomicUsize::new(0),
+            failed_copy: AtomicUsize::new(0),
+            copies: AtomicUsize::new(0),
+            puts: Nth::default(),
+            completions: Nth::default(),
+            lists: Nth::default(),
+        });
+        let backends = Backends {
+            store: base.core.store.clone(),
+            objects: flaky.clone(),
+        };
+        (app_over(base, backends), flaky)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Flaky {
+    async fn head(&self, key: &str) -> ObjectResult<Option<ObjectInfo>> {
+        self.inner.head(key).await
+    }
+    async fn list(
+        &self,
+        prefix: &str,
+        delimited: bool,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> ObjectResult<ListPage> {
+        if self.lists.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.list(prefix, delimited, cursor, limit).await
+    }
+    async fn put(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max: u64,
+    ) -> ObjectResult<ObjectInfo> {
+        if self.puts.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.put(key, body, content_type, max).await
+    }
+    async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
+        self.inner.get(key, range).await
+    }
+    async fn delete(&self, keys: &[String]) -> ObjectResult<()> {
+        let failing = self
+            .failed_deletes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(injected().into());
+        }
+        self.inner.delete(keys).await
+    }
+    async fn copy(&self, from: &str, to: &str) -> ObjectResult<Option<ObjectInfo>> {
+        let number = self.copies.fetch_add(1, Ordering::SeqCst) + 1;
+        if number == self.failed_copy.load(Ordering::SeqCst) {
+            return Err(injected().into());
+        }
+        self.inner.copy(from, to).await
+    }
+    async fn presign(
+        &self,
+        what: Presign<'_>,
+        ttl: std::time::Duration,
+    ) -> ObjectResult<Option<String>> {
+        self.inner.presign(what, ttl).await
+    }
+    async fn begin_upload(&self, key: &str, content_type: &str) -> ObjectResult<String> {
+        self.inner.begin_upload(key, content_type).await
+    }
+    async fn put_part(
+        &self,
+        id: &str,
+        n: u32,
+        offset: u64,
+        size: u64,
+        body: ByteSource<'_>,
+    ) -> ObjectResult<PartInfo> {
+        self.inner.put_part(id, n, offset, size, body).await
+    }
+    async fn list_parts(&self, key: &str, id: &str) -> ObjectResult<Option<Vec<PartInfo>>> {
+        self.inner.list_parts(key, id).await
+    }
+    async fn complete_upload(
+        &self,
+        key: &str,
+        id: &str,
+        parts: &[PartInfo],
+    ) -> ObjectResult<ObjectInfo> {
+        if self.completions.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.complete_upload(key, id, parts).await
+    }
+    async fn abort_upload(&self, key: &str, id: &str) -> ObjectResult<()> {
+        self.inner.abort_upload(key, id).await
+    }
+    async fn ping(&self) -> ObjectResult<()> {
+        self.inner.ping().await
+    }
+}
+
+/// A metadata store that fails on demand: usage updates, user updates and session rotations
+/// fail as planned; everything else passes through.
+pub struct FlakyMeta {
+    inner: Arc<dyn MetaStore>,
+    pub usage_updates: Nth,
+    pub user_updates: Nth,
+    pub rotations: Nth,
+}
+
+impl FlakyMeta {
+    /// An app sharing `base`'s stores, with its metadata behind a `FlakyMeta`.
+    pub fn around(base: &TestApp) -> (TestApp, Arc<FlakyMeta>) {
+        let flaky = Arc::new(FlakyMeta {
+            inner: base.core.store.clone(),
+            usage_updates: Nth::default(),
+            user_updates: Nth::default(),
+            rotations: Nth::default(),
+        });
+        let backends = Backends {
+            store: flaky.clone(),
+            objects: base.core.objects.clone(),
+        };
+        (app_over(base, backends), flaky)
+    }
+}
+
+#[async_trait::async_trait]
+impl UserStore for FlakyMeta {
+    async fn create_user(&self, user: &User) -> Result<(), WriteUserError> {
+        self.inner.create_user(user).await
+    }
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.inner.get_user(id).await
+    }
+    async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
+        self.inner.find_user_by_login(login).await
+    }
+    async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError> {
+        if self.user_updates.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.update_user(before, after).await
+    }
+    async fn add_usage(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        quota: Option<u64>,
+    ) -> StoreResult<bool> {
+        if self.usage_updates.strikes() {
+            return Err(injected());
+        }
+        self.inner.add_usage(user_id, bytes, files, quota).await
+    }
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        after: Option<&UserKey>,
+        limit: usize,
+    ) -> StoreResult<Vec<User>> {
+        self.inner.list_users(search, after, limit).await
+    }
+    async fn count_active_superusers(&self) -> StoreResult<u64> {
+        self.inner.count_active_superusers().await
+    }
+    async fn delete_user(&self, user: &User) -> StoreResult<()> {
+        self.inner.delete_user(user).await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        UserStore::ping(self.inner.as_ref()).await
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionStore for FlakyMeta {
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+    async fn load_session_principal(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> StoreResult<(Option<User>, Option<Session>)> {
+        self.inner.load_session_principal(user_id, session_id).await
+    }
+    async fn rotate_session(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        expected_generation: u64,
+        new_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        if self.rotations.strikes() {
+            return Err(injected());
+        }
+        self.inner
+            .rotate_session(
+                user_id,
+                session_id,
+                expected_generation,
+                new_hash,
+                expires_at,
+            )
+            .await
+    }
+    async fn delete_session(&self, user_id: &str, session_id: &str) -> StoreResult<()> {
+        self.inner.delete_session(user_id, session_id).await
+    }
+    async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
+        self.inner.delete_sessions(user_id, keep).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ApiKeyStore for FlakyMeta {
+    async fn create_api_key(&self, key: &ApiKey) -> StoreResult<()> {
+        self.inner.create_api_key(key).await
+    }
+    async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>> {
+        self.inner.list_api_keys(user_id).await
+    }
+    async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool> {
+        self.inner.delete_api_key(user_id, key_id).await
+    }
+    async fn load_key_principal(
+        &self,
+        user_id: &str,
+        key_id: &str,
+    ) -> StoreResult<(Option<User>, Option<ApiKey>)> {
+        self.inner.load_key_principal(user_id, key_id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ThrottleStore for FlakyMeta {
+    async fn throttle_counts(&self, keys: &[String], now: i64) -> StoreResult<Vec<Counter>> {
+        self.inner.throttle_counts(keys, now).await
+    }
+    async fn throttle_hit(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_secs: i64,
+    ) -> StoreResult<Vec<Counter>> {
+        self.inner.throttle_hit(keys, now, window_secs).await
+    }
+    async fn throttle_reset(&self, key: &str) -> StoreResult<()> {
+        self.inner.throttle_reset(key).await
+    }
+}
+
+#[async_trait::async_trait]
+impl JobStore for FlakyMeta {
+    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
+        self.inner.save_job(job).await
+    }
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
+        self.inner.get_job(user_id, job_id).await
+    }
+}

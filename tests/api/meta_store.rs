@@ -1,0 +1,660 @@
+//! The metadata-store port, on every backend: SQLite and DynamoDB (DynamoDB Local) must keep
+//! the same promises, since every service stands on either. A change to one adapter that the
+//! other lacks fails here.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use shared::domain::{Email, Role, User, UserId, Username};
+use shared::store::{
+    ApiKey, Counter, JobStatus, MetaStore, Session, UserKey, WriteUserError, ZipJob,
+};
+
+use crate::backend_tests;
+use crate::helpers::{race, Kind, TestApp};
+
+backend_tests!(
+    names_and_emails_are_unique_in_any_case,
+    concurrent_creates_of_one_name_make_one_user,
+    updates_apply_only_to_the_user_they_read,
+    usage_counters_hold_the_quota_and_never_go_below_zero,
+    sessions_rotate_once_per_generation,
+    sessions_end_one_or_all_but_one,
+    api_keys_are_listed_found_and_revoked,
+    throttle_counters_count_within_their_window,
+    jobs_are_kept_until_they_expire,
+    listings_page_in_name_order_and_search,
+    deleting_a_user_frees_the_name_and_ends_credentials,
+);
+
+/// Stores keep times to the second.
+fn second(t: DateTime<Utc>) -> DateTime<Utc> {
+    Utc.timestamp_opt(t.timestamp(), 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    second(Utc::now())
+}
+
+fn user(username: &str, email: &str) -> User {
+    let at = now();
+    User {
+        id: UserId::generate(),
+        username: Username::parse(username).unwrap(),
+        email: Email::parse(email).unwrap(),
+        first_name: String::new(),
+        last_name: String::new(),
+        role: Role::User,
+        is_active: true,
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        quota_bytes: None,
+        used_bytes: 0,
+        file_count: 0,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn created(store: &dyn MetaStore, username: &str, email: &str) -> User {
+    let user = user(username, email);
+    store.create_user(&user).await.unwrap();
+    user
+}
+
+fn session(user: &User, id: &str, hash: &str) -> Session {
+    let at = now();
+    Session {
+        id: id.into(),
+        user_id: user.id.to_string(),
+        refresh_hash: hash.into(),
+        previous_hash: None,
+        generation: 0,
+        created_at: at,
+        expires_at: at + Duration::days(1),
+    }
+}
+
+/// The fields a store keeps, for comparing what was written with what is read.
+fn fields(u: &User) -> String {
+    format!(
+        "{} {} {} {:?} {:?} {} {} {:?} {} {} {} {}",
+        u.id,
+        u.username,
+        u.email,
+        (&u.first_name, &u.last_name),
+        u.role,
+        u.is_active,
+        u.password_hash,
+        u.quota_bytes,
+        u.used_bytes,
+        u.file_count,
+        u.created_at,
+        u.updated_at
+    )
+}
+
+async fn names_and_emails_are_unique_in_any_case(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let mut alice = user("Alice.B", "Alice@Example.com");
+    alice.first_name = "Alice".into();
+    alice.quota_bytes = Some(1_000);
+    alice.role = Role::Manager;
+    store.create_user(&alice).await.unwrap();
+
+    let taken = store
+        .create_user(&user("aLiCe.b", "other@example.com"))
+        .await;
+    assert!(
+        matches!(taken, Err(WriteUserError::UsernameTaken)),
+        "{taken:?}"
+    );
+    let taken = store.create_user(&user("bob", "ALICE@example.COM")).await;
+    assert!(
+        matches!(taken, Err(WriteUserError::EmailTaken)),
+        "{taken:?}"
+    );
+    // Both taken: the name is reported.
+    let taken = store
+        .create_user(&user("ALICE.b", "alice@EXAMPLE.com"))
+        .await;
+    assert!(
+        matches!(taken, Err(WriteUserError::UsernameTaken)),
+        "{taken:?}"
+    );
+
+    // Stored as given, found in any case, by name or by address.
+    let stored = store.get_user(&alice.id).await.unwrap().unwrap();
+    assert_eq!(fields(&stored), fields(&alice));
+    for login in [
+        "alice.b",
+        "ALICE.B",
+        "alice@example.com",
+        "ALICE@EXAMPLE.COM",
+    ] {
+        let found = store.find_user_by_login(login).await.unwrap();
+        assert_eq!(found.map(|u| u.id), Some(alice.id.clone()), "{login}");
+    }
+    assert!(store.find_user_by_login("nobody").await.unwrap().is_none());
+    assert!(store
+        .find_user_by_login("no@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store.get_user("no-such-id").await.unwrap().is_none());
+    assert_eq!(store.count_active_superusers().await.unwrap(), 0);
+    store.ping().await.unwrap();
+}
+
+async fn concurrent_creates_of_one_name_make_one_user(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let names = ["dave", "Dave", "DAVE", "daVe", "DaVe", "dAVE"];
+    let outcomes = race(names.len(), |i| {
+        let store = app.core.store.clone();
+        let user = user(names[i], &format!("dave{i}@example.com"));
+        async move { store.create_user(&user).await }
+    })
+    .await;
+    let made = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(WriteUserError::UsernameTaken)))
+        .count();
+    assert_eq!((made, refused), (1, names.len() - 1), "{outcomes:?}");
+
+    let outcomes = race(names.len(), |i| {
+        let store = app.core.store.clone();
+        let user = user(&format!("erin{i}"), &format!("{}@example.com", names[i]));
+        async move { store.create_user(&user).await }
+    })
+    .await;
+    let made = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(WriteUserError::EmailTaken)))
+        .count();
+    assert_eq!((made, refused), (1, names.len() - 1), "{outcomes:?}");
+    let listed = app.core.store.list_users(None, None, 100).await.unwrap();
+    assert_eq!(listed.len(), 2);
+}
+
+async fn updates_apply_only_to_the_user_they_read(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let before = created(store, "frank", "frank@example.com").await;
+    let other = created(store, "grace", "grace@example.com").await;
+    store.add_usage(&before.id, 10, 1, None).await.unwrap();
+
+    let mut after = before.clone();
+    after.email = Email::parse("Frank.New@example.com").unwrap();
+    after.first_name = "Frank".into();
+    after.quota_bytes = Some(500);
+    after.role = Role::Superuser;
+    after.updated_at = before.updated_at + Duration::seconds(5);
+    store.update_user(&before, &after).await.unwrap();
+    let stored = store.get_user(&before.id).await.unwrap().unwrap();
+    // Usage counters are not the update's to write.
+    assert_eq!((stored.used_bytes, stored.file_count), (10, 1));
+    assert_eq!(
+        fields(&stored),
+        fields(&User {
+            used_bytes: 10,
+            file_count: 1,
+            ..after.clone()
+        })
+    );
+    assert_eq!(store.count_active_superusers().await.unwrap(), 1);
+    // The new address finds the user; the old one is free again.
+    let found = store
+        .find_user_by_login("frank.new@EXAMPLE.com")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|u| u.id), Some(before.id.clone()));
+    assert!(store
+        .find_user_by_login("frank@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    created(store, "henry", "FRANK@example.com").await;
+
+    // A write based on what is no longer stored changes nothing.
+    let mut stale = before.clone();
+    stale.first_name = "Stale".into();
+    let refused = store.update_user(&before, &stale).await;
+    assert!(matches!(refused, Err(WriteUserError::Stale)), "{refused:?}");
+    // Nor may it take another user's address, in any case.
+    let mut grab = after.clone();
+    grab.email = Email::parse("GRACE@example.com").unwrap();
+    let refused = store.update_user(&after, &grab).await;
+    assert!(
+        matches!(refused, Err(WriteUserError::EmailTaken)),
+        "{refused:?}"
+    );
+    let stored = store.get_user(&before.id).await.unwrap().unwrap();
+    assert_eq!(stored.email, after.email);
+    assert_eq!(stored.first_name, "Frank");
+
+    // A change of case only is still the user's own address; no quota means unlimited.
+    let mut recased = after.clone();
+    recased.email = Email::parse("FRANK.NEW@example.com").unwrap();
+    recased.quota_bytes = None;
+    recased.is_active = false;
+    store.update_user(&after, &recased).await.unwrap();
+    let stored = store.get_user(&before.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.email.as_str(), stored.quota_bytes),
+        ("FRANK.NEW@example.com", None)
+    );
+    assert_eq!(store.count_active_superusers().await.unwrap(), 0);
+
+    store.delete_user(&other).await.unwrap();
+    let gone = store.update_user(&other, &other.clone()).await;
+    assert!(matches!(gone, Err(WriteUserError::Stale)), "{gone:?}");
+}
+
+async fn usage_counters_hold_the_quota_and_never_go_below_zero(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "ivy", "ivy@example.com").await;
+    let usage = |u: User| (u.used_bytes, u.file_count);
+    let read = || async { usage(store.get_user(&u.id).await.unwrap().unwrap()) };
+
+    assert!(store.add_usage(&u.id, 100, 1, Some(150)).await.unwrap());
+    assert!(store.add_usage(&u.id, 50, 1, Some(150)).await.unwrap());
+    assert_eq!(read().await, (150, 2));
+    // One byte over is refused, and nothing changes.
+    assert!(!store.add_usage(&u.id, 1, 1, Some(150)).await.unwrap());
+    assert!(!store.add_usage(&u.id, 1_000, 0, Some(150)).await.unwrap());
+    assert_eq!(read().await, (150, 2));
+    // Freeing is never held to the quota; without one, growth is free.
+    assert!(store.add_usage(&u.id, -50, -1, Some(10)).await.unwrap());
+    assert!(store.add_usage(&u.id, 1_000, 3, None).await.unwrap());
+    assert_eq!(read().await, (1_100, 4));
+    // A release larger than what is counted stops at zero.
+    assert!(store.add_usage(&u.id, -5_000, -9, None).await.unwrap());
+    assert_eq!(read().await, (0, 0));
+    // Concurrent additions are all counted.
+    race(8, |_| {
+        let store = app.core.store.clone();
+        let id = u.id.to_string();
+        async move { assert!(store.add_usage(&id, 10, 1, Some(1_000)).await.unwrap()) }
+    })
+    .await;
+    assert_eq!(read().await, (80, 8));
+    // There is no one to count for a missing user.
+    assert!(!store.add_usage("no-such-id", 1, 1, None).await.unwrap());
+    assert!(!store.add_usage("no-such-id", -1, -1, None).await.unwrap());
+}
+
+async fn sessions_rotate_once_per_generation(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "jack", "jack@example.com").await;
+    let s = session(&u, "s1", "hash-0");
+    store.create_session(&s).await.unwrap();
+
+    let (user, loaded) = store.load_session_principal(&u.id, "s1").await.unwrap();
+    assert_eq!(user.map(|u| u.id), Some(u.id.clone()));
+    let loaded = loaded.unwrap();
+    assert_eq!(
+        (
+            loaded.id.as_str(),
+            loaded.user_id.as_str(),
+            loaded.refresh_hash.as_str()
+        ),
+        ("s1", u.id.as_str(), "hash-0")
+    );
+    assert_eq!((loaded.generation, loaded.previous_hash), (0, None));
+    assert_eq!(
+        (loaded.created_at, loaded.expires_at),
+        (s.created_at, s.expires_at)
+    );
+
+    let later = s.expires_at + Duration::hours(1);
+    assert!(store
+        .rotate_session(&u.id, "s1", 0, "hash-1", later)
+        .await
+        .unwrap());
+    // The same generation rotates once only.
+    assert!(!store
+        .rotate_session(&u.id, "s1", 0, "hash-x", later)
+        .await
+        .unwrap());
+    let (_, loaded) = store.load_session_principal(&u.id, "s1").await.unwrap();
+    let loaded = loaded.unwrap();
+    assert_eq!(loaded.generation, 1);
+    assert_eq!(loaded.refresh_hash, "hash-1");
+    assert_eq!(loaded.previous_hash.as_deref(), Some("hash-0"));
+    assert_eq!(loaded.expires_at, later);
+
+    // Two rotations of one generation at once: exactly one wins.
+    let wins = race(4, |i| {
+        let store = app.core.store.clone();
+        let id = u.id.to_string();
+        async move {
+            let hash = format!("hash-2-{i}");
+            store
+                .rotate_session(&id, "s1", 1, &hash, later)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1, "{wins:?}");
+
+    // No such session, or another user's: nothing to rotate or load.
+    assert!(!store
+        .rotate_session(&u.id, "nope", 0, "h", later)
+        .await
+        .unwrap());
+    let other = created(store, "kate", "kate@example.com").await;
+    assert!(!store
+        .rotate_session(&other.id, "s1", 2, "h", later)
+        .await
+        .unwrap());
+    let (user, none) = store.load_session_principal(&other.id, "s1").await.unwrap();
+    assert!(user.is_some() && none.is_none());
+    let (user, none) = store
+        .load_session_principal("no-such-id", "s1")
+        .await
+        .unwrap();
+    assert!(user.is_none() && none.is_none());
+}
+
+async fn sessions_end_one_or_all_but_one(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "liam", "liam@example.com").await;
+    let other = created(store, "mia", "mia@example.com").await;
+    for id in ["a", "b", "c", "d"] {
+        store.create_session(&session(&u, id, id)).await.unwrap();
+    }
+    store
+        .create_session(&session(&other, "o", "o"))
+        .await
+        .unwrap();
+    let live = |user: User, ids: &'static [&'static str]| async move {
+        for id in ["a", "b", "c", "d", "o"] {
+            let (_, s) = store.load_session_principal(&user.id, id).await.unwrap();
+            assert_eq!(s.is_some(), ids.contains(&id), "session {id}");
+        }
+    };
+    store.delete_session(&u.id, "a").await.unwrap();
+    // Deleting what is not there (or not the user's) is no error and ends nothing.
+    store.delete_session(&u.id, "a").await.unwrap();
+    store.delete_session(&u.id, "o").await.unwrap();
+    live(u.clone(), &["b", "c", "d"]).await;
+    store.delete_sessions(&u.id, Some("c")).await.unwrap();
+    live(u.clone(), &["c"]).await;
+    store.delete_sessions(&u.id, None).await.unwrap();
+    live(u.clone(), &[]).await;
+    live(other.clone(), &["o"]).await;
+}
+
+async fn api_keys_are_listed_found_and_revoked(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "noah", "noah@example.com").await;
+    let other = created(store, "olga", "olga@example.com").await;
+    let key = |id: &str, user: &User, age: i64, expires: Option<DateTime<Utc>>| ApiKey {
+        id: id.into(),
+        user_id: user.id.to_string(),
+        name: format!("key {id}"),
+        prefix: format!("vc_{id}"),
+        key_hash: format!("hash-{id}"),
+        created_at: now() - Duration::seconds(age),
+        expires_at: expires,
+    };
+    let expiring = key("k2", &u, 10, Some(now() + Duration::days(30)));
+    for k in [
+        key("k1", &u, 5, None),
+        expiring.clone(),
+        key("k3", &other, 1, None),
+    ] {
+        store.create_api_key(&k).await.unwrap();
+    }
+    // Oldest first, the user's own only, each as written.
+    let listed = store.list_api_keys(&u.id).await.unwrap();
+    let ids: Vec<_> = listed.iter().map(|k| k.id.as_str()).collect();
+    assert_eq!(ids, ["k2", "k1"]);
+    let first = &listed[0];
+    assert_eq!(
+        (&first.user_id, &first.name, &first.prefix, &first.key_hash),
+        (
+            &expiring.user_id,
+            &expiring.name,
+            &expiring.prefix,
+            &expiring.key_hash
+        )
+    );
+    assert_eq!(
+        (first.created_at, first.expires_at),
+        (expiring.created_at, expiring.expires_at)
+    );
+    assert_eq!(listed[1].expires_at, None);
+
+    let (user, found) = store.load_key_principal(&u.id, "k1").await.unwrap();
+    assert_eq!(user.map(|u| u.id), Some(u.id.clone()));
+    assert_eq!(found.map(|k| k.key_hash), Some("hash-k1".to_owned()));
+    let (_, found) = store.load_key_principal(&u.id, "k3").await.unwrap();
+    assert!(found.is_none(), "another user's key is not this user's");
+
+    assert!(!store.delete_api_key(&u.id, "k3").await.unwrap());
+    assert!(store.delete_api_key(&u.id, "k1").await.unwrap());
+    assert!(!store.delete_api_key(&u.id, "k1").await.unwrap());
+    let ids: Vec<_> = store.list_api_keys(&u.id).await.unwrap();
+    assert_eq!(
+        ids.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["k2"]
+    );
+    assert_eq!(store.list_api_keys(&other.id).await.unwrap().len(), 1);
+}
+
+async fn throttle_counters_count_within_their_window(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let (a, b, c) = (
+        "login:a".to_owned(),
+        "ip:10.0.0.1".to_owned(),
+        "login:c".to_owned(),
+    );
+    let t = Utc::now().timestamp();
+    let counter = |count, closes_at| Counter { count, closes_at };
+
+    let hit = store
+        .throttle_hit(&[a.clone(), b.clone()], t, 60)
+        .await
+        .unwrap();
+    assert_eq!(hit, [counter(1, t + 60), counter(1, t + 60)]);
+    // Later failures count in the window the first one opened.
+    let hit = store
+        .throttle_hit(std::slice::from_ref(&a), t + 10, 60)
+        .await
+        .unwrap();
+    assert_eq!(hit, [counter(2, t + 60)]);
+    let counts = store
+        .throttle_counts(&[a.clone(), b.clone(), c.clone()], t + 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts,
+        [counter(2, t + 60), counter(1, t + 60), Counter::default()]
+    );
+
+    // Concurrent failures are all counted.
+    race(6, |_| {
+        let store = app.core.store.clone();
+        let b = b.clone();
+        async move { store.throttle_hit(&[b], t + 30, 60).await.unwrap() }
+    })
+    .await;
+    let counts = store
+        .throttle_counts(std::slice::from_ref(&b), t + 30)
+        .await
+        .unwrap();
+    assert_eq!(counts, [counter(7, t + 60)]);
+
+    // A closed window counts nothing; the next failure opens a new one.
+    let closed = store
+        .throttle_counts(&[a.clone(), b.clone()], t + 60)
+        .await
+        .unwrap();
+    assert_eq!(closed, [Counter::default(), Counter::default()]);
+    let hit = store
+        .throttle_hit(std::slice::from_ref(&a), t + 61, 60)
+        .await
+        .unwrap();
+    assert_eq!(hit, [counter(1, t + 121)]);
+
+    store.throttle_reset(&a).await.unwrap();
+    store.throttle_reset(&c).await.unwrap();
+    let counts = store
+        .throttle_counts(std::slice::from_ref(&a), t + 62)
+        .await
+        .unwrap();
+    assert_eq!(counts, [Counter::default()]);
+}
+
+async fn jobs_are_kept_until_they_expire(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "paul", "paul@example.com").await;
+    let other = created(store, "quinn", "quinn@example.com").await;
+    let at = now();
+    let mut job = ZipJob {
+        id: "job-1".into(),
+        user_id: u.id.to_string(),
+        status: JobStatus::Running,
+        name: "photos.zip".into(),
+        paths: vec!["photos".into(), "a b/ü.txt".into()],
+        folder_contents: true,
+        files_done: 0,
+        files_total: 3,
+        bytes_done: 0,
+        bytes_total: 300,
+        error: None,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + Duration::hours(1),
+    };
+    let json = |j: &ZipJob| serde_json::to_value(j).unwrap();
+    store.save_job(&job).await.unwrap();
+    let stored = store.get_job(&u.id, "job-1").await.unwrap().unwrap();
+    assert_eq!(json(&stored), json(&job));
+
+    // Progress and outcome are written over the job.
+    job.status = JobStatus::Failed;
+    job.files_done = 2;
+    job.error = Some("A file changed while it was read.".into());
+    store.save_job(&job).await.unwrap();
+    let stored = store.get_job(&u.id, "job-1").await.unwrap().unwrap();
+    assert_eq!(json(&stored), json(&job));
+
+    assert!(store.get_job(&other.id, "job-1").await.unwrap().is_none());
+    assert!(store.get_job(&u.id, "job-2").await.unwrap().is_none());
+    // An expired job is gone, whether or not the store has removed it yet.
+    let expired = ZipJob {
+        id: "job-old".into(),
+        expires_at: now() - Duration::seconds(5),
+        ..job.clone()
+    };
+    store.save_job(&expired).await.unwrap();
+    assert!(store.get_job(&u.id, "job-old").await.unwrap().is_none());
+}
+
+async fn listings_page_in_name_order_and_search(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let names = ["delta", "Alpha", "charlie", "Echo", "bravo"];
+    for (i, name) in names.iter().enumerate() {
+        let mut u = user(name, &format!("{name}@host{}.example.com", i % 2));
+        u.first_name = format!("First{i}");
+        u.last_name = if i == 2 { "Zulu".into() } else { String::new() };
+        store.create_user(&u).await.unwrap();
+    }
+    let listed = |users: Vec<User>| {
+        users
+            .iter()
+            .map(|u| u.username.to_string())
+            .collect::<Vec<_>>()
+    };
+    // Pages follow the normalized name, whatever the case typed.
+    let first = store.list_users(None, None, 2).await.unwrap();
+    assert_eq!(listed(first.clone()), ["Alpha", "bravo"]);
+    let after = UserKey::of(first.last().unwrap());
+    assert_eq!(after.username_lc, "bravo");
+    let second = store.list_users(None, Some(&after), 2).await.unwrap();
+    assert_eq!(listed(second.clone()), ["charlie", "delta"]);
+    let after = UserKey::of(second.last().unwrap());
+    let third = store.list_users(None, Some(&after), 2).await.unwrap();
+    assert_eq!(listed(third.clone()), ["Echo"]);
+    let after = UserKey::of(third.last().unwrap());
+    assert!(store
+        .list_users(None, Some(&after), 2)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Search matches name, address and names, lowercased, and pages like the rest.
+    let host1 = store.list_users(Some("host1"), None, 10).await.unwrap();
+    assert_eq!(listed(host1), ["Alpha", "Echo"]);
+    let zulu = store.list_users(Some("zulu"), None, 10).await.unwrap();
+    assert_eq!(listed(zulu), ["charlie"]);
+    let echo = store.list_users(Some("echo"), None, 10).await.unwrap();
+    assert_eq!(listed(echo), ["Echo"]);
+    let page = store.list_users(Some("first"), None, 3).await.unwrap();
+    assert_eq!(listed(page.clone()), ["Alpha", "bravo", "charlie"]);
+    let after = UserKey::of(page.last().unwrap());
+    let rest = store
+        .list_users(Some("first"), Some(&after), 3)
+        .await
+        .unwrap();
+    assert_eq!(listed(rest), ["delta", "Echo"]);
+    assert!(store
+        .list_users(Some("nobody"), None, 3)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn deleting_a_user_frees_the_name_and_ends_credentials(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let mut u = user("Rita", "rita@example.com");
+    u.role = Role::Superuser;
+    store.create_user(&u).await.unwrap();
+    let keep = created(store, "sam", "sam@example.com").await;
+    store.create_session(&session(&u, "s1", "h")).await.unwrap();
+    store
+        .create_session(&session(&keep, "s2", "h"))
+        .await
+        .unwrap();
+    let key = ApiKey {
+        id: "k1".into(),
+        user_id: u.id.to_string(),
+        name: "ci".into(),
+        prefix: "vc_k1".into(),
+        key_hash: "hash".into(),
+        created_at: now(),
+        expires_at: None,
+    };
+    store.create_api_key(&key).await.unwrap();
+    assert_eq!(store.count_active_superusers().await.unwrap(), 1);
+
+    store.delete_user(&u).await.unwrap();
+    assert!(store.get_user(&u.id).await.unwrap().is_none());
+    assert!(store.find_user_by_login("rita").await.unwrap().is_none());
+    assert!(store
+        .find_user_by_login("rita@example.com")
+        .await
+        .unwrap()
+        .is_none());
+    let (user, session) = store.load_session_principal(&u.id, "s1").await.unwrap();
+    assert!(user.is_none() && session.is_none());
+    let (user, key) = store.load_key_principal(&u.id, "k1").await.unwrap();
+    assert!(user.is_none() && key.is_none());
+    assert!(store.list_api_keys(&u.id).await.unwrap().is_empty());
+    assert_eq!(store.count_active_superusers().await.unwrap(), 0);
+    // Only that user went; the name and address are free for someone new.
+    let (user, session) = store.load_session_principal(&keep.id, "s2").await.unwrap();
+    assert!(user.is_some() && session.is_some());
+    created(store, "RITA", "Rita@example.com").await;
+}
