@@ -1,5 +1,7 @@
 //! `vertexcloud`: the whole API as one local process, and the admin commands.
 
+mod allocator;
+
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -83,8 +85,19 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
     })?)
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads, so that every allocator arena follows it.
+    allocator::return_memory_to_the_system();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     // `issue-token` prints only the token on standard output.
     if matches!(cli.command, Some(Command::IssueToken { .. })) {
@@ -117,6 +130,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let backend = config.backend;
     let data_dir = config.data_dir.clone();
     let table = config.table.clone();
+    let limits = config.server.clone();
     let core = runtime::build_core(config).await?;
     let app = http::router(core, &Group::ALL);
     let listener = tokio::net::TcpListener::bind(addr)
@@ -134,12 +148,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         "API reference: http://{}/api/openapi.json",
         listener.local_addr()?
     );
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    http::serve::serve(listener, app, &limits, shutdown_signal()).await?;
     println!("VertexCloud stopped");
     Ok(())
 }

@@ -77,6 +77,80 @@ pub struct ThrottleConfig {
     pub window_secs: i64,
 }
 
+/// Who may create accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Anyone, through `POST /api/auth/register`.
+    Open,
+    /// Only managers and superusers, through the users administration.
+    Closed,
+}
+
+impl FromStr for Registration {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(Self::Open),
+            "closed" => Ok(Self::Closed),
+            other => Err(ConfigError::Invalid(
+                "VERTEX_REGISTRATION",
+                format!("{other:?} (expected open or closed)"),
+            )),
+        }
+    }
+}
+
+/// What one account may hold and start, beyond its byte quota.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub registration: Registration,
+    /// Stored objects (files, folder markers, upload parts) of a user without a limit of their
+    /// own; `None`: unlimited.
+    pub default_file_limit: Option<u64>,
+    /// File parts one form upload may carry.
+    pub max_form_files: u64,
+    /// ZIP jobs one user may have running at once.
+    pub max_running_zip_jobs: u64,
+    /// Logins that may wait for a password hash while every core hashes; more get 503.
+    pub password_queue: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            registration: Registration::Open,
+            default_file_limit: Some(1_000_000),
+            max_form_files: 1000,
+            max_running_zip_jobs: 2,
+            password_queue: 32,
+        }
+    }
+}
+
+/// The local server's defences against slow or idle clients.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// A request's headers must arrive within this.
+    pub header_timeout_secs: u64,
+    /// An idle keep-alive connection is closed after this.
+    pub idle_timeout_secs: u64,
+    /// A request body that sends nothing for this long ends with 408.
+    pub body_timeout_secs: u64,
+    /// Connections served at once; more wait in the kernel's backlog.
+    pub max_connections: usize,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 5,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 30,
+            max_connections: 1000,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub backend: Backend,
@@ -121,6 +195,8 @@ pub struct Config {
     pub warm_connections: bool,
     /// `VERTEX_PASSWORD_COST`: `standard` (default) or, for test suites, `minimal`.
     pub password_cost: PasswordCost,
+    pub limits: Limits,
+    pub server: ServerLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +230,18 @@ pub struct Overrides {
     pub addr: Option<SocketAddr>,
 }
 
+/// A number, or `none`/`unlimited` for no limit.
+fn optional_var(name: &'static str, default: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    match var(name).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("none") | Some("unlimited") => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid(name, format!("{v:?}"))),
+    }
+}
+
 impl Config {
     /// Reads `VERTEX_*` variables; unset ones take their defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -163,12 +251,7 @@ impl Config {
     /// The process's configuration: `overrides`, then `VERTEX_*` variables, then defaults.
     /// The only reader of `VERTEX_*` variables.
     pub fn load(overrides: Overrides) -> Result<Self, ConfigError> {
-        let default_quota_bytes = match var("VERTEX_DEFAULT_QUOTA_BYTES").as_deref() {
-            None | Some("none") | Some("unlimited") => None,
-            Some(v) => Some(v.trim().parse().map_err(|_| {
-                ConfigError::Invalid("VERTEX_DEFAULT_QUOTA_BYTES", format!("{v:?}"))
-            })?),
-        };
+        let default_quota_bytes = optional_var("VERTEX_DEFAULT_QUOTA_BYTES", None)?;
         let backend = match overrides.backend {
             Some(backend) => backend,
             None => parse_var("VERTEX_BACKEND", Backend::Embedded)?,
@@ -212,9 +295,32 @@ impl Config {
             record_aws_calls: var("VERTEX_RECORD_AWS_CALLS").map(PathBuf::from),
             warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", false)?,
             password_cost: parse_var("VERTEX_PASSWORD_COST", PasswordCost::Standard)?,
+            limits: Self::limits()?,
+            server: Self::server_limits()?,
         };
         config.check()?;
         Ok(config)
+    }
+
+    fn limits() -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        Ok(Limits {
+            registration: parse_var("VERTEX_REGISTRATION", d.registration)?,
+            default_file_limit: optional_var("VERTEX_DEFAULT_FILE_LIMIT", d.default_file_limit)?,
+            max_form_files: parse_var("VERTEX_MAX_FORM_FILES", d.max_form_files)?,
+            max_running_zip_jobs: parse_var("VERTEX_ZIP_MAX_RUNNING_JOBS", d.max_running_zip_jobs)?,
+            password_queue: parse_var("VERTEX_PASSWORD_QUEUE", d.password_queue)?,
+        })
+    }
+
+    fn server_limits() -> Result<ServerLimits, ConfigError> {
+        let d = ServerLimits::default();
+        Ok(ServerLimits {
+            header_timeout_secs: parse_var("VERTEX_HEADER_TIMEOUT_SECS", d.header_timeout_secs)?,
+            idle_timeout_secs: parse_var("VERTEX_IDLE_TIMEOUT_SECS", d.idle_timeout_secs)?,
+            body_timeout_secs: parse_var("VERTEX_BODY_TIMEOUT_SECS", d.body_timeout_secs)?,
+            max_connections: parse_var("VERTEX_MAX_CONNECTIONS", d.max_connections)?,
+        })
     }
 
     /// Rejects values that would make the service unsafe or unusable.

@@ -48,6 +48,13 @@ pub enum AppError {
     /// 429 with `Retry-After` seconds.
     #[error("too many requests")]
     Throttled { retry_after_secs: u64 },
+    /// 408: the request body stopped arriving (local server); the connection is closed.
+    #[error("request body timed out")]
+    RequestTimeout,
+    /// 503 with `Retry-After` seconds: every worker of a bounded pool (password hashing) is busy
+    /// and its queue is full.
+    #[error("busy")]
+    Busy { retry_after_secs: u64 },
     /// 503: a backing store cannot be reached. The cause is logged, never answered.
     #[error("service unavailable: {0:#}")]
     Unavailable(anyhow::Error),
@@ -126,6 +133,8 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unavailable(_) | Self::Incomplete { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -160,6 +169,16 @@ impl AppError {
             Self::Throttled { retry_after_secs } => (
                 "Too many attempts. Try again later.".into(),
                 "throttled",
+                Value::String(format!("retry after {retry_after_secs} seconds")),
+            ),
+            Self::RequestTimeout => (
+                "The request body stopped arriving.".into(),
+                "request_timeout",
+                Value::Null,
+            ),
+            Self::Busy { retry_after_secs } => (
+                "The server is busy. Try again shortly.".into(),
+                "busy",
                 Value::String(format!("retry after {retry_after_secs} seconds")),
             ),
             Self::Incomplete { code, message, .. } => (message.clone(), code, Value::Null),
@@ -215,7 +234,7 @@ impl IntoResponse for AppError {
         let status = self.status();
         let mut response = (status, axum::Json(self.body())).into_response();
         match &self {
-            Self::Throttled { retry_after_secs } => {
+            Self::Throttled { retry_after_secs } | Self::Busy { retry_after_secs } => {
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from((*retry_after_secs).max(1)),

@@ -691,7 +691,8 @@ async fn user_info_reports_storage(kind: Kind) {
     assert_eq!(info["quota_bytes"], 1u64 << 30);
     assert_eq!(
         info["storage"],
-        json!({"used_bytes": 0, "quota_bytes": 1u64 << 30, "file_count": 0})
+        json!({"used_bytes": 0, "reserved_bytes": 0, "quota_bytes": 1u64 << 30, "file_count": 0,
+            "file_limit": 1_000_000})
     );
 }
 

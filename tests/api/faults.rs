@@ -159,8 +159,12 @@ async fn a_failed_usage_update_places_nothing(kind: Kind) {
     meta.usage_updates.fail_next();
     let complete = format!("/api/files/uploads/{id}/complete");
     unavailable(app.post(&complete, Some(&token), parts).await);
-    // THEN neither placed a byte
+    // THEN neither placed a byte (the direct upload, still open, holds its reservation until
+    // it is aborted)
     assert!(meta.usage_updates.spent());
+    let abort = format!("/api/files/uploads/{id}");
+    let abort = app.call(Method::DELETE, &abort, Some(&token), None).await;
+    assert_eq!(abort.status, StatusCode::NO_CONTENT, "{}", abort.body);
     assert_eq!(state(&base, &token).await, before);
     usage_matches_listing(&base, &token).await;
 }

@@ -22,6 +22,7 @@ backend_tests!(
     users_never_see_each_other,
     rename_move_and_copy_files_and_folders,
     relocation_conflicts_and_mistakes,
+    folders_of_many_pages_are_copied_and_moved_whole,
 );
 
 /// Stores a file straight into the object store: these cases are about the files endpoints;
@@ -692,4 +693,48 @@ async fn relocation_conflicts_and_mistakes(kind: Kind) {
         ["a/b/y.txt", "a/x.txt", "f.txt", "x.txt"]
     );
     assert!(tree(&app, &other).await.is_empty());
+}
+
+async fn folders_of_many_pages_are_copied_and_moved_whole(kind: Kind) {
+    use futures::StreamExt;
+    // GIVEN a folder of more objects than one listing page holds (1000)
+    let app = TestApp::new(kind).await;
+    let (user_id, token, _) = app.user("pia").await;
+    let names: Vec<String> = (0..1003).map(|i| format!("f{i:04}.txt")).collect();
+    let paths: Vec<String> = names.iter().map(|n| format!("big/{n}")).collect();
+    futures::stream::iter(paths.iter().map(|p| file(&app, &user_id, p, b"0123456789")))
+        .buffer_unordered(16)
+        .collect::<Vec<()>>()
+        .await;
+    let before = used(&app, &token).await;
+    // WHEN it is renamed (a move), then copied, each page by page
+    app.post(
+        "/api/files/rename",
+        Some(&token),
+        json!({"old_path": "big", "new_name": "moved"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    mkdir(&app, &token, "", "dst").await;
+    app.post(
+        "/api/files/copy",
+        Some(&token),
+        json!({"source_path": "moved", "dest_path": "dst"}),
+    )
+    .await
+    .expect(StatusCode::OK);
+    // THEN every object moved and was copied, and the copy was charged for all of them
+    let files: BTreeSet<String> = crate::invariants::files_of(&app, &token)
+        .await
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    let expected: BTreeSet<String> = names
+        .iter()
+        .flat_map(|n| [format!("moved/{n}"), format!("dst/moved/{n}")])
+        .collect();
+    assert_eq!(files, expected);
+    let after = used(&app, &token).await;
+    let grew = |field: &str| after[field].as_u64().unwrap() - before[field].as_u64().unwrap();
+    assert_eq!((grew("used_bytes"), grew("file_count")), (1003 * 10, 1003));
 }

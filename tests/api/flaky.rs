@@ -7,14 +7,15 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use shared::domain::User;
 use shared::objects::{
-    ByteRange, ByteSource, Download, ListPage, ObjectInfo, ObjectResult, ObjectStore, PartInfo,
-    Presign,
+    ByteRange, ByteSource, CopyRefused, Download, IfDest, ListPage, ObjectInfo, ObjectResult,
+    ObjectStore, PartInfo, Presign,
 };
 use shared::services::Backends;
 use shared::store::{
     ApiKey, ApiKeyStore, Counter, JobStore, MetaStore, Session, SessionStore, StoreError,
     StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
+use shared::store::{Caps, Charge, ChargeStore};
 use shared::Core;
 
 use crate::helpers::{TestApp, SECRET};
@@ -70,6 +71,37 @@ pub struct Flaky {
     pub puts: Nth,
     pub completions: Nth,
     pub lists: Nth,
+    /// Plain puts (archives) wait while it is shut.
+    pub put_gate: Gate,
+}
+
+/// Holds calls back while shut: a ZIP job stays running for as long as a test needs.
+#[derive(Default)]
+pub struct Gate {
+    shut: std::sync::atomic::AtomicBool,
+    opened: tokio::sync::Notify,
+}
+
+impl Gate {
+    pub fn shut(&self) {
+        self.shut.store(true, Ordering::SeqCst);
+    }
+
+    pub fn open(&self) {
+        self.shut.store(false, Ordering::SeqCst);
+        self.opened.notify_waiters();
+    }
+
+    async fn pass(&self) {
+        loop {
+            // Created before the check, so an `open` in between still wakes it.
+            let opened = self.opened.notified();
+            if !self.shut.load(Ordering::SeqCst) {
+                return;
+            }
+            opened.await;
+        }
+    }
 }
 
 impl Flaky {
@@ -83,6 +115,7 @@ impl Flaky {
             puts: Nth::default(),
             completions: Nth::default(),
             lists: Nth::default(),
+            put_gate: Gate::default(),
         });
         let backends = Backends {
             store: base.core.store.clone(),
@@ -116,10 +149,24 @@ impl ObjectStore for Flaky {
         content_type: &str,
         max: u64,
     ) -> ObjectResult<ObjectInfo> {
+        self.put_gate.pass().await;
         if self.puts.strikes() {
             return Err(injected().into());
         }
         self.inner.put(key, body, content_type, max).await
+    }
+    async fn put_if(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max: u64,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        if self.puts.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.put_if(key, body, content_type, max, dest).await
     }
     async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
         self.inner.get(key, range).await
@@ -139,6 +186,28 @@ impl ObjectStore for Flaky {
             return Err(injected().into());
         }
         self.inner.copy(from, to).await
+    }
+    async fn copy_if(
+        &self,
+        from: &str,
+        etag: &str,
+        to: &str,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Result<ObjectInfo, CopyRefused>> {
+        let number = self.copies.fetch_add(1, Ordering::SeqCst) + 1;
+        if number == self.failed_copy.load(Ordering::SeqCst) {
+            return Err(injected().into());
+        }
+        self.inner.copy_if(from, etag, to, dest).await
+    }
+    async fn delete_if_match(&self, key: &str, etag: &str) -> ObjectResult<bool> {
+        let failing = self
+            .failed_deletes
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if failing.is_ok() {
+            return Err(injected().into());
+        }
+        self.inner.delete_if_match(key, etag).await
     }
     async fn presign(
         &self,
@@ -173,6 +242,18 @@ impl ObjectStore for Flaky {
             return Err(injected().into());
         }
         self.inner.complete_upload(key, id, parts).await
+    }
+    async fn complete_upload_if(
+        &self,
+        key: &str,
+        id: &str,
+        parts: &[PartInfo],
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        if self.completions.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.complete_upload_if(key, id, parts, dest).await
     }
     async fn abort_upload(&self, key: &str, id: &str) -> ObjectResult<()> {
         self.inner.abort_upload(key, id).await
@@ -335,6 +416,40 @@ impl ThrottleStore for FlakyMeta {
     }
 }
 
+/// Charges change the usage counters: they fail with `usage_updates` too.
+#[async_trait::async_trait]
+impl ChargeStore for FlakyMeta {
+    async fn take_charge(&self, charge: &Charge, caps: Caps) -> StoreResult<bool> {
+        if self.usage_updates.strikes() {
+            return Err(injected());
+        }
+        self.inner.take_charge(charge, caps).await
+    }
+    async fn settle_charge(
+        &self,
+        user_id: &str,
+        charge_id: &str,
+        bytes: i64,
+        files: i64,
+    ) -> StoreResult<bool> {
+        if self.usage_updates.strikes() {
+            return Err(injected());
+        }
+        self.inner
+            .settle_charge(user_id, charge_id, bytes, files)
+            .await
+    }
+    async fn drop_charge(&self, user_id: &str, charge_id: &str) -> StoreResult<bool> {
+        if self.usage_updates.strikes() {
+            return Err(injected());
+        }
+        self.inner.drop_charge(user_id, charge_id).await
+    }
+    async fn sweep_charges(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.sweep_charges(user_id, now).await
+    }
+}
+
 #[async_trait::async_trait]
 impl JobStore for FlakyMeta {
     async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
@@ -342,5 +457,28 @@ impl JobStore for FlakyMeta {
     }
     async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
         self.inner.get_job(user_id, job_id).await
+    }
+    async fn claim_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        slots: u64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner
+            .claim_job_slot(user_id, job_id, slots, now, until)
+            .await
+    }
+    async fn renew_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.renew_job_slot(user_id, job_id, until).await
+    }
+    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+        self.inner.release_job_slot(user_id, job_id).await
     }
 }

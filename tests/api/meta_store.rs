@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::domain::{Email, Role, User, UserId, Username};
 use shared::store::{
-    ApiKey, Counter, JobStatus, MetaStore, Session, UserKey, WriteUserError, ZipJob,
+    ApiKey, Caps, Charge, Counter, JobStatus, MetaStore, Session, UserKey, WriteUserError, ZipJob,
 };
 
 use crate::backend_tests;
@@ -16,11 +16,16 @@ backend_tests!(
     concurrent_creates_of_one_name_make_one_user,
     updates_apply_only_to_the_user_they_read,
     usage_counters_hold_the_quota_and_never_go_below_zero,
+    usage_counters_hold_the_file_limit,
+    charges_hold_room_until_settled_dropped_or_expired,
+    charges_at_the_quota_edge_pass_once,
     sessions_rotate_once_per_generation,
     sessions_end_one_or_all_but_one,
     api_keys_are_listed_found_and_revoked,
     throttle_counters_count_within_their_window,
     jobs_are_kept_until_they_expire,
+    job_slots_are_claimed_renewed_released_and_lapse,
+    concurrent_job_slot_claims_win_at_most_the_slots,
     listings_page_in_name_order_and_search,
     deleting_a_user_frees_the_name_and_ends_credentials,
 );
@@ -46,8 +51,11 @@ fn user(username: &str, email: &str) -> User {
         is_active: true,
         password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
         quota_bytes: None,
+        file_limit: None,
         used_bytes: 0,
         file_count: 0,
+        reserved_bytes: 0,
+        reserved_files: 0,
         created_at: at,
         updated_at: at,
     }
@@ -75,7 +83,7 @@ fn session(user: &User, id: &str, hash: &str) -> Session {
 /// The fields a store keeps, for comparing what was written with what is read.
 fn fields(u: &User) -> String {
     format!(
-        "{} {} {} {:?} {:?} {} {} {:?} {} {} {} {}",
+        "{} {} {} {:?} {:?} {} {} {:?} {:?} {} {} {} {}",
         u.id,
         u.username,
         u.email,
@@ -84,6 +92,7 @@ fn fields(u: &User) -> String {
         u.is_active,
         u.password_hash,
         u.quota_bytes,
+        u.file_limit,
         u.used_bytes,
         u.file_count,
         u.created_at,
@@ -187,6 +196,7 @@ async fn updates_apply_only_to_the_user_they_read(kind: Kind) {
     after.email = Email::parse("Frank.New@example.com").unwrap();
     after.first_name = "Frank".into();
     after.quota_bytes = Some(500);
+    after.file_limit = Some(7);
     after.role = Role::Superuser;
     after.updated_at = before.updated_at + Duration::seconds(5);
     store.update_user(&before, &after).await.unwrap();
@@ -236,12 +246,13 @@ async fn updates_apply_only_to_the_user_they_read(kind: Kind) {
     let mut recased = after.clone();
     recased.email = Email::parse("FRANK.NEW@example.com").unwrap();
     recased.quota_bytes = None;
+    recased.file_limit = None;
     recased.is_active = false;
     store.update_user(&after, &recased).await.unwrap();
     let stored = store.get_user(&before.id).await.unwrap().unwrap();
     assert_eq!(
-        (stored.email.as_str(), stored.quota_bytes),
-        ("FRANK.NEW@example.com", None)
+        (stored.email.as_str(), stored.quota_bytes, stored.file_limit),
+        ("FRANK.NEW@example.com", None, None)
     );
     assert_eq!(store.count_active_superusers().await.unwrap(), 0);
 
@@ -657,4 +668,188 @@ async fn deleting_a_user_frees_the_name_and_ends_credentials(kind: Kind) {
     let (user, session) = store.load_session_principal(&keep.id, "s2").await.unwrap();
     assert!(user.is_some() && session.is_some());
     created(store, "RITA", "Rita@example.com").await;
+}
+
+/// `used_bytes`, `file_count`, `reserved_bytes`, `reserved_files` as stored.
+async fn counters(store: &dyn MetaStore, id: &str) -> (u64, u64, u64, u64) {
+    let u = store.get_user(id).await.unwrap().unwrap();
+    (
+        u.used_bytes,
+        u.file_count,
+        u.reserved_bytes,
+        u.reserved_files,
+    )
+}
+
+fn caps(quota_bytes: Option<u64>, file_limit: Option<u64>) -> Caps {
+    Caps {
+        quota_bytes,
+        file_limit,
+    }
+}
+
+fn charge(user: &User, id: &str, bytes: u64, files: u64, expires_at: DateTime<Utc>) -> Charge {
+    Charge {
+        id: id.into(),
+        user_id: user.id.to_string(),
+        bytes,
+        files,
+        expires_at,
+    }
+}
+
+async fn usage_counters_hold_the_file_limit(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "iris", "iris@example.com").await;
+    let limit = caps(Some(1_000), Some(3));
+    assert!(store.add_usage_within(&u.id, 10, 3, limit).await.unwrap());
+    // One file more is refused, even an empty one, and nothing changes.
+    assert!(!store.add_usage_within(&u.id, 0, 1, limit).await.unwrap());
+    // Bytes alone still fit; a release always passes.
+    assert!(store.add_usage_within(&u.id, 10, 0, limit).await.unwrap());
+    assert!(store.add_usage_within(&u.id, -5, -1, limit).await.unwrap());
+    assert_eq!(counters(store, &u.id).await, (15, 2, 0, 0));
+    // Concurrent additions at the edge: exactly the one that fits passes.
+    let passed = race(8, |_| {
+        let store = app.core.store.clone();
+        let id = u.id.to_string();
+        async move { store.add_usage_within(&id, 1, 1, limit).await.unwrap() }
+    })
+    .await;
+    assert_eq!(passed.iter().filter(|p| **p).count(), 1);
+    assert_eq!(counters(store, &u.id).await, (16, 3, 0, 0));
+}
+
+async fn charges_hold_room_until_settled_dropped_or_expired(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "judy", "judy@example.com").await;
+    let limit = caps(Some(100), Some(10));
+    let later = now() + Duration::hours(1);
+    // A charge counts in usage and apart, as reserved.
+    assert!(store
+        .take_charge(&charge(&u, "c1", 60, 2, later), limit)
+        .await
+        .unwrap());
+    assert_eq!(counters(store, &u.id).await, (60, 2, 60, 2));
+    // What it holds is not free for others, charges or plain growth.
+    assert!(!store
+        .take_charge(&charge(&u, "c2", 41, 1, later), limit)
+        .await
+        .unwrap());
+    assert!(!store.add_usage_within(&u.id, 41, 1, limit).await.unwrap());
+    // Settling counts the stored file in its place, once.
+    assert!(store.settle_charge(&u.id, "c1", 50, 1).await.unwrap());
+    assert_eq!(counters(store, &u.id).await, (50, 1, 0, 0));
+    assert!(!store.settle_charge(&u.id, "c1", 50, 1).await.unwrap());
+    assert!(!store.drop_charge(&u.id, "c1").await.unwrap());
+    // Dropping gives everything back, once.
+    assert!(store
+        .take_charge(&charge(&u, "c3", 50, 9, later), limit)
+        .await
+        .unwrap());
+    assert!(store.drop_charge(&u.id, "c3").await.unwrap());
+    assert!(!store.drop_charge(&u.id, "c3").await.unwrap());
+    assert_eq!(counters(store, &u.id).await, (50, 1, 0, 0));
+    // An expired charge is given back by a sweep; live ones stay.
+    let past = now() - Duration::seconds(1);
+    assert!(store
+        .take_charge(&charge(&u, "old", 30, 1, past), limit)
+        .await
+        .unwrap());
+    assert!(store
+        .take_charge(&charge(&u, "new", 20, 1, later), limit)
+        .await
+        .unwrap());
+    assert_eq!(counters(store, &u.id).await, (100, 3, 50, 2));
+    assert_eq!(store.sweep_charges(&u.id, now()).await.unwrap(), 1);
+    assert_eq!(store.sweep_charges(&u.id, now()).await.unwrap(), 0);
+    assert_eq!(counters(store, &u.id).await, (70, 2, 20, 1));
+    assert!(!store.settle_charge(&u.id, "old", 30, 1).await.unwrap());
+    // Deleting the user takes its charges along.
+    store.delete_user(&u).await.unwrap();
+    assert!(!store.drop_charge(&u.id, "new").await.unwrap());
+}
+
+async fn charges_at_the_quota_edge_pass_once(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "kate", "kate@example.com").await;
+    let later = now() + Duration::hours(1);
+    let passed = race(10, |i| {
+        let store = app.core.store.clone();
+        let c = charge(&u, &format!("c{i}"), 60, 1, later);
+        async move { store.take_charge(&c, caps(Some(100), None)).await.unwrap() }
+    })
+    .await;
+    assert_eq!(passed.iter().filter(|p| **p).count(), 1);
+    assert_eq!(counters(store, &u.id).await, (60, 1, 60, 1));
+}
+
+async fn job_slots_are_claimed_renewed_released_and_lapse(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "lena", "lena@example.com").await;
+    let other = created(store, "mona", "mona@example.com").await;
+    let (at, later) = (now(), now() + Duration::minutes(10));
+    let claim = |user: &User, job: &str, at| {
+        let (user, job) = (user.id.to_string(), job.to_owned());
+        async move {
+            store
+                .claim_job_slot(&user, &job, 2, at, later)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(claim(&u, "j1", at).await);
+    assert!(claim(&u, "j2", at).await);
+    // Both slots are held: a third job waits; another user's slots are their own.
+    assert!(!claim(&u, "j3", at).await);
+    assert!(claim(&other, "j3", at).await);
+
+    // Renewing and releasing touch only the slot the job holds.
+    let until = later + Duration::minutes(5);
+    assert!(store.renew_job_slot(&u.id, "j1", until).await.unwrap());
+    assert!(!store.renew_job_slot(&u.id, "j3", until).await.unwrap());
+    assert!(!store.release_job_slot(&u.id, "j3").await.unwrap());
+    assert!(!claim(&u, "j3", at).await);
+    assert!(store.release_job_slot(&u.id, "j2").await.unwrap());
+    assert!(!store.release_job_slot(&u.id, "j2").await.unwrap());
+    assert!(claim(&u, "j3", at).await);
+    assert!(!claim(&u, "j4", at).await);
+
+    // Once j3's slot has lapsed (j1 was renewed past it), it is taken over, and j3 can no
+    // longer renew or free what is now j4's.
+    let (lapsed, until) = (later + Duration::seconds(1), until + Duration::minutes(1));
+    assert!(store
+        .claim_job_slot(&u.id, "j4", 2, lapsed, until)
+        .await
+        .unwrap());
+    assert!(!store.renew_job_slot(&u.id, "j3", until).await.unwrap());
+    assert!(!store.release_job_slot(&u.id, "j3").await.unwrap());
+    assert!(!claim(&u, "j5", lapsed).await);
+    assert!(store.release_job_slot(&u.id, "j4").await.unwrap());
+}
+
+async fn concurrent_job_slot_claims_win_at_most_the_slots(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "nina", "nina@example.com").await;
+    let (at, later) = (now(), now() + Duration::minutes(10));
+    let won = race(10, |i| {
+        let (store, user) = (app.core.store.clone(), u.id.to_string());
+        async move {
+            let job = format!("job-{i}");
+            let won = store.claim_job_slot(&user, &job, 3, at, later).await;
+            won.unwrap().then_some(job)
+        }
+    })
+    .await;
+    let won: Vec<String> = won.into_iter().flatten().collect();
+    assert_eq!(won.len(), 3, "{won:?}");
+    // Each winner holds a slot of its own.
+    for job in &won {
+        assert!(store.release_job_slot(&u.id, job).await.unwrap());
+    }
 }

@@ -7,7 +7,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use shared::domain::UserPath;
 use shared::layout::{self, Home};
-use shared::objects::{ByteRange, ByteStream, Listed, ObjectError, ObjectStore};
+use shared::objects::{
+    ByteRange, ByteStream, CopyRefused, IfDest, Listed, ObjectError, ObjectStore, PartInfo, Presign,
+};
 
 use crate::backend_tests;
 use crate::helpers::{Kind, TestApp};
@@ -21,6 +23,9 @@ backend_tests!(
     pagination_neither_loses_nor_repeats,
     copy_and_delete,
     failed_streams_store_nothing,
+    conditional_copies_write_only_what_was_asked,
+    conditional_deletes_remove_one_version_once,
+    conditional_puts_and_completions_write_only_where_asked,
 );
 
 fn stream(chunks: Vec<Bytes>) -> ByteStream {
@@ -326,6 +331,164 @@ async fn copy_and_delete(kind: Kind) {
         .unwrap()
         .items
         .is_empty());
+}
+
+async fn conditional_copies_write_only_what_was_asked(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    put(objects, "users/u/a", Bytes::from_static(b"first")).await;
+    let a = objects.head("users/u/a").await.unwrap().unwrap();
+    // To a free key, of the version read: written
+    let copy = objects
+        .copy_if("users/u/a", &a.etag, "users/u/b", IfDest::Absent)
+        .await
+        .unwrap()
+        .expect("copied");
+    assert_eq!((copy.key.as_str(), copy.size), ("users/u/b", 5));
+    assert_eq!(read(objects, "users/u/b", None).await, b"first");
+    // To a taken key: refused, the object there unchanged
+    put(objects, "users/u/c", Bytes::from_static(b"other")).await;
+    let refused = objects
+        .copy_if("users/u/a", &a.etag, "users/u/c", IfDest::Absent)
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(CopyRefused::DestinationTaken));
+    assert_eq!(read(objects, "users/u/c", None).await, b"other");
+    // Over the version read of the target: written; over another: refused
+    let c = objects.head("users/u/c").await.unwrap().unwrap();
+    let copied = objects
+        .copy_if("users/u/a", &a.etag, "users/u/c", IfDest::Matches(&c.etag))
+        .await
+        .unwrap();
+    assert!(copied.is_ok(), "{copied:?}");
+    assert_eq!(read(objects, "users/u/c", None).await, b"first");
+    let refused = objects
+        .copy_if("users/u/a", &a.etag, "users/u/c", IfDest::Matches(&c.etag))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(CopyRefused::DestinationTaken));
+    // A source replaced or gone since it was read: refused, nothing written
+    put(objects, "users/u/a", Bytes::from_static(b"second!")).await;
+    for source in ["users/u/a", "users/u/none"] {
+        let refused = objects
+            .copy_if(source, &a.etag, "users/u/d", IfDest::Absent)
+            .await
+            .unwrap();
+        assert_eq!(refused, Err(CopyRefused::SourceChanged));
+    }
+    assert!(objects.head("users/u/d").await.unwrap().is_none());
+}
+
+async fn conditional_deletes_remove_one_version_once(kind: Kind) {
+    let app = std::sync::Arc::new(TestApp::new(kind).await);
+    let objects = app.core.objects.clone();
+    put(objects.as_ref(), "users/u/a", Bytes::from_static(b"one")).await;
+    let one = objects.head("users/u/a").await.unwrap().unwrap();
+    put(objects.as_ref(), "users/u/a", Bytes::from_static(b"two!")).await;
+    // Another version than the one there: kept
+    assert!(!objects
+        .delete_if_match("users/u/a", &one.etag)
+        .await
+        .unwrap());
+    assert!(objects.head("users/u/a").await.unwrap().is_some());
+    // The version there, by eight callers at once: removed, and exactly one was told so
+    let two = objects.head("users/u/a").await.unwrap().unwrap();
+    let removed = crate::helpers::race(8, |_| {
+        let (objects, etag) = (objects.clone(), two.etag.clone());
+        async move { objects.delete_if_match("users/u/a", &etag).await.unwrap() }
+    })
+    .await;
+    assert_eq!(removed.iter().filter(|r| **r).count(), 1, "{removed:?}");
+    assert!(objects.head("users/u/a").await.unwrap().is_none());
+    assert!(!objects
+        .delete_if_match("users/u/a", &two.etag)
+        .await
+        .unwrap());
+    // Nothing is left of the bookkeeping either
+    let staging = objects
+        .list(layout::STAGING_ROOT, false, None, 10)
+        .await
+        .unwrap();
+    assert!(staging.items.is_empty(), "{:?}", staging.items);
+}
+
+/// Sends one part of a direct upload the way a client would: to its presigned URL, or (local
+/// store) straight to the store.
+async fn send_part(app: &TestApp, key: &str, upload_id: &str, data: Bytes) -> PartInfo {
+    let objects = app.core.objects.as_ref();
+    let size = data.len() as u64;
+    let what = Presign::Part {
+        key,
+        upload_id,
+        part_number: 1,
+        size,
+    };
+    let ttl = std::time::Duration::from_secs(60);
+    match objects.presign(what, ttl).await.unwrap() {
+        Some(url) => {
+            let sent = app.fetch(http::Method::PUT, &url, &[], data.to_vec()).await;
+            assert!(sent.status.is_success(), "{:?}", sent.status);
+            let etag = sent.headers["etag"].to_str().unwrap().to_owned();
+            PartInfo {
+                part_number: 1,
+                size,
+                etag,
+            }
+        }
+        None => objects
+            .put_part(upload_id, 1, 0, size, stream(vec![data]))
+            .await
+            .unwrap(),
+    }
+}
+
+async fn conditional_puts_and_completions_write_only_where_asked(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let put_if = |key: &'static str, data: &'static [u8], dest: IfDest<'static>| {
+        let body = stream(vec![Bytes::from_static(data)]);
+        objects.put_if(key, body, "text/plain", u64::MAX, dest)
+    };
+    // A PUT where nothing is: written; where something is: refused, the object unchanged
+    let first = put_if("users/u/p", b"first", IfDest::Absent).await.unwrap();
+    let first = first.expect("written");
+    assert!(put_if("users/u/p", b"again", IfDest::Absent)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(read(objects, "users/u/p", None).await, b"first");
+    // Over the version read: written; over another: refused
+    let etag: &'static str = Box::leak(first.etag.into_boxed_str());
+    let second = put_if("users/u/p", b"second", IfDest::Matches(etag)).await;
+    assert!(second.unwrap().is_some());
+    let stale = put_if("users/u/p", b"third", IfDest::Matches(etag)).await;
+    assert!(stale.unwrap().is_none());
+    assert_eq!(read(objects, "users/u/p", None).await, b"second");
+    // A direct upload completed onto a key taken meanwhile: refused, the object unchanged
+    let key = "users/u/direct.bin";
+    let id = objects.begin_upload(key, "text/plain").await.unwrap();
+    let data = pattern(3000, 4);
+    let part = send_part(&app, key, &id, data.clone()).await;
+    put(objects, key, Bytes::from_static(b"taken")).await;
+    let refused = objects
+        .complete_upload_if(key, &id, std::slice::from_ref(&part), IfDest::Absent)
+        .await
+        .unwrap();
+    assert!(refused.is_none());
+    assert_eq!(read(objects, key, None).await, b"taken");
+    objects.abort_upload(key, &id).await.unwrap();
+    assert!(objects.list_parts(key, &id).await.unwrap().is_none());
+    // Onto a key still free: completed
+    let key = "users/u/free.bin";
+    let id = objects.begin_upload(key, "text/plain").await.unwrap();
+    let part = send_part(&app, key, &id, data.clone()).await;
+    let done = objects
+        .complete_upload_if(key, &id, &[part], IfDest::Absent)
+        .await
+        .unwrap()
+        .expect("completed");
+    assert_eq!(done.size, 3000);
+    assert_eq!(read(objects, key, None).await, data.to_vec());
 }
 
 async fn failed_streams_store_nothing(kind: Kind) {

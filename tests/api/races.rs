@@ -10,20 +10,17 @@ use shared::domain::Role;
 
 use crate::backend_tests;
 use crate::helpers::{race, Kind, Reply, TestApp};
-use crate::invariants::{a_superuser_remains, session_generation, usage_matches_listing};
+use crate::invariants::{a_superuser_remains, files_of, session_generation, usage_matches_listing};
 
 backend_tests!(
     two_refreshes_of_one_token_end_the_session_once,
     uploads_at_the_quota_edge_stop_at_the_quota,
-);
-
-backend_tests!(waiting "waits on issue 12: the name check and the write are not one conditional step":
     same_name_uploads_make_one_file,
     renames_to_one_target_keep_one_file,
-);
-
-backend_tests!(waiting "waits on issue 12: concurrent deletes each give the bytes back":
+    renames_of_one_file_leave_one_file,
     a_double_delete_gives_the_bytes_back_once,
+    a_folder_copy_charges_what_it_copied_while_sources_change,
+    direct_uploads_of_one_name_make_one_file,
 );
 
 backend_tests!(waiting "waits on issue 13: the last-superuser rule is check-then-write":
@@ -183,8 +180,8 @@ async fn a_double_delete_gives_the_bytes_back_once(kind: Kind) {
     )
     .await
     .expect(StatusCode::CREATED);
-    // WHEN one file is deleted five times at once
-    let replies = race(5, |_| {
+    // WHEN one file is deleted ten times at once
+    let replies = race(10, |_| {
         let (app, token) = (app.clone(), token.clone());
         async move {
             app.post(
@@ -201,10 +198,106 @@ async fn a_double_delete_gives_the_bytes_back_once(kind: Kind) {
     assert_eq!(count(&replies, StatusCode::OK, None), 1, "{seen:?}");
     assert_eq!(
         count(&replies, StatusCode::NOT_FOUND, Some("not_found")),
-        4,
+        9,
         "{seen:?}"
     );
     assert_eq!(usage_matches_listing(&app, &token).await, (4, 1));
+}
+
+async fn renames_of_one_file_leave_one_file(kind: Kind) {
+    // GIVEN one file of 10 bytes (and another that stays)
+    let app = Arc::new(TestApp::new(kind).await);
+    let (_, token, _) = app.user("remy").await;
+    app.upload(
+        &token,
+        &[],
+        &[("one.txt", b"0123456789"), ("other.txt", b"abc")],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    // WHEN it is renamed twenty times at once, each time to another name
+    let replies = race(20, |i| {
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            app.post(
+                "/api/files/rename",
+                Some(&token),
+                json!({"old_path": "one.txt", "new_name": format!("t{i}.txt")}),
+            )
+            .await
+        }
+    })
+    .await;
+    // THEN one rename moved it; the others found it gone, and their copies went too
+    let seen = statuses(&replies);
+    assert_eq!(count(&replies, StatusCode::OK, None), 1, "{seen:?}");
+    assert_eq!(
+        count(&replies, StatusCode::NOT_FOUND, Some("not_found")),
+        19,
+        "{seen:?}"
+    );
+    let winner = replies.iter().find(|r| r.status == StatusCode::OK).unwrap();
+    let mut files = files_of(&app, &token).await;
+    files.sort();
+    let renamed = winner.body["new_path"].as_str().unwrap().to_owned();
+    let mut expected = vec![(renamed, 10), ("other.txt".to_owned(), 3)];
+    expected.sort();
+    assert_eq!(files, expected);
+    assert_eq!(usage_matches_listing(&app, &token).await, (13, 2));
+}
+
+async fn a_folder_copy_charges_what_it_copied_while_sources_change(kind: Kind) {
+    // GIVEN a folder of 12 files of 10 bytes
+    let app = Arc::new(TestApp::new(kind).await);
+    let (_, token, _) = app.user("cody").await;
+    app.post(
+        "/api/files/create-folder",
+        Some(&token),
+        json!({"parent_path": "", "folder_name": "dst"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let names: Vec<String> = (0..12).map(|i| format!("f{i:02}.txt")).collect();
+    for name in &names {
+        app.upload(&token, &[("path", None, b"src")], &[(name, &[b'a'; 10])])
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    // WHEN the folder is copied while every one of its files is overwritten with 100 bytes
+    let replies = race(13, |i| {
+        let (app, token) = (app.clone(), token.clone());
+        let name = names.get(i).cloned();
+        async move {
+            match name {
+                Some(name) => {
+                    let fields = [("path", None, &b"src"[..]), ("overwrite", None, b"true")];
+                    app.upload(&token, &fields, &[(&name, &[b'b'; 100])]).await
+                }
+                None => {
+                    let body = json!({"source_path": "src", "dest_path": "dst"});
+                    app.post("/api/files/copy", Some(&token), body).await
+                }
+            }
+        }
+    })
+    .await;
+    // THEN everything succeeds, and the usage is what the listing holds: each copy was
+    // charged for the version it copied, old or new
+    let seen = statuses(&replies);
+    assert_eq!(
+        replies.iter().filter(|r| r.status.is_success()).count(),
+        13,
+        "{seen:?}"
+    );
+    let files = files_of(&app, &token).await;
+    let copies = files
+        .iter()
+        .filter(|(p, _)| p.starts_with("dst/src/"))
+        .count();
+    assert_eq!(copies, 12, "{files:?}");
+    let (bytes, count) = usage_matches_listing(&app, &token).await;
+    assert_eq!(count, 24);
+    assert!((12 * 100 + 12 * 10..=24 * 100).contains(&bytes), "{bytes}");
 }
 
 async fn two_superusers_demoting_each_other_leave_one(kind: Kind) {
@@ -233,4 +326,59 @@ async fn two_superusers_demoting_each_other_leave_one(kind: Kind) {
     let seen = statuses(&replies);
     assert_eq!(count(&replies, StatusCode::OK, None), 1, "{seen:?}");
     a_superuser_remains(&app).await;
+}
+
+async fn direct_uploads_of_one_name_make_one_file(kind: Kind) {
+    // GIVEN eight direct uploads of one new name (without overwrite), every part sent
+    let app = Arc::new(TestApp::new(kind).await);
+    let (_, token, _) = app.user("dina").await;
+    let mut completions = Vec::new();
+    for i in 0..8u8 {
+        let data = vec![b'a' + i; 10 + usize::from(i)];
+        let upload = app
+            .post(
+                "/api/files/uploads",
+                Some(&token),
+                json!({"path": "one.bin", "size": data.len()}),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let part = &upload["parts"][0];
+        let sent = app
+            .fetch(Method::PUT, part["url"].as_str().unwrap(), &[], data)
+            .await;
+        assert_eq!(sent.status, StatusCode::OK);
+        let etag = sent.headers["etag"].to_str().unwrap().to_owned();
+        let id = upload["upload_id"].as_str().unwrap().to_owned();
+        completions.push((id, json!({"parts": [{"part_number": 1, "etag": etag}]})));
+    }
+    // WHEN all are completed at once
+    let replies = race(8, |i| {
+        let (app, token) = (app.clone(), token.clone());
+        let (id, body) = completions[i].clone();
+        async move {
+            app.post(
+                &format!("/api/files/uploads/{id}/complete"),
+                Some(&token),
+                body,
+            )
+            .await
+        }
+    })
+    .await;
+    // THEN one file is made and charged; the others find the name taken
+    let seen = statuses(&replies);
+    assert_eq!(count(&replies, StatusCode::CREATED, None), 1, "{seen:?}");
+    assert_eq!(
+        count(&replies, StatusCode::CONFLICT, Some("already_exists")),
+        7,
+        "{seen:?}"
+    );
+    let winner = replies
+        .iter()
+        .find(|r| r.status == StatusCode::CREATED)
+        .unwrap();
+    let size = winner.body["size"].as_u64().unwrap();
+    assert_eq!(files_of(&app, &token).await, [("one.bin".to_owned(), size)]);
+    assert_eq!(usage_matches_listing(&app, &token).await, (size, 1));
 }

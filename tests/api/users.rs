@@ -565,7 +565,8 @@ async fn bad_administration_input(kind: Kind) {
         .expect(StatusCode::OK);
     assert_eq!(
         detail["storage"],
-        json!({"used_bytes": 0, "quota_bytes": 1000, "file_count": 0})
+        json!({"used_bytes": 0, "reserved_bytes": 0, "quota_bytes": 1000, "file_count": 0,
+            "file_limit": 1_000_000})
     );
 }
 

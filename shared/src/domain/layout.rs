@@ -6,6 +6,7 @@
 //! | `users/<user id>/<path>/`         | a folder marker (an empty object keeps a folder)      |
 //! | `staging/<user id>/<random>`      | a file of a form upload, until the whole form arrived |
 //! | `archives/<user id>/<job id>.zip` | the archive a ZIP job wrote                           |
+//! | `staging/claims/<key hash>`       | S3: a claim on one key while it is removed            |
 //!
 //! Keys are built only from a user's id, parsed [`UserPath`]s and ids this service generated;
 //! none comes from a client. Objects under [`EXPIRING_ROOTS`] live a day: the bucket's lifecycle
@@ -73,6 +74,17 @@ pub fn new_staging_key(user_id: &str) -> String {
     format!("{STAGING_ROOT}{user_id}/{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Where the S3 store records that one call is removing `key` (S3 has no conditional delete
+/// that every deployment and emulator supports). Under the staging root, so a claim a crash
+/// leaves behind expires like a staged file.
+pub fn claim_key(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "{STAGING_ROOT}claims/{}",
+        hex::encode(Sha256::digest(key.as_bytes()))
+    )
+}
+
 /// The prefix of every archive of this user (`archives/<user id>/`).
 pub fn archives_of(user_id: &str) -> String {
     format!("{ARCHIVES_ROOT}{user_id}/")
@@ -117,5 +129,8 @@ mod tests {
         assert!(staged.starts_with("staging/u1/"), "{staged}");
         assert_eq!(staged.len(), "staging/u1/".len() + 32);
         assert_eq!(EXPIRING_ROOTS, ["staging/", "archives/"]);
+        let claim = claim_key("users/u1/a.txt");
+        assert!(claim.starts_with("staging/claims/"), "{claim}");
+        assert_eq!(claim.len(), "staging/claims/".len() + 64);
     }
 }

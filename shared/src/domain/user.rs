@@ -27,14 +27,40 @@ pub struct User {
     /// `None`: unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quota_bytes: Option<u64>,
+    /// How many objects (files, direct-upload parts) the user may hold; `None`: unlimited
+    /// (accounts made before the limit existed have none until an administrator sets one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_limit: Option<u64>,
+    /// Bytes held against the quota: stored ones *and* reserved ones (`reserved_bytes`), so
+    /// that one conditional addition checks both against the quota.
     #[serde(default, deserialize_with = "non_negative")]
     pub used_bytes: u64,
+    /// Objects held against the file limit: stored files and reserved ones, as `used_bytes`.
     #[serde(default, deserialize_with = "non_negative")]
     pub file_count: u64,
+    /// The part of `used_bytes` that live [charges](crate::store::Charge) hold (direct uploads
+    /// not yet completed); no attribute while zero, as in items written before charges.
+    #[serde(
+        default,
+        deserialize_with = "non_negative",
+        skip_serializing_if = "is_zero"
+    )]
+    pub reserved_bytes: u64,
+    /// The part of `file_count` that charges hold.
+    #[serde(
+        default,
+        deserialize_with = "non_negative",
+        skip_serializing_if = "is_zero"
+    )]
+    pub reserved_files: u64,
     #[serde(default, with = "chrono::serde::ts_seconds")]
     pub created_at: DateTime<Utc>,
     #[serde(default, with = "chrono::serde::ts_seconds")]
     pub updated_at: DateTime<Utc>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A stored counter; one that drifted below zero reads as zero.
@@ -79,16 +105,20 @@ impl User {
             is_active: self.is_active,
             dir_name: self.dir_name(),
             quota_bytes: self.quota_bytes,
+            file_limit: self.file_limit,
             created_at: rfc3339(self.created_at),
             updated_at: rfc3339(self.updated_at),
         }
     }
 
     pub fn usage(&self) -> StorageUsage {
+        // The counters include what is reserved; a drift between them reads as nothing stored.
         StorageUsage {
-            used_bytes: self.used_bytes,
+            used_bytes: self.used_bytes.saturating_sub(self.reserved_bytes),
+            reserved_bytes: self.reserved_bytes,
             quota_bytes: self.quota_bytes,
-            file_count: self.file_count,
+            file_count: self.file_count.saturating_sub(self.reserved_files),
+            file_limit: self.file_limit,
         }
     }
 }
@@ -158,6 +188,9 @@ pub struct UserView {
     pub dir_name: String,
     /// `null`: unlimited.
     pub quota_bytes: Option<u64>,
+    /// How many objects (files, parts of unfinished direct uploads) the user may hold; `null`:
+    /// unlimited.
+    pub file_limit: Option<u64>,
     /// RFC 3339 UTC.
     pub created_at: String,
     pub updated_at: String,
@@ -165,8 +198,16 @@ pub struct UserView {
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StorageUsage {
+    /// Bytes of stored files.
     pub used_bytes: u64,
+    /// Bytes held for direct uploads not yet completed (their declared sizes) and for ZIP
+    /// archives while they exist; they count against the quota beside `used_bytes` until the
+    /// upload completes, is aborted or expires, or the archive expires.
+    pub reserved_bytes: u64,
     /// `null`: unlimited.
     pub quota_bytes: Option<u64>,
     pub file_count: u64,
+    /// How many objects the user may hold (files, parts of unfinished direct uploads); `null`:
+    /// unlimited.
+    pub file_limit: Option<u64>,
 }

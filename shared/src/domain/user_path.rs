@@ -7,6 +7,9 @@ const KEY_OVERHEAD: usize = "users/".len() + 36 + 1 + 1;
 /// Most filesystems' limit on one name; applied on every backend so both accept the same paths.
 const MAX_SEGMENT_BYTES: usize = 255;
 
+/// Characters of a path a message shows (see [`UserPath::shown`]).
+const SHOWN_CHARS: usize = 100;
+
 /// A safe path relative to a user's home: `/`-separated segments, none empty, `.` or `..`, no
 /// backslash or control character, short enough that its storage key fits S3's limit. The empty
 /// path is the home itself. Nothing built from a `UserPath` can name a place outside the home.
@@ -23,6 +26,12 @@ pub enum PathError {
     BadCharacter,
     #[error("Path is too long.")]
     TooLong,
+    /// One segment (a file or folder name) is longer than most filesystems allow.
+    #[error("A name may be at most 255 bytes.")]
+    NameTooLong,
+    /// A name was expected and the text has a `/`.
+    #[error("A name is one path segment: no '/'.")]
+    NotOneName,
 }
 
 /// Unicode noncharacters (U+FDD0..U+FDEF, U+xFFFE, U+xFFFF) never name real files, and storage
@@ -55,10 +64,26 @@ impl UserPath {
                 return Err(PathError::BadSegment);
             }
             if segment.len() > MAX_SEGMENT_BYTES {
-                return Err(PathError::TooLong);
+                return Err(PathError::NameTooLong);
             }
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// Checks a file or folder name: one segment, with the reason it is not (`NotOneName` for a
+    /// `/`, then the reasons [`parse`](Self::parse) gives).
+    pub fn check_name(name: &str) -> Result<(), PathError> {
+        if name.contains('/') {
+            return Err(PathError::NotOneName);
+        }
+        if name.is_empty() {
+            return Err(PathError::BadSegment);
+        }
+        // Before `parse`, whose first length check is the whole key's.
+        if name.len() > MAX_SEGMENT_BYTES {
+            return Err(PathError::NameTooLong);
+        }
+        Self::parse(name).map(drop)
     }
 
     pub fn home() -> Self {
@@ -103,6 +128,15 @@ impl UserPath {
         other.is_home()
             || self.0 == other.0
             || (self.0.starts_with(&other.0) && self.0.as_bytes().get(other.0.len()) == Some(&b'/'))
+    }
+
+    /// The path as a message shows it: at most 100 characters, then "…" (messages never echo
+    /// unbounded input).
+    pub fn shown(&self) -> String {
+        match self.0.char_indices().nth(SHOWN_CHARS) {
+            Some((at, _)) => format!("{}…", &self.0[..at]),
+            None => self.0.clone(),
+        }
     }
 
     pub fn segments(&self) -> impl Iterator<Item = &str> {
@@ -169,10 +203,35 @@ mod tests {
         assert_eq!(UserPath::parse(&long).unwrap_err(), PathError::TooLong);
         assert_eq!(
             UserPath::parse(&"y".repeat(256)).unwrap_err(),
-            PathError::TooLong
+            PathError::NameTooLong
         );
         let fits = vec!["x".repeat(200); 4].join("/");
         assert!(UserPath::parse(&fits).is_ok());
+    }
+
+    #[test]
+    fn names_are_refused_for_their_own_reason() {
+        let cases = [
+            ("y".repeat(256), PathError::NameTooLong),
+            ("y".repeat(60_000), PathError::NameTooLong),
+            ("a/b".into(), PathError::NotOneName),
+            ("..".into(), PathError::BadSegment),
+            ("a\\b".into(), PathError::BadCharacter),
+        ];
+        for (name, want) in cases {
+            assert_eq!(UserPath::check_name(&name).unwrap_err(), want, "{name:?}");
+        }
+        assert!(UserPath::check_name(&"y".repeat(255)).is_ok());
+        assert!(UserPath::check_name("").is_err());
+    }
+
+    #[test]
+    fn shown_paths_are_short() {
+        let long = UserPath::parse(&vec!["é".repeat(60); 4].join("/")).unwrap();
+        let shown = long.shown();
+        assert_eq!(shown.chars().count(), 101);
+        assert!(shown.ends_with('…'));
+        assert_eq!(UserPath::parse("a/b").unwrap().shown(), "a/b");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use super::extract::{Auth, ClientIp, JsonBody, PathParam};
 use super::{AppState, Message};
-use crate::domain::{Role, UserView};
+use crate::domain::UserView;
 use crate::error::{AppResult, ErrorBody};
 use crate::services::{
     ApiKeyCreated, ApiKeyView, ChangePasswordInput, CreateKeyInput, DeleteAccountInput, LoginInput,
@@ -33,12 +33,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Register a new account (role `user`).
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterInput,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
+              (status = 403, description = "`registration_closed`: only administrators create accounts", body = ErrorBody),
               (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody)))]
 async fn register(
     State(core): State<AppState>,
     JsonBody(input): JsonBody<RegisterInput>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
-    let user = core.register(input.parse()?, Role::User).await?;
+    let user = core.register_self(input).await?;
     Ok((StatusCode::CREATED, Json(user.view())))
 }
 
@@ -138,9 +139,10 @@ async fn change_password(
 
 /// The caller's user object with storage usage.
 #[utoipa::path(get, path = "/api/auth/user-info", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = UserDetail), (status = 401, body = ErrorBody)))]
-async fn user_info(Auth(me): Auth) -> Json<UserDetail> {
-    Json(UserDetail::of(&me.user))
+    responses((status = 200, body = UserDetail), (status = 401, body = ErrorBody),
+              (status = 503, body = ErrorBody)))]
+async fn user_info(State(core): State<AppState>, Auth(me): Auth) -> AppResult<Json<UserDetail>> {
+    Ok(Json(core.user_detail(me.user).await?))
 }
 
 /// Delete the caller's account with its sessions, keys and files.

@@ -17,9 +17,20 @@ pub(super) fn complete(doc: &mut OpenApi) {
     logout_needs_a_token(doc);
 }
 
+/// The operations that hash a password, which wait for a hashing slot (`security::passwords`).
+const HASHING_PATHS: [&str; 6] = [
+    "/api/auth/register",
+    "/api/auth/login",
+    "/api/auth/change-password",
+    "/api/auth/delete-account",
+    "/api/users",
+    "/api/users/{id}/reset-password",
+];
+
 /// Adds to each operation the answers it can give but its annotation need not repeat.
 fn add_common_responses(doc: &mut OpenApi) {
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let hashes_a_password = HASHING_PATHS.contains(&path.as_str());
         for op in operations(item) {
             let json_body = op
                 .request_body
@@ -41,6 +52,21 @@ fn add_common_responses(doc: &mut OpenApi) {
                     "401",
                     "`not_authenticated`, `invalid_token`: no, invalid, expired or revoked \
                      credentials",
+                );
+            }
+            if op.request_body.is_some() {
+                add(
+                    op,
+                    "408",
+                    "`request_timeout`: the body stopped arriving (local server)",
+                );
+            }
+            if hashes_a_password && op.request_body.is_some() {
+                add(
+                    op,
+                    "503",
+                    "`busy`: every core is hashing a password and the queue is full \
+                     (`Retry-After`); `service_unavailable`: a backing store is unreachable",
                 );
             }
             if json_body {

@@ -12,6 +12,17 @@ use super::AppState;
 use crate::error::AppError;
 use crate::services::Principal;
 
+/// Longest message of a parser (JSON, query, path) answered as is; such messages quote the input.
+const ECHO_LIMIT: usize = 300;
+
+/// `text`, cut to `max` characters with "…": errors never echo unbounded input.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
 /// `axum::Json`, with its rejections mapped to [`AppError`].
 pub struct JsonBody<T>(pub T);
 
@@ -33,14 +44,14 @@ fn json_error(rejection: JsonRejection) -> AppError {
         ),
         JsonRejection::JsonDataError(e) => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("Invalid request body: {}", e.body_text()),
+            message: format!("Invalid request body: {}", clip(&e.body_text(), ECHO_LIMIT)),
         },
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             AppError::too_large("payload_too_large", "The request body is too large.")
         }
         other => AppError::BadRequest {
             code: "invalid_json",
-            message: format!("Malformed JSON: {}", other.body_text()),
+            message: format!("Malformed JSON: {}", clip(&other.body_text(), ECHO_LIMIT)),
         },
     }
 }
@@ -55,7 +66,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Self(q.0))
-            .map_err(|e: QueryRejection| AppError::bad_request("invalid_query", e.body_text()))
+            .map_err(|e: QueryRejection| {
+                AppError::bad_request("invalid_query", clip(&e.body_text(), ECHO_LIMIT))
+            })
     }
 }
 
@@ -69,7 +82,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Self(p.0))
-            .map_err(|e: PathRejection| AppError::bad_request("invalid_path", e.body_text()))
+            .map_err(|e: PathRejection| {
+                AppError::bad_request("invalid_path", clip(&e.body_text(), ECHO_LIMIT))
+            })
     }
 }
 
@@ -162,5 +177,17 @@ impl FromRequestParts<AppState> for Origin {
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         let scheme = if https { "https" } else { "http" };
         Ok(Self(format!("{scheme}://{host}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clip_cuts_long_text_on_a_character() {
+        assert_eq!(clip("short", 100), "short");
+        assert_eq!(clip(&"é".repeat(150), 100), format!("{}…", "é".repeat(100)));
+        assert_eq!(clip(&"x".repeat(100), 100), "x".repeat(100));
     }
 }

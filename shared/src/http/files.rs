@@ -74,7 +74,7 @@ async fn stat(
     responses((status = 201, body = DirectUpload),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 409, description = "`already_exists`", body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`, `too_large`", body = ErrorBody)))]
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`, `too_large`", body = ErrorBody)))]
 async fn start_upload(
     State(core): State<AppState>,
     Auth(me): Auth,
@@ -107,7 +107,7 @@ async fn upload_status(
               (status = 400, description = "`incomplete_upload`, `invalid_parts`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`", body = ErrorBody)))]
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`", body = ErrorBody)))]
 async fn complete_upload(
     State(core): State<AppState>,
     Auth(me): Auth,
@@ -320,7 +320,7 @@ async fn move_item(
               (status = 400, description = "`invalid_destination` (a folder into itself), `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, description = "`already_exists`", body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`", body = ErrorBody)))]
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`", body = ErrorBody)))]
 async fn copy_item(
     State(core): State<AppState>,
     Auth(me): Auth,

@@ -7,6 +7,8 @@ pub mod extract;
 mod files;
 mod health;
 pub mod middleware;
+#[cfg(feature = "embedded")]
+pub mod serve;
 mod slash;
 mod upload;
 mod users;

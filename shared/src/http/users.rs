@@ -76,7 +76,7 @@ async fn get_user(
     Auth(me): Auth,
     PathParam(id): PathParam<String>,
 ) -> AppResult<Json<UserDetail>> {
-    Ok(Json(UserDetail::of(&core.admin_get_user(&me, &id).await?)))
+    Ok(Json(core.admin_get_user(&me, &id).await?))
 }
 
 /// Change role, active flag, quota, names or email. Takes effect on the user's next request;

@@ -28,8 +28,8 @@ use tokio::sync::RwLock;
 use tokio_util::io::ReaderStream;
 
 use super::{
-    ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
-    PartInfo, Presign,
+    ByteRange, ByteSource, ByteStream, CopyRefused, Download, IfDest, ListPage, Listed, ObjectInfo,
+    ObjectStore, PartInfo, Presign,
 };
 use super::{ObjectError, ObjectResult};
 use crate::embedded_db::Db;
@@ -303,32 +303,137 @@ impl LocalObjects {
         self.db
             .with(move |c| {
                 let tx = c.transaction()?;
-                let old: Option<Option<String>> = tx
-                    .query_row(
-                        "SELECT blob FROM objects WHERE key = ?1",
-                        [&info.key],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                tx.execute(
-                    "INSERT INTO objects (key, blob, size, etag, content_type, modified) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET \
-                     blob = excluded.blob, size = excluded.size, etag = excluded.etag, \
-                     content_type = excluded.content_type, modified = excluded.modified",
-                    params![
-                        info.key,
-                        blob,
-                        info.size as i64,
-                        info.etag,
-                        info.content_type,
-                        info.modified.timestamp_millis()
-                    ],
-                )?;
+                let old = upsert(&tx, &info, blob)?;
                 tx.commit()?;
-                Ok(old.flatten())
+                Ok(old)
             })
             .await
             .map_err(db_error)
+    }
+
+    /// Indexes `info` if its key meets `dest` (always without one): the blob it replaced, or
+    /// `None` when the condition did not hold and nothing was written.
+    async fn index_if(
+        &self,
+        info: &ObjectInfo,
+        blob: Option<String>,
+        dest: Option<Condition>,
+    ) -> ObjectResult<Option<Option<String>>> {
+        let info = info.clone();
+        self.db
+            .with(move |c| {
+                let tx = c.transaction()?;
+                if let Some(dest) = dest {
+                    if !dest.holds(&tx, &info.key)? {
+                        return Ok(None);
+                    }
+                }
+                let old = upsert(&tx, &info, blob)?;
+                tx.commit()?;
+                Ok(Some(old))
+            })
+            .await
+            .map_err(db_error)
+    }
+
+    /// Completes a direct upload if `key` meets `dest`; when it does not, the upload stays as
+    /// it was (S3 leaves a multipart upload whose completion was refused), and `None`.
+    async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+        dest: Option<Condition>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        let lock = self.upload_lock(upload_id);
+        let _alone = lock.write().await;
+        let (path, info) = self.assemble(key, upload_id, parts).await?;
+        let blob = (info.size > 0).then(|| uuid::Uuid::new_v4().simple().to_string());
+        match &blob {
+            Some(blob) => tokio::fs::rename(&path, self.blob_path(blob))
+                .await
+                .map_err(io_err)?,
+            None => {
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+        }
+        match self.index_if(&info, blob.clone(), dest).await {
+            Ok(Some(replaced)) => self.remove_blob(replaced).await,
+            Ok(None) => {
+                // The bytes go back where the upload keeps them.
+                match &blob {
+                    Some(blob) => tokio::fs::rename(self.blob_path(blob), &path).await,
+                    None => tokio::fs::File::create(&path).await.map(|_| ()),
+                }
+                .map_err(io_err)?;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.remove_blob(blob).await;
+                return Err(e);
+            }
+        }
+        // The object exists now: a failure to drop the bookkeeping must not undo that (the
+        // sweeper removes the records later).
+        if let Err(e) = self.forget_upload(upload_id).await {
+            tracing::warn!(error = %e, "completed upload not forgotten");
+        }
+        Ok(Some(info))
+    }
+
+    /// Checks `parts` against those received and cuts the upload's file to their size: its
+    /// path, and the object it makes.
+    async fn assemble(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> ObjectResult<(PathBuf, ObjectInfo)> {
+        let received = self
+            .list_parts(key, upload_id)
+            .await?
+            .ok_or_else(|| ObjectError::Invalid("The upload does not exist any more.".into()))?;
+        let mut md5 = Md5::new();
+        for part in parts {
+            if !received.contains(part) {
+                return Err(ObjectError::Invalid(format!(
+                    "Part {} was not received as listed.",
+                    part.part_number
+                )));
+            }
+            // S3's multipart ETag: the MD5 of the parts' MD5s, and the number of parts.
+            md5.update(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
+        }
+        let size: u64 = parts.iter().map(|p| p.size).sum();
+        let path = self.upload_path(upload_id).expect("checked by list_parts");
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .await
+            .map_err(io_err)?;
+        // Parts re-sent or sent beyond the end never reach the object.
+        file.set_len(size).await.map_err(io_err)?;
+        file.sync_all().await.map_err(io_err)?;
+        let id = upload_id.to_owned();
+        let content_type = self
+            .db
+            .with(move |c| {
+                c.query_row(
+                    "SELECT content_type FROM uploads WHERE id = ?1",
+                    [id],
+                    |r| r.get::<_, String>(0),
+                )
+            })
+            .await
+            .map_err(db_error)?;
+        let info = ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag: format!("\"{}-{}\"", hex::encode(md5.finalize()), parts.len()),
+            content_type,
+            modified: Utc::now(),
+        };
+        Ok((path, info))
     }
 
     /// Indexes a written blob: afterwards the blob it replaced goes; if indexing fails, the new
@@ -352,6 +457,55 @@ impl LocalObjects {
                 tracing::warn!(error = %e, blob, "could not remove a replaced blob");
             }
         }
+    }
+
+    /// A new blob with the bytes of `blob`; `None` if `blob` is gone (its object was replaced
+    /// or deleted meanwhile). Blobs are never modified in place, so the two can share the bytes
+    /// (a hard link), with a real copy where links are not supported.
+    async fn clone_blob(&self, blob: &str) -> ObjectResult<Option<String>> {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (src, dst) = (self.blob_path(blob), self.blob_path(&id));
+        if tokio::fs::hard_link(&src, &dst).await.is_ok() {
+            return Ok(Some(id));
+        }
+        match tokio::fs::copy(&src, &dst).await {
+            Ok(_) => Ok(Some(id)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// Indexes `copy` (its bytes in `blob`) if, at that moment, `source` still holds `etag`
+    /// and `copy.key` meets `dest`: one transaction, so no other write comes in between.
+    async fn index_copy(
+        &self,
+        source: &str,
+        etag: &str,
+        copy: &ObjectInfo,
+        blob: Option<String>,
+        dest: Condition,
+    ) -> ObjectResult<Result<Option<String>, CopyRefused>> {
+        let (source, etag, copy) = (source.to_owned(), etag.to_owned(), copy.clone());
+        self.db
+            .with(move |c| {
+                let tx = c.transaction()?;
+                let still: Option<String> = tx
+                    .query_row("SELECT etag FROM objects WHERE key = ?1", [&source], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if still.as_deref() != Some(etag.as_str()) {
+                    return Ok(Err(CopyRefused::SourceChanged));
+                }
+                if !dest.holds(&tx, &copy.key)? {
+                    return Ok(Err(CopyRefused::DestinationTaken));
+                }
+                let replaced = upsert(&tx, &copy, blob)?;
+                tx.commit()?;
+                Ok(Ok(replaced))
+            })
+            .await
+            .map_err(db_error)
     }
 
     /// Streams `body` into a new blob; returns (blob id, size, etag), or nothing stored.
@@ -501,6 +655,37 @@ impl ObjectStore for LocalObjects {
         self.commit(info, blob).await
     }
 
+    async fn put_if(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max_bytes: u64,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        let (blob, size, etag) = self.write_blob(body, max_bytes).await?;
+        let info = ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag,
+            content_type: content_type.to_owned(),
+            modified: Utc::now(),
+        };
+        match self
+            .index_if(&info, blob.clone(), Some(Condition::from(dest)))
+            .await
+        {
+            Ok(Some(replaced)) => {
+                self.remove_blob(replaced).await;
+                Ok(Some(info))
+            }
+            other => {
+                self.remove_blob(blob).await;
+                other.map(|_| None)
+            }
+        }
+    }
+
     async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
         // A concurrent replace may remove the blob between the index read and the open; once
         // open, the file stays readable. So: read, open, and on a vanished blob read again.
@@ -565,17 +750,10 @@ impl ObjectStore for LocalObjects {
         let Some((source, blob)) = self.row(from).await? else {
             return Ok(None);
         };
-        // Blobs are never modified in place, so the copy can share the bytes (a hard link),
-        // falling back to a real copy where links are not supported.
         let new_blob = match blob {
-            Some(blob) => {
-                let id = uuid::Uuid::new_v4().simple().to_string();
-                let (src, dst) = (self.blob_path(&blob), self.blob_path(&id));
-                if tokio::fs::hard_link(&src, &dst).await.is_err() {
-                    tokio::fs::copy(&src, &dst).await.map_err(io_err)?;
-                }
-                Some(id)
-            }
+            Some(blob) => Some(self.clone_blob(&blob).await?.ok_or_else(|| {
+                ObjectError::other(anyhow::anyhow!("object {from} changed while being copied"))
+            })?),
             None => None,
         };
         let info = ObjectInfo {
@@ -584,6 +762,65 @@ impl ObjectStore for LocalObjects {
             ..source
         };
         self.commit(info, new_blob).await.map(Some)
+    }
+
+    async fn copy_if(
+        &self,
+        from: &str,
+        etag: &str,
+        to: &str,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Result<ObjectInfo, CopyRefused>> {
+        let Some((source, blob)) = self.row(from).await? else {
+            return Ok(Err(CopyRefused::SourceChanged));
+        };
+        if source.etag != etag {
+            return Ok(Err(CopyRefused::SourceChanged));
+        }
+        let new_blob = match blob {
+            Some(blob) => match self.clone_blob(&blob).await? {
+                Some(id) => Some(id),
+                None => return Ok(Err(CopyRefused::SourceChanged)),
+            },
+            None => None,
+        };
+        let info = ObjectInfo {
+            key: to.to_owned(),
+            modified: Utc::now(),
+            ..source
+        };
+        let indexed = self
+            .index_copy(from, etag, &info, new_blob.clone(), Condition::from(dest))
+            .await;
+        match indexed {
+            Ok(Ok(replaced)) => {
+                self.remove_blob(replaced).await;
+                Ok(Ok(info))
+            }
+            other => {
+                self.remove_blob(new_blob).await;
+                other.map(|r| r.map(|_| info))
+            }
+        }
+    }
+
+    async fn delete_if_match(&self, key: &str, etag: &str) -> ObjectResult<bool> {
+        let (key, etag) = (key.to_owned(), etag.to_owned());
+        let deleted: Option<Option<String>> = self
+            .db
+            .with(move |c| {
+                c.query_row(
+                    "DELETE FROM objects WHERE key = ?1 AND etag = ?2 RETURNING blob",
+                    [key, etag],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await
+            .map_err(db_error)?;
+        let removed = deleted.is_some();
+        self.remove_blob(deleted.flatten()).await;
+        Ok(removed)
     }
 
     async fn presign(
@@ -720,70 +957,20 @@ impl ObjectStore for LocalObjects {
         upload_id: &str,
         parts: &[PartInfo],
     ) -> ObjectResult<ObjectInfo> {
-        let lock = self.upload_lock(upload_id);
-        let _alone = lock.write().await;
-        let received = self
-            .list_parts(key, upload_id)
+        self.complete(key, upload_id, parts, None)
             .await?
-            .ok_or_else(|| ObjectError::Invalid("The upload does not exist any more.".into()))?;
-        let mut md5 = Md5::new();
-        for part in parts {
-            if !received.contains(part) {
-                return Err(ObjectError::Invalid(format!(
-                    "Part {} was not received as listed.",
-                    part.part_number
-                )));
-            }
-            // S3's multipart ETag: the MD5 of the parts' MD5s, and the number of parts.
-            md5.update(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
-        }
-        let size: u64 = parts.iter().map(|p| p.size).sum();
-        let path = self.upload_path(upload_id).expect("checked by list_parts");
-        let blob = uuid::Uuid::new_v4().simple().to_string();
-        let file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
+            .ok_or_else(|| ObjectError::other(anyhow::anyhow!("an unconditional write refused")))
+    }
+
+    async fn complete_upload_if(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        self.complete(key, upload_id, parts, Some(Condition::from(dest)))
             .await
-            .map_err(io_err)?;
-        // Parts re-sent or sent beyond the end never reach the object.
-        file.set_len(size).await.map_err(io_err)?;
-        file.sync_all().await.map_err(io_err)?;
-        let content_type = {
-            let id = upload_id.to_owned();
-            self.db
-                .with(move |c| {
-                    c.query_row(
-                        "SELECT content_type FROM uploads WHERE id = ?1",
-                        [id],
-                        |r| r.get::<_, String>(0),
-                    )
-                })
-                .await
-                .map_err(db_error)?
-        };
-        let blob = if size == 0 {
-            let _ = tokio::fs::remove_file(&path).await;
-            None
-        } else {
-            tokio::fs::rename(&path, self.blob_path(&blob))
-                .await
-                .map_err(io_err)?;
-            Some(blob)
-        };
-        let info = ObjectInfo {
-            key: key.to_owned(),
-            size,
-            etag: format!("\"{}-{}\"", hex::encode(md5.finalize()), parts.len()),
-            content_type,
-            modified: Utc::now(),
-        };
-        let info = self.commit(info, blob).await?;
-        // The object exists now: a failure to drop the bookkeeping must not undo that (the
-        // sweeper removes the records later).
-        if let Err(e) = self.forget_upload(upload_id).await {
-            tracing::warn!(error = %e, "completed upload not forgotten");
-        }
-        Ok(info)
     }
 
     async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()> {
@@ -804,6 +991,65 @@ impl ObjectStore for LocalObjects {
             .map(|_| ())
             .map_err(|e| ObjectError::Unavailable(e.into()))
     }
+}
+
+/// An [`IfDest`] the index can check inside its own transaction.
+enum Condition {
+    Absent,
+    Matches(String),
+}
+
+impl From<IfDest<'_>> for Condition {
+    fn from(dest: IfDest<'_>) -> Self {
+        match dest {
+            IfDest::Absent => Self::Absent,
+            IfDest::Matches(etag) => Self::Matches(etag.to_owned()),
+        }
+    }
+}
+
+impl Condition {
+    fn holds(&self, tx: &rusqlite::Transaction<'_>, key: &str) -> rusqlite::Result<bool> {
+        let etag: Option<String> = tx
+            .query_row("SELECT etag FROM objects WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(match self {
+            Self::Absent => etag.is_none(),
+            Self::Matches(wanted) => etag.as_deref() == Some(wanted.as_str()),
+        })
+    }
+}
+
+/// Writes the index row of `info`, returning the blob of the row it replaced, if any.
+fn upsert(
+    tx: &rusqlite::Transaction<'_>,
+    info: &ObjectInfo,
+    blob: Option<String>,
+) -> rusqlite::Result<Option<String>> {
+    let old: Option<Option<String>> = tx
+        .query_row(
+            "SELECT blob FROM objects WHERE key = ?1",
+            [&info.key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT INTO objects (key, blob, size, etag, content_type, modified) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET \
+         blob = excluded.blob, size = excluded.size, etag = excluded.etag, \
+         content_type = excluded.content_type, modified = excluded.modified",
+        params![
+            info.key,
+            blob,
+            info.size as i64,
+            info.etag,
+            info.content_type,
+            info.modified.timestamp_millis()
+        ],
+    )?;
+    Ok(old.flatten())
 }
 
 /// When the inode last changed (ctime) on Unix, the modification time elsewhere.

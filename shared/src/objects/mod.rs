@@ -3,6 +3,11 @@
 //!
 //! Keys are S3-style strings (`users/<id>/docs/a.txt`, folder markers end in `/`). They are built
 //! only by the service layer from an authenticated user id and a parsed `UserPath`.
+//!
+//! Writes that must not race (a new name, a replaced version, a removal that gives bytes back)
+//! are conditional, checked by the store in the same step as the write ([`IfDest`],
+//! [`ObjectStore::copy_if`], [`ObjectStore::delete_if_match`]), never checked first and then
+//! done.
 
 #[cfg(feature = "embedded")]
 pub mod local;
@@ -148,6 +153,25 @@ pub struct Download {
     pub body: ByteStream,
 }
 
+/// What a conditional write requires of the object already at its key (S3's `If-None-Match: *`
+/// and `If-Match`), checked by the store in the same step as the write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfDest<'a> {
+    /// No object may be there.
+    Absent,
+    /// The object there must have this ETag.
+    Matches(&'a str),
+}
+
+/// Why a conditional copy wrote nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyRefused {
+    /// The source is gone, or no longer has the ETag asked for.
+    SourceChanged,
+    /// The destination does not meet its [`IfDest`].
+    DestinationTaken,
+}
+
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
     async fn head(&self, key: &str) -> ObjectResult<Option<ObjectInfo>>;
@@ -174,6 +198,17 @@ pub trait ObjectStore: Send + Sync {
         max_bytes: u64,
     ) -> ObjectResult<ObjectInfo>;
 
+    /// [`ObjectStore::put`] if `key` meets `dest`, as one step; `None` (and nothing stored)
+    /// when it does not.
+    async fn put_if(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max_bytes: u64,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>>;
+
     /// The object's bytes, or the bytes of `range` of them; `None` if there is no such object.
     async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>>;
 
@@ -182,6 +217,21 @@ pub trait ObjectStore: Send + Sync {
 
     /// Copies one object; `None` if the source does not exist.
     async fn copy(&self, from: &str, to: &str) -> ObjectResult<Option<ObjectInfo>>;
+
+    /// Copies the version `etag` of `from` to `to`, if `to` meets `dest`, as one step: of
+    /// concurrent copies to one key with [`IfDest::Absent`], at most one succeeds.
+    async fn copy_if(
+        &self,
+        from: &str,
+        etag: &str,
+        to: &str,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Result<ObjectInfo, CopyRefused>>;
+
+    /// Deletes `key` if it holds the version `etag`. True when this call removed it; false when
+    /// it was not there as `etag`, or another call is removing it. Of concurrent calls, at most
+    /// one sees true, so what the object held is given back once.
+    async fn delete_if_match(&self, key: &str, etag: &str) -> ObjectResult<bool>;
 
     /// A URL for `what`, valid for `ttl`; `None` when the store has no URLs of its own (the local
     /// store: the service then signs URLs to itself, which end in [`ObjectStore::put_part`] and
@@ -217,6 +267,17 @@ pub trait ObjectStore: Send + Sync {
         upload_id: &str,
         parts: &[PartInfo],
     ) -> ObjectResult<ObjectInfo>;
+
+    /// [`ObjectStore::complete_upload`] if `key` meets `dest`, as one step; `None` when it
+    /// does not (the upload is then left to be aborted or to expire: S3 refuses a conditional
+    /// completion for good once the key changed during the upload).
+    async fn complete_upload_if(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>>;
 
     /// Drops an upload and its parts; an unknown upload is not an error.
     async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()>;

@@ -15,11 +15,24 @@ use chrono::{TimeZone, Utc};
 use futures::StreamExt;
 
 use super::{
-    ByteRange, ByteSource, ByteStream, Download, ListPage, Listed, ObjectInfo, ObjectStore,
-    PartInfo, Presign,
+    ByteRange, ByteSource, ByteStream, CopyRefused, Download, IfDest, ListPage, Listed, ObjectInfo,
+    ObjectStore, PartInfo, Presign,
 };
 use super::{ObjectError, ObjectResult};
 use crate::aws::errors;
+use crate::layout;
+
+/// True when S3 refused a write for its condition: 412, or 409 when a concurrent conditional
+/// write to the same key was under way.
+fn refused_for_condition<E, R>(err: &SdkError<E, R>) -> bool
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata,
+{
+    errors::is(err, "PreconditionFailed") || errors::is(err, "ConditionalRequestConflict")
+}
+
+/// How long a claim may be held before it counts as left behind by a process that died.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::seconds(60);
 
 /// An SDK error as the object port reports it (the classification is the AWS adapters' one).
 fn classify<E, R>(err: SdkError<E, R>) -> ObjectError
@@ -65,6 +78,15 @@ async fn fill(body: &mut ByteSource<'_>, buf: &mut BytesMut) -> ObjectResult<boo
     Ok(true)
 }
 
+/// The `If-None-Match` and `If-Match` headers of a write conditional on `dest`.
+fn condition_headers(dest: Option<IfDest<'_>>) -> (Option<String>, Option<String>) {
+    match dest {
+        None => (None, None),
+        Some(IfDest::Absent) => (Some("*".to_owned()), None),
+        Some(IfDest::Matches(etag)) => (None, Some(etag.to_owned())),
+    }
+}
+
 impl S3Objects {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         Self {
@@ -79,30 +101,82 @@ impl S3Objects {
         Ok(())
     }
 
+    /// One PutObject, conditional on `dest`; `None` when S3 refused it for that condition.
     async fn put_single(
         &self,
         key: &str,
         bytes: Bytes,
         content_type: &str,
-    ) -> ObjectResult<ObjectInfo> {
+        dest: Option<IfDest<'_>>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
         let size = bytes.len() as u64;
-        let out = self
+        let (if_none_match, if_match) = condition_headers(dest);
+        let out = match self
             .client
             .put_object()
             .bucket(&self.bucket)
             .key(key)
             .content_type(content_type)
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match)
             .body(S3Body::from(bytes))
             .send()
             .await
-            .map_err(classify)?;
-        Ok(ObjectInfo {
+        {
+            Ok(out) => out,
+            Err(e) if refused_for_condition(&e) => return Ok(None),
+            Err(e) => return Err(classify(e)),
+        };
+        Ok(Some(ObjectInfo {
             key: key.to_owned(),
             size,
             etag: out.e_tag.unwrap_or_default(),
             content_type: content_type.to_owned(),
             modified: Utc::now(),
-        })
+        }))
+    }
+
+    /// Streams `body` to `key` (one PUT, or a multipart upload when it is larger than a part),
+    /// conditional on `dest`; `None` when S3 refused it for that condition.
+    async fn put_with(
+        &self,
+        key: &str,
+        mut body: ByteSource<'_>,
+        content_type: &str,
+        max_bytes: u64,
+        dest: Option<IfDest<'_>>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        let mut buf = BytesMut::with_capacity(PART_BYTES);
+        let more = fill(&mut body, &mut buf).await?;
+        if !more {
+            if buf.len() as u64 > max_bytes {
+                return Err(ObjectError::TooLarge { limit: max_bytes });
+            }
+            return self.put_single(key, buf.freeze(), content_type, dest).await;
+        }
+        let upload_id = self.begin_multipart(key, content_type).await?;
+        let result = async {
+            let (parts, size) = self
+                .put_parts(key, &upload_id, buf, body, max_bytes)
+                .await?;
+            let etag = match self.complete(key, &upload_id, parts, dest).await {
+                Ok(etag) => etag,
+                Err(e) if refused_for_condition(&e) => return Ok(None),
+                Err(e) => return Err(classify(e)),
+            };
+            Ok(Some(ObjectInfo {
+                key: key.to_owned(),
+                size,
+                etag,
+                content_type: content_type.to_owned(),
+                modified: Utc::now(),
+            }))
+        }
+        .await;
+        if !matches!(result, Ok(Some(_))) {
+            self.abort(key, &upload_id).await;
+        }
+        result
     }
 
     /// Uploads the stream part by part; the caller aborts the upload if this fails.
@@ -185,7 +259,15 @@ impl S3Objects {
         }
     }
 
-    async fn copy_parts(&self, from: &str, to: &str, source: &ObjectInfo) -> ObjectResult<()> {
+    /// Copies an object too large for CopyObject part by part, as [`ObjectStore::copy_if`]
+    /// does (`dest`: no condition when `None`); returns the new object's ETag.
+    async fn copy_parts(
+        &self,
+        from: &str,
+        to: &str,
+        source: &ObjectInfo,
+        dest: Option<IfDest<'_>>,
+    ) -> ObjectResult<Result<String, CopyRefused>> {
         let upload_id = self.begin_multipart(to, &source.content_type).await?;
         let result = async {
             let mut parts = Vec::new();
@@ -193,7 +275,7 @@ impl S3Objects {
             while start < source.size {
                 let end = (start + COPY_PART_BYTES).min(source.size) - 1;
                 let number = parts.len() as i32 + 1;
-                let out = self
+                let out = match self
                     .client
                     .upload_part_copy()
                     .bucket(&self.bucket)
@@ -205,7 +287,13 @@ impl S3Objects {
                     .copy_source_range(format!("bytes={start}-{end}"))
                     .send()
                     .await
-                    .map_err(classify)?;
+                {
+                    Ok(out) => out,
+                    Err(e) if refused_for_condition(&e) || errors::is(&e, "NoSuchKey") => {
+                        return Ok(Err(CopyRefused::SourceChanged))
+                    }
+                    Err(e) => return Err(classify(e)),
+                };
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -214,13 +302,129 @@ impl S3Objects {
                 );
                 start = end + 1;
             }
-            self.complete(to, &upload_id, parts).await.map_err(classify)
+            match self.complete(to, &upload_id, parts, dest).await {
+                Ok(etag) => Ok(Ok(etag)),
+                Err(e) if refused_for_condition(&e) => Ok(Err(CopyRefused::DestinationTaken)),
+                Err(e) => Err(classify(e)),
+            }
         }
         .await;
-        if result.is_err() {
+        if !matches!(result, Ok(Ok(_))) {
             self.abort(to, &upload_id).await;
         }
-        result.map(|_| ())
+        result
+    }
+
+    /// One CopyObject, conditional on the source's ETag and on `dest`.
+    async fn copy_single(
+        &self,
+        from: &str,
+        to: &str,
+        source: &ObjectInfo,
+        dest: Option<IfDest<'_>>,
+    ) -> ObjectResult<Result<String, CopyRefused>> {
+        let (if_none_match, if_match) = condition_headers(dest);
+        match self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(self.copy_source(from))
+            .copy_source_if_match(&source.etag)
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Ok(out
+                .copy_object_result
+                .and_then(|r| r.e_tag)
+                .unwrap_or_else(|| source.etag.clone()))),
+            // One 412 for either condition: the source tells which one failed.
+            Err(e) if refused_for_condition(&e) => {
+                let now = self.head(from).await?;
+                Ok(Err(match now {
+                    Some(now) if now.etag == source.etag => CopyRefused::DestinationTaken,
+                    _ => CopyRefused::SourceChanged,
+                }))
+            }
+            Err(e) if errors::is(&e, "NoSuchKey") => Ok(Err(CopyRefused::SourceChanged)),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Completes a direct upload, conditional on `dest`; `None` when S3 refused it for that
+    /// condition (the upload is then left as it was).
+    async fn complete_direct(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+        dest: Option<IfDest<'_>>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        let completed = parts
+            .iter()
+            .map(|p| {
+                CompletedPart::builder()
+                    .part_number(p.part_number as i32)
+                    .e_tag(&p.etag)
+                    .build()
+            })
+            .collect();
+        let etag = match self.complete(key, upload_id, completed, dest).await {
+            Ok(etag) => etag,
+            Err(e) if refused_for_condition(&e) => return Ok(None),
+            Err(e) if errors::is(&e, "NoSuchUpload") || errors::is(&e, "InvalidPart") => {
+                return Err(ObjectError::Invalid(
+                    "The upload or one of its parts is not there any more.".into(),
+                ))
+            }
+            Err(e) => return Err(classify(e)),
+        };
+        // The object exists now: if reading it back fails, answer from what is known rather
+        // than report a failure (the caller would undo its bookkeeping for a stored file).
+        match self.head(key).await {
+            Ok(Some(info)) => Ok(Some(info)),
+            other => {
+                tracing::warn!(key, result = ?other.map(|_| ()), "completed object not read back");
+                Ok(Some(ObjectInfo {
+                    key: key.to_owned(),
+                    size: parts.iter().map(|p| p.size).sum(),
+                    etag,
+                    content_type: crate::objects::content_type_of(key).to_owned(),
+                    modified: Utc::now(),
+                }))
+            }
+        }
+    }
+
+    /// Claims `key` for one caller (a conditional PUT of its [`layout::claim_key`]); false when
+    /// another caller holds it. A claim older than [`STALE_CLAIM`] is taken over.
+    async fn claim(&self, claim: &str) -> ObjectResult<bool> {
+        for _ in 0..2 {
+            match self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(claim)
+                .if_none_match("*")
+                .body(S3Body::from_static(b""))
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(true),
+                Err(e) if refused_for_condition(&e) => {}
+                Err(e) => return Err(classify(e)),
+            }
+            match self.head(claim).await? {
+                Some(held) if Utc::now() - held.modified > STALE_CLAIM => {
+                    self.delete(&[claim.to_owned()]).await?;
+                }
+                Some(_) => return Ok(false),
+                None => {}
+            }
+        }
+        Ok(false)
     }
 
     /// Completes a multipart upload; the SDK's error is left to the caller, for whom a missing
@@ -230,13 +434,17 @@ impl S3Objects {
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
+        dest: Option<IfDest<'_>>,
     ) -> Result<String, SdkError<CompleteMultipartUploadError, HttpResponse>> {
+        let (if_none_match, if_match) = condition_headers(dest);
         let out = self
             .client
             .complete_multipart_upload()
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
+            .set_if_none_match(if_none_match)
+            .set_if_match(if_match)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
                     .set_parts(Some(parts))
@@ -333,40 +541,25 @@ impl ObjectStore for S3Objects {
     async fn put(
         &self,
         key: &str,
-        mut body: ByteSource<'_>,
+        body: ByteSource<'_>,
         content_type: &str,
         max_bytes: u64,
     ) -> ObjectResult<ObjectInfo> {
-        let mut buf = BytesMut::with_capacity(PART_BYTES);
-        let more = fill(&mut body, &mut buf).await?;
-        if !more {
-            if buf.len() as u64 > max_bytes {
-                return Err(ObjectError::TooLarge { limit: max_bytes });
-            }
-            return self.put_single(key, buf.freeze(), content_type).await;
-        }
-        let upload_id = self.begin_multipart(key, content_type).await?;
-        let result = async {
-            let (parts, size) = self
-                .put_parts(key, &upload_id, buf, body, max_bytes)
-                .await?;
-            let etag = self
-                .complete(key, &upload_id, parts)
-                .await
-                .map_err(classify)?;
-            Ok(ObjectInfo {
-                key: key.to_owned(),
-                size,
-                etag,
-                content_type: content_type.to_owned(),
-                modified: Utc::now(),
-            })
-        }
-        .await;
-        if result.is_err() {
-            self.abort(key, &upload_id).await;
-        }
-        result
+        self.put_with(key, body, content_type, max_bytes, None)
+            .await?
+            .ok_or_else(|| ObjectError::other(anyhow!("an unconditional write refused")))
+    }
+
+    async fn put_if(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max_bytes: u64,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        self.put_with(key, body, content_type, max_bytes, Some(dest))
+            .await
     }
 
     async fn get(&self, key: &str, range: Option<ByteRange>) -> ObjectResult<Option<Download>> {
@@ -447,20 +640,70 @@ impl ObjectStore for S3Objects {
         let Some(source) = self.head(from).await? else {
             return Ok(None);
         };
-        if source.size > MAX_SINGLE_COPY {
-            self.copy_parts(from, to, &source).await?;
+        let copied = if source.size > MAX_SINGLE_COPY {
+            self.copy_parts(from, to, &source, None).await?
         } else {
-            self.client
-                .copy_object()
-                .bucket(&self.bucket)
-                .key(to)
-                .copy_source(self.copy_source(from))
-                .copy_source_if_match(&source.etag)
-                .send()
-                .await
-                .map_err(classify)?;
+            self.copy_single(from, to, &source, None).await?
+        };
+        if copied.is_err() {
+            return Err(ObjectError::other(anyhow!(
+                "object {from} changed while being copied"
+            )));
         }
         Ok(self.head(to).await?)
+    }
+
+    async fn copy_if(
+        &self,
+        from: &str,
+        etag: &str,
+        to: &str,
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Result<ObjectInfo, CopyRefused>> {
+        let source = match self.head(from).await? {
+            Some(source) if source.etag == etag => source,
+            _ => return Ok(Err(CopyRefused::SourceChanged)),
+        };
+        // Checked first as well: LocalStack writes a refused copy's bytes over the object there
+        // (its metadata stays), so a refusal it can see coming must never reach it. S3 itself
+        // checks `dest` atomically with the write below.
+        let there = self.head(to).await?;
+        let met = match dest {
+            IfDest::Absent => there.is_none(),
+            IfDest::Matches(etag) => there.is_some_and(|o| o.etag == etag),
+        };
+        if !met {
+            return Ok(Err(CopyRefused::DestinationTaken));
+        }
+        let copied = if source.size > MAX_SINGLE_COPY {
+            self.copy_parts(from, to, &source, Some(dest)).await?
+        } else {
+            self.copy_single(from, to, &source, Some(dest)).await?
+        };
+        Ok(copied.map(|etag| ObjectInfo {
+            key: to.to_owned(),
+            etag,
+            modified: Utc::now(),
+            ..source
+        }))
+    }
+
+    async fn delete_if_match(&self, key: &str, etag: &str) -> ObjectResult<bool> {
+        let claim = layout::claim_key(key);
+        if !self.claim(&claim).await? {
+            return Ok(false);
+        }
+        // While the claim is held no other caller of this method removes the object, so the
+        // object read here is the one deleted.
+        let result = match self.head(key).await {
+            Ok(Some(now)) if now.etag == etag => self.delete(&[key.to_owned()]).await.map(|_| true),
+            Ok(_) => Ok(false),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.delete(&[claim]).await {
+            tracing::warn!(error = %e, key, "claim not released; it expires");
+        }
+        result
     }
 
     async fn presign(
@@ -560,39 +803,20 @@ impl ObjectStore for S3Objects {
         upload_id: &str,
         parts: &[PartInfo],
     ) -> ObjectResult<ObjectInfo> {
-        let completed = parts
-            .iter()
-            .map(|p| {
-                CompletedPart::builder()
-                    .part_number(p.part_number as i32)
-                    .e_tag(&p.etag)
-                    .build()
-            })
-            .collect();
-        let etag = match self.complete(key, upload_id, completed).await {
-            Ok(etag) => etag,
-            Err(e) if errors::is(&e, "NoSuchUpload") || errors::is(&e, "InvalidPart") => {
-                return Err(ObjectError::Invalid(
-                    "The upload or one of its parts is not there any more.".into(),
-                ))
-            }
-            Err(e) => return Err(classify(e)),
-        };
-        // The object exists now: if reading it back fails, answer from what is known rather
-        // than report a failure (the caller would undo its bookkeeping for a stored file).
-        match self.head(key).await {
-            Ok(Some(info)) => Ok(info),
-            other => {
-                tracing::warn!(key, result = ?other.map(|_| ()), "completed object not read back");
-                Ok(ObjectInfo {
-                    key: key.to_owned(),
-                    size: parts.iter().map(|p| p.size).sum(),
-                    etag,
-                    content_type: crate::objects::content_type_of(key).to_owned(),
-                    modified: Utc::now(),
-                })
-            }
-        }
+        self.complete_direct(key, upload_id, parts, None)
+            .await?
+            .ok_or_else(|| ObjectError::other(anyhow!("an unconditional write refused")))
+    }
+
+    async fn complete_upload_if(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[PartInfo],
+        dest: IfDest<'_>,
+    ) -> ObjectResult<Option<ObjectInfo>> {
+        self.complete_direct(key, upload_id, parts, Some(dest))
+            .await
     }
 
     async fn abort_upload(&self, key: &str, upload_id: &str) -> ObjectResult<()> {

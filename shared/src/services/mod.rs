@@ -63,7 +63,8 @@ pub struct Backends {
 
 impl Core {
     pub fn new(config: Config, backends: Backends, jwt_secret: &[u8]) -> Self {
-        let passwords = PasswordHasher::new(config.password_cost);
+        let passwords =
+            PasswordHasher::with_queue(config.password_cost, config.limits.password_queue);
         Self {
             config,
             store: backends.store,

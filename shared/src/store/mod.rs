@@ -129,13 +129,14 @@ pub trait UserStore: Send + Sync {
     /// Looks a user up by normalized username, or by normalized email when it contains `@`.
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>>;
     /// Writes the editable fields of `after` (email, names, role, active, password, quota,
-    /// updated_at), only if the stored user still has `before`'s password, email, role and
+    /// file limit, updated_at), only if the stored user still has `before`'s password, email, role and
     /// active flag (optimistic locking: a stale write cannot undo a password change or a
     /// deactivation). Usage counters are not touched.
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError>;
     /// Adds `bytes` and `files` (either may be negative) to the user's usage counters in one
     /// atomic update. With `quota`, an addition of bytes that would take the total past it is
-    /// refused (false) and nothing changes; counters never go below zero.
+    /// refused (false) and nothing changes; counters never go below zero. The file limit is
+    /// not checked: see [`UserStore::add_usage_within`].
     async fn add_usage(
         &self,
         user_id: &str,
@@ -143,6 +144,19 @@ pub trait UserStore: Send + Sync {
         files: i64,
         quota: Option<u64>,
     ) -> StoreResult<bool>;
+    /// [`UserStore::add_usage`] held to both caps: an addition of files that would take the
+    /// count past `caps.file_limit` is refused too. Both adapters implement it in the same one
+    /// atomic update; the default (for wrappers such as test doubles) checks the quota only.
+    async fn add_usage_within(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        caps: Caps,
+    ) -> StoreResult<bool> {
+        self.add_usage(user_id, bytes, files, caps.quota_bytes)
+            .await
+    }
     /// Users in username order after `after`, at most `limit`, whose [`search_text`] contains
     /// `search` (already lowercased) when given.
     ///
@@ -266,8 +280,107 @@ pub trait JobStore: Send + Sync {
     async fn save_job(&self, job: &ZipJob) -> StoreResult<()>;
     /// The user's job, if it exists and has not expired.
     async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>>;
+    /// Takes one of the user's `slots` running-job slots (numbered `0..slots`) for `job_id`
+    /// until `until`, if one is free: never taken, released, or expired before `now`. Each
+    /// slot is claimed with one conditional write, so of concurrent claims at most `slots`
+    /// win. False (nothing written) when every slot is held.
+    async fn claim_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        slots: u64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Moves the expiry of the slot `job_id` holds to `until`; false if it holds none (it was
+    /// released, or taken over after it expired).
+    async fn renew_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Frees the slot `job_id` holds, if it still holds one (never another job's slot).
+    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool>;
+}
+
+/// One of a user's running-job slots, held by a job until it ends or `expires_at` passes (a
+/// job that dies without finishing cannot hold it for ever). The serde form is the stored one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JobSlot {
+    pub user_id: String,
+    pub slot: u32,
+    pub job_id: String,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A hold on part of a user's quota and file limit that ends by itself: the declared size of a
+/// direct upload until it completes or is aborted.
+///
+/// Nothing runs on AWS when S3's lifecycle rule aborts a forgotten upload, so the hold is a
+/// record with an expiry rather than a counter someone must remember to lower. While it lives
+/// its bytes and files are part of the user's `used_bytes`/`file_count` (and shown apart as
+/// `reserved_bytes`/`reserved_files`), so the one conditional addition that checks every other
+/// growth against the quota checks it too: of two starts at the quota's edge only one passes.
+/// Once expired it no longer counts: [`ChargeStore::sweep_charges`] gives it back, and the
+/// services sweep before a refusal and before showing usage (lazy cleanup, no background job).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Charge {
+    #[serde(rename = "charge_id")]
+    pub id: String,
+    pub user_id: String,
+    pub bytes: u64,
+    pub files: u64,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a user may hold; `None`: unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Caps {
+    pub quota_bytes: Option<u64>,
+    pub file_limit: Option<u64>,
+}
+
+impl Caps {
+    pub fn of(user: &User) -> Self {
+        Self {
+            quota_bytes: user.quota_bytes,
+            file_limit: user.file_limit,
+        }
+    }
+}
+
+#[async_trait]
+pub trait ChargeStore: Send + Sync {
+    /// Records the charge and adds its bytes and files to the user's counters, in one atomic
+    /// step, if the totals stay within `caps`; false (nothing changed) if not, or if the user
+    /// is gone.
+    async fn take_charge(&self, charge: &Charge, caps: Caps) -> StoreResult<bool>;
+    /// Ends the charge and counts `bytes` and `files` in its place (what its upload stored; less
+    /// than zero when it replaced a larger file), atomically, without a cap check: the charge
+    /// held the room. False, and nothing changed, if the charge is no longer there (ended or
+    /// swept).
+    async fn settle_charge(
+        &self,
+        user_id: &str,
+        charge_id: &str,
+        bytes: i64,
+        files: i64,
+    ) -> StoreResult<bool>;
+    /// Ends the charge and gives its bytes and files back; false if it was not there.
+    async fn drop_charge(&self, user_id: &str, charge_id: &str) -> StoreResult<bool>;
+    /// Gives back every charge of the user that expired before `now`; how many there were.
+    async fn sweep_charges(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Everything the services need from metadata storage.
-pub trait MetaStore: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore {}
-impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore> MetaStore for T {}
+pub trait MetaStore:
+    UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + ChargeStore
+{
+}
+impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + ChargeStore> MetaStore
+    for T
+{
+}

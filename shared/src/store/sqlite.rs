@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use rusqlite_migration::{HookResult, Migrations, M};
 
 use super::{
-    ApiKey, ApiKeyStore, Counter, JobStore, Session, SessionStore, StoreError, StoreResult,
+    ApiKey, ApiKeyStore, Caps, Counter, JobStore, Session, SessionStore, StoreError, StoreResult,
     ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
 use crate::domain::{Email, LoginKey, Role, User, UserId, Username};
@@ -71,6 +71,33 @@ CREATE TABLE IF NOT EXISTS login_failures (
 );
 ";
 
+/// Step 2: per-user file limits, and charges (see [`super::Charge`]) with the counters of what
+/// they hold.
+const SCHEMA_2: &str = "
+ALTER TABLE users ADD COLUMN file_limit INTEGER;
+ALTER TABLE users ADD COLUMN reserved_bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN reserved_files INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE charges (
+    id         TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    bytes      INTEGER NOT NULL,
+    files      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX charges_user ON charges(user_id, expires_at);
+";
+
+/// Step 3: running ZIP jobs' slots (see [`super::JobSlot`]), at most a few per user.
+const SCHEMA_3: &str = "
+CREATE TABLE job_slots (
+    user_id    TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    slot       INTEGER NOT NULL,
+    job_id     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (user_id, slot)
+);
+";
+
 /// The schema, one numbered step per change; `user_version` counts the steps a file has had.
 ///
 /// Files made before steps were counted are at `user_version` 0 with some version of step 1
@@ -78,7 +105,11 @@ CREATE TABLE IF NOT EXISTS login_failures (
 /// the one column added since step 1's tables were first written (`sessions.previous_hash`).
 /// Later changes are new steps at the end, never edits of earlier ones.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up_with_hook(SCHEMA_1, add_previous_hash)])
+    Migrations::new(vec![
+        M::up_with_hook(SCHEMA_1, add_previous_hash),
+        M::up(SCHEMA_2),
+        M::up(SCHEMA_3),
+    ])
 }
 
 /// Sessions tables older than refresh-token reuse detection lack `previous_hash`.
@@ -93,6 +124,9 @@ fn add_previous_hash(tx: &rusqlite::Transaction) -> HookResult {
     }
     Ok(())
 }
+
+mod charges;
+mod job_slots;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -125,7 +159,8 @@ fn from_ts(secs: i64) -> DateTime<Utc> {
 }
 
 const USER_COLUMNS: &str = "id, username, email, first_name, last_name, role, is_active, \
-    password_hash, quota_bytes, used_bytes, file_count, created_at, updated_at";
+    password_hash, quota_bytes, used_bytes, file_count, created_at, updated_at, file_limit, \
+    reserved_bytes, reserved_files";
 
 /// The one mapping of a `users` row (selected as [`USER_COLUMNS`]) to a [`User`]. Stored values
 /// are taken as they are, not re-validated: see [`Username`] on older data.
@@ -144,6 +179,9 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         file_count: row.get::<_, i64>(10)?.max(0) as u64,
         created_at: from_ts(row.get(11)?),
         updated_at: from_ts(row.get(12)?),
+        file_limit: row.get::<_, Option<i64>>(13)?.map(|q| q.max(0) as u64),
+        reserved_bytes: row.get::<_, i64>(14)?.max(0) as u64,
+        reserved_files: row.get::<_, i64>(15)?.max(0) as u64,
     })
 }
 
@@ -186,6 +224,36 @@ fn write_error(err: rusqlite::Error) -> WriteUserError {
     WriteUserError::Store(db_error(err))
 }
 
+/// Only growth is held to a cap: freeing space always succeeds.
+fn cap(limit: Option<u64>, growth: i64) -> Option<i64> {
+    limit
+        .filter(|_| growth > 0)
+        .map(|q| q.min(i64::MAX as u64) as i64)
+}
+
+/// The one conditional addition to a user's counters; how many rows it changed (0: refused).
+fn add_usage(
+    c: &Connection,
+    id: &str,
+    bytes: i64,
+    files: i64,
+    caps: Caps,
+) -> rusqlite::Result<usize> {
+    c.execute(
+        "UPDATE users SET used_bytes = MAX(0, used_bytes + ?2), \
+         file_count = MAX(0, file_count + ?3) \
+         WHERE id = ?1 AND (?4 IS NULL OR used_bytes + ?2 <= ?4) \
+         AND (?5 IS NULL OR file_count + ?3 <= ?5)",
+        params![
+            id,
+            bytes,
+            files,
+            cap(caps.quota_bytes, bytes),
+            cap(caps.file_limit, files)
+        ],
+    )
+}
+
 fn get_user(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
@@ -203,8 +271,8 @@ impl UserStore for SqliteStore {
             c.execute(
                 "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, \
                  last_name, role, is_active, password_hash, quota_bytes, used_bytes, file_count, \
-                 created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13)",
+                 created_at, updated_at, file_limit) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, 0, ?12, ?13, ?14)",
                 params![
                     u.id.as_str(),
                     u.username.as_str(),
@@ -219,6 +287,7 @@ impl UserStore for SqliteStore {
                     u.quota_bytes.map(|q| q as i64),
                     ts(u.created_at),
                     ts(u.updated_at),
+                    u.file_limit.map(|q| q as i64),
                 ],
             )
             .map(|_| Ok(()))
@@ -276,8 +345,8 @@ impl UserStore for SqliteStore {
                 c.execute(
                     "UPDATE users SET email = ?2, email_lc = ?3, first_name = ?4, last_name = ?5, \
                      role = ?6, is_active = ?7, password_hash = ?8, quota_bytes = ?9, \
-                     updated_at = ?10 WHERE id = ?1 AND password_hash = ?11 AND email = ?12 \
-                     AND role = ?13 AND is_active = ?14",
+                     updated_at = ?10, file_limit = ?15 WHERE id = ?1 AND password_hash = ?11 \
+                     AND email = ?12 AND role = ?13 AND is_active = ?14",
                     params![
                         u.id.as_str(),
                         u.email.as_str(),
@@ -293,6 +362,7 @@ impl UserStore for SqliteStore {
                         b.email.as_str(),
                         b.role.as_str(),
                         b.is_active,
+                        u.file_limit.map(|q| q as i64),
                     ],
                 )
             })
@@ -311,20 +381,23 @@ impl UserStore for SqliteStore {
         files: i64,
         quota: Option<u64>,
     ) -> StoreResult<bool> {
+        let caps = Caps {
+            quota_bytes: quota,
+            file_limit: None,
+        };
+        self.add_usage_within(user_id, bytes, files, caps).await
+    }
+
+    async fn add_usage_within(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        caps: Caps,
+    ) -> StoreResult<bool> {
         let id = user_id.to_owned();
-        // Only growth is held to the quota: freeing space always succeeds.
-        let limit = quota
-            .filter(|_| bytes > 0)
-            .map(|q| q.min(i64::MAX as u64) as i64);
         let changed = self
-            .with(move |c| {
-                c.execute(
-                    "UPDATE users SET used_bytes = MAX(0, used_bytes + ?2), \
-                     file_count = MAX(0, file_count + ?3) \
-                     WHERE id = ?1 AND (?4 IS NULL OR used_bytes + ?2 <= ?4)",
-                    params![id, bytes, files, limit],
-                )
-            })
+            .with(move |c| add_usage(c, &id, bytes, files, caps))
             .await
             .map_err(db_error)?;
         Ok(changed > 0)
@@ -670,6 +743,30 @@ impl JobStore for SqliteStore {
         body.map(|b| serde_json::from_str(&b).map_err(StoreError::other))
             .transpose()
     }
+
+    async fn claim_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        slots: u64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.claim_slot(user_id, job_id, slots, now, until).await
+    }
+
+    async fn renew_job_slot(
+        &self,
+        user_id: &str,
+        job_id: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.renew_slot(user_id, job_id, until).await
+    }
+
+    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+        self.release_slot(user_id, job_id).await
+    }
 }
 
 #[cfg(test)]
@@ -721,11 +818,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 1);
+        assert_eq!(version(&path), 3);
         assert!(has_previous_hash(&path));
         // Opening again runs nothing twice.
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 1);
+        assert_eq!(version(&path), 3);
     }
 
     #[tokio::test]
@@ -735,7 +832,7 @@ mod tests {
         let current = dir.path().join("current.db");
         old_database(&current, SCHEMA_1);
         let store = SqliteStore::open(&current).unwrap();
-        assert_eq!(version(&current), 1);
+        assert_eq!(version(&current), 3);
         still_has_the_user(&store).await;
 
         // Older still: sessions without `previous_hash`, which step 1 adds.
@@ -746,7 +843,7 @@ mod tests {
         assert!(!has_previous_hash(&older));
         let store = SqliteStore::open(&older).unwrap();
         assert!(has_previous_hash(&older));
-        assert_eq!(version(&older), 1);
+        assert_eq!(version(&older), 3);
         still_has_the_user(&store).await;
     }
 }

@@ -11,10 +11,11 @@ pub use input::{
 pub use sessions::{IssuedToken, LoginOutput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS};
 
 use super::{now, Core, Principal};
+use crate::config::Registration;
 use crate::domain::{Role, User, UserId};
 use crate::error::{AppError, AppResult};
 use crate::layout::{self, Home};
-use crate::store::WriteUserError;
+use crate::store::{Caps, WriteUserError};
 
 /// The longest first or last name, in characters.
 pub(super) const NAME_MAX: usize = 150;
@@ -44,18 +45,38 @@ impl Core {
         self.register(input.parse()?, role).await
     }
 
-    /// Creates an account of this role with the default quota.
+    /// Creates an account of this role with the default quota and file limit.
     pub async fn register(&self, account: NewAccount, role: Role) -> AppResult<User> {
-        self.create_account_with(account, role, self.config.default_quota_bytes)
+        self.create_account_with(account, role, self.default_caps())
             .await
     }
 
-    /// Creates an account with this role and quota (`None`: unlimited).
+    /// Self-service registration (`POST /api/auth/register`): 403 `registration_closed` when
+    /// only managers create accounts (`VERTEX_REGISTRATION=closed`), before the body is judged.
+    pub async fn register_self(&self, input: RegisterInput) -> AppResult<User> {
+        if self.config.limits.registration == Registration::Closed {
+            return Err(AppError::forbidden(
+                "registration_closed",
+                "Registration is closed: ask an administrator for an account.",
+            ));
+        }
+        self.register(input.parse()?, Role::User).await
+    }
+
+    /// What a new account may hold unless told otherwise.
+    pub(super) fn default_caps(&self) -> Caps {
+        Caps {
+            quota_bytes: self.config.default_quota_bytes,
+            file_limit: self.config.limits.default_file_limit,
+        }
+    }
+
+    /// Creates an account with this role, quota and file limit (`None`: unlimited).
     pub(super) async fn create_account_with(
         &self,
         account: NewAccount,
         role: Role,
-        quota_bytes: Option<u64>,
+        caps: Caps,
     ) -> AppResult<User> {
         let at = now();
         let user = User {
@@ -67,9 +88,12 @@ impl Core {
             role,
             is_active: true,
             password_hash: self.passwords.hash(account.password.expose()).await?,
-            quota_bytes,
+            quota_bytes: caps.quota_bytes,
+            file_limit: caps.file_limit,
             used_bytes: 0,
             file_count: 0,
+            reserved_bytes: 0,
+            reserved_files: 0,
             created_at: at,
             updated_at: at,
         };

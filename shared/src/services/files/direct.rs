@@ -7,17 +7,21 @@
 //! client holds is itself a signed ticket naming the user, path, size and part size, so no
 //! upload state is kept besides the store's own; it is valid for a day, after which the
 //! bucket's lifecycle rule (S3) or the sweeper (local) removes the unfinished parts.
+//!
+//! Starting an upload reserves its declared size and its parts (a [`crate::store::Charge`] that
+//! expires with the ticket): the parts occupy storage before `complete` stores the file, so they
+//! count against the quota and the file limit from the start. `complete` settles the charge
+//! into the file's usage, `abort` gives it back, and once expired it no longer counts.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::target::Replace;
-use super::usage::quota_exceeded;
+use super::target::{already_exists, Replace};
 use super::{file_item, parse_path, FileItem, ItemPath};
 use crate::domain::{rfc3339, UserId, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
-use crate::objects::{content_type_of, ByteSource, PartInfo, Presign};
+use crate::objects::{content_type_of, ByteSource, IfDest, PartInfo, Presign};
 use crate::security::TicketError;
 use crate::services::check::{Check, REQUIRED};
 use crate::services::schema::MediaType;
@@ -119,6 +123,9 @@ struct UploadTicket {
     /// Epoch seconds (the same as the ticket's expiry).
     #[serde(rename = "e")]
     expires: i64,
+    /// The charge holding the upload's room; none in tickets issued before uploads reserved.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
+    charge: Option<String>,
 }
 
 /// What a signed part URL of the local store says (short names, as [`UploadTicket`]).
@@ -191,6 +198,11 @@ fn part_size_for(size: u64) -> u64 {
     even.clamp(MIN_PART, MAX_PART)
 }
 
+/// The objects an upload holds at most, and reserves: its parts, or the one empty file.
+fn upload_files(size: u64, part_size: u64) -> u64 {
+    u64::from(part_count(size, part_size)).max(1)
+}
+
 fn part_count(size: u64, part_size: u64) -> u32 {
     size.div_ceil(part_size) as u32
 }
@@ -236,22 +248,31 @@ impl Core {
         } = upload;
         let home = Home::of_user(&me.user);
         self.check_target(&home, &path, overwrite).await?;
-        if self.room(&me.user).is_some_and(|room| size > room) {
-            return Err(quota_exceeded(&me.user));
-        }
         let content_type =
             content_type.unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
         let key = home.file(&path);
-        let store_id = self.objects.begin_upload(&key, &content_type).await?;
+        let part_size = part_size_for(size);
+        let expires = now().timestamp() + UPLOAD_TTL_SECS;
+        let files = upload_files(size, part_size);
+        let expires_at = chrono::DateTime::from_timestamp(expires, 0).unwrap_or_default();
+        let charge = self.reserve(&me.user, size, files, expires_at).await?;
+        let store_id = match self.objects.begin_upload(&key, &content_type).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.drop_reservation(&me.user.id, &charge).await;
+                return Err(e.into());
+            }
+        };
         let ticket = UploadTicket {
             owner: me.user.id.clone(),
             path: path.to_string(),
             size,
-            part_size: part_size_for(size),
+            part_size,
             content_type,
             overwrite,
             store_upload_id: store_id,
-            expires: now().timestamp() + UPLOAD_TTL_SECS,
+            expires,
+            charge: Some(charge),
         };
         let upload_expires = ticket.expires;
         let upload_id = self.tickets.issue(UPLOAD, upload_expires, &ticket)?;
@@ -278,39 +299,10 @@ impl Core {
         input: CompleteUploadInput,
     ) -> AppResult<FileItem> {
         let (ticket, key, received) = self.live_upload(me, upload_id).await?;
-        let Some(mut sent) = input.parts else {
+        let Some(sent) = input.parts else {
             return Err(AppError::field("parts", REQUIRED));
         };
-        sent.sort_by_key(|p| p.part_number);
-        let count = part_count(ticket.size, ticket.part_size);
-        let mut parts = Vec::with_capacity(sent.len());
-        for n in 1..=count {
-            let expected = part_len(ticket.size, ticket.part_size, n);
-            let part = received
-                .iter()
-                .find(|r| r.part_number == n)
-                .filter(|r| r.size == expected)
-                .ok_or_else(|| {
-                    AppError::bad_request(
-                        "incomplete_upload",
-                        format!("Part {n} ({expected} bytes) has not been received."),
-                    )
-                })?;
-            let listed = sent.get(n as usize - 1).filter(|p| p.part_number == n);
-            if listed.is_none_or(|p| p.etag.trim_matches('"') != part.etag.trim_matches('"')) {
-                return Err(AppError::bad_request(
-                    "invalid_parts",
-                    format!("List every part 1–{count} once, with the ETag its upload answered (part {n} does not match)."),
-                ));
-            }
-            parts.push(part.clone());
-        }
-        if sent.len() != parts.len() {
-            return Err(AppError::bad_request(
-                "invalid_parts",
-                format!("This upload has exactly {count} parts."),
-            ));
-        }
+        let parts = matched_parts(&ticket, &received, sent)?;
         let path = UserPath::parse(&ticket.path).map_err(|_| no_upload())?;
         let home = Home::of_user(&me.user);
         // A refusal here (the name was taken or the room used meanwhile) leaves the upload as it
@@ -318,33 +310,85 @@ impl Core {
         let replaced = self.check_target(&home, &path, ticket.overwrite).await?;
         let bytes = ticket.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
         let files = i64::from(replaced.is_none());
-        self.charge(&me.user, bytes, files).await?;
+        // Counted before the file appears, so a failure to count places nothing.
+        let settled = match &ticket.charge {
+            Some(charge) => self.settle(&me.user, charge, bytes, files).await?,
+            None => self.charge(&me.user, bytes, files).await.map(|()| false)?,
+        };
+        // Written only if the name is still as checked above: of completions racing for one
+        // name, exactly one wins.
+        let dest = match &replaced {
+            Some(old) => IfDest::Matches(&old.etag),
+            None => IfDest::Absent,
+        };
         let stored = if ticket.size == 0 {
             self.objects
                 .abort_upload(&key, &ticket.store_upload_id)
                 .await?;
             let empty: ByteSource = Box::pin(futures::stream::empty());
-            self.objects.put(&key, empty, &ticket.content_type, 0).await
-        } else {
+            let content_type = &ticket.content_type;
             self.objects
-                .complete_upload(&key, &ticket.store_upload_id, &parts)
+                .put_if(&key, empty, content_type, 0, dest)
+                .await
+        } else {
+            let id = &ticket.store_upload_id;
+            self.objects
+                .complete_upload_if(&key, id, &parts, dest)
                 .await
         };
         match stored {
-            Ok(info) => Ok(file_item(path.as_str(), &info)),
-            Err(e) => {
+            Ok(Some(info)) => Ok(file_item(path.as_str(), &info)),
+            outcome => {
+                // The parts are still there: they are held again, and the file given back.
+                if settled {
+                    self.hold_again(&me.user, &ticket).await;
+                }
                 self.refund(&me.user.id, bytes, files).await;
-                Err(e.into())
+                Err(match outcome {
+                    Err(e) => e.into(),
+                    _ => already_exists(format!("A file '{path}' was written meanwhile.")),
+                })
             }
+        }
+    }
+
+    /// Takes the reservation of an upload whose completion failed after settling it, without
+    /// a cap check (it held this room a moment ago). The request already fails with that
+    /// cause, so a failure here is logged: the parts are then not counted until they expire.
+    async fn hold_again(&self, user: &crate::domain::User, ticket: &UploadTicket) {
+        let Some(id) = ticket.charge.clone() else {
+            return;
+        };
+        let charge = crate::store::Charge {
+            id,
+            user_id: user.id.to_string(),
+            bytes: ticket.size,
+            files: upload_files(ticket.size, ticket.part_size),
+            expires_at: chrono::DateTime::from_timestamp(ticket.expires, 0).unwrap_or_default(),
+        };
+        let caps = crate::store::Caps::default();
+        if let Err(e) = self.store.take_charge(&charge, caps).await {
+            tracing::warn!(user_id = %user.id, charge = charge.id, error = %e, "reservation not taken again");
         }
     }
 
     pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
         let (ticket, key, _) = self.live_upload(me, upload_id).await?;
-        Ok(self
-            .objects
+        self.objects
             .abort_upload(&key, &ticket.store_upload_id)
-            .await?)
+            .await?;
+        if let Some(charge) = &ticket.charge {
+            self.store.drop_charge(&me.user.id, charge).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives back a reservation whose upload could not start; the request already fails with
+    /// that cause, so a failure here is logged (the charge then ends when it expires).
+    async fn drop_reservation(&self, user_id: &str, charge: &str) {
+        if let Err(e) = self.store.drop_charge(user_id, charge).await {
+            tracing::warn!(user_id, charge, error = %e, "reservation not given back");
+        }
     }
 
     /// Stores a part sent to a URL this service signed (local store).
@@ -471,6 +515,46 @@ impl Core {
     }
 }
 
+/// The parts to complete `ticket`'s upload with: every part received at its exact size, as
+/// the client lists them (each once, in order, with the ETag its PUT answered).
+fn matched_parts(
+    ticket: &UploadTicket,
+    received: &[PartInfo],
+    mut sent: Vec<CompletePart>,
+) -> AppResult<Vec<PartInfo>> {
+    sent.sort_by_key(|p| p.part_number);
+    let count = part_count(ticket.size, ticket.part_size);
+    let mut parts = Vec::with_capacity(sent.len());
+    for n in 1..=count {
+        let expected = part_len(ticket.size, ticket.part_size, n);
+        let part = received
+            .iter()
+            .find(|r| r.part_number == n)
+            .filter(|r| r.size == expected)
+            .ok_or_else(|| {
+                AppError::bad_request(
+                    "incomplete_upload",
+                    format!("Part {n} ({expected} bytes) has not been received."),
+                )
+            })?;
+        let listed = sent.get(n as usize - 1).filter(|p| p.part_number == n);
+        if listed.is_none_or(|p| p.etag.trim_matches('"') != part.etag.trim_matches('"')) {
+            return Err(AppError::bad_request(
+                "invalid_parts",
+                format!("List every part 1–{count} once, with the ETag its upload answered (part {n} does not match)."),
+            ));
+        }
+        parts.push(part.clone());
+    }
+    if sent.len() != parts.len() {
+        return Err(AppError::bad_request(
+            "invalid_parts",
+            format!("This upload has exactly {count} parts."),
+        ));
+    }
+    Ok(parts)
+}
+
 /// A signed URL that fails its check: 403, like S3's answer to a bad or expired signature.
 pub(crate) fn ticket_error(e: TicketError) -> AppError {
     match e {
@@ -512,12 +596,23 @@ mod tests {
             overwrite: true,
             store_upload_id: "x1".into(),
             expires: 3,
+            charge: None,
         };
         assert_eq!(
             serde_json::to_value(&upload).unwrap(),
             serde_json::json!({"u": "u1", "p": "a.txt", "s": 1, "ps": 2, "ct": "text/plain",
                 "o": true, "x": "x1", "e": 3})
         );
+        // Tickets from before reservations have no charge; new ones name theirs as `r`.
+        let back: UploadTicket = serde_json::from_value(serde_json::json!({"u": "u1",
+            "p": "a.txt", "s": 1, "ps": 2, "ct": "text/plain", "o": true, "x": "x1", "e": 3}))
+        .unwrap();
+        assert_eq!(back.charge, None);
+        let charged = UploadTicket {
+            charge: Some("c1".into()),
+            ..back
+        };
+        assert_eq!(serde_json::to_value(&charged).unwrap()["r"], "c1");
         let part = TransferTicket {
             store_upload_id: "x1".into(),
             part_number: 4,

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{is_segment, parse_path, HomePath, ItemName, ItemPath, SEGMENT_RULE};
+use super::{parse_path, HomePath, ItemName, ItemPath};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::services::check::{Check, REQUIRED};
@@ -74,11 +74,12 @@ fn given<'a>(check: &mut Check, field: &str, value: &'a Option<String>) -> Optio
 /// A required file or folder name: one path segment.
 fn name<'a>(check: &mut Check, field: &str, value: &'a Option<String>) -> Option<&'a str> {
     let name = check.required(field, value)?;
-    if is_segment(name) {
-        Some(name)
-    } else {
-        check.fail(field, SEGMENT_RULE);
-        None
+    match UserPath::check_name(name) {
+        Ok(()) => Some(name),
+        Err(e) => {
+            check.fail(field, e.to_string());
+            None
+        }
     }
 }
 

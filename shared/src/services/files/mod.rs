@@ -282,10 +282,16 @@ impl Core {
     pub async fn delete_path(&self, me: &Principal, path: UserPath) -> AppResult<String> {
         let home = Home::of_user(&me.user);
         let file = home.file(&path);
-        if let Some(info) = self.objects.head(&file).await? {
-            self.objects.delete(&[file]).await?;
-            self.release(&me.user.id, &[info]).await?;
-            return Ok(format!("File '{path}' deleted successfully"));
+        // A few tries: the file may be replaced between reading and deleting it.
+        for _ in 0..3 {
+            let Some(info) = self.objects.head(&file).await? else {
+                break;
+            };
+            // Of concurrent deletes only the one that removed the file gives its bytes back.
+            if self.objects.delete_if_match(&file, &info.etag).await? {
+                self.release(&me.user.id, &[info]).await?;
+                return Ok(format!("File '{path}' deleted successfully"));
+            }
         }
         if !self.folder_exists(&home, &path).await? {
             return Err(not_found());

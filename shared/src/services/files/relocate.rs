@@ -1,22 +1,27 @@
 //! Rename, move and copy, of files and of whole folders.
 //!
-//! S3 has no rename, so all three copy first and (rename, move) delete the source after: a
-//! failure midway removes the copies made and leaves the source as it was. A folder's objects
-//! are listed once up front (so objects added meanwhile are neither copied nor deleted), then
-//! copied with bounded concurrency.
+//! S3 has no rename, so all three copy first and (rename, move) delete the source after. Every
+//! copy is conditional: it writes only where nothing is (two operations cannot both take one
+//! name) and only the version of the source that was read (what is charged is what was
+//! copied). A move deletes its source only if no other request removed it first, so of
+//! concurrent moves of one file exactly one succeeds and the others remove their copies.
+//!
+//! A folder goes one listing page at a time (never held in memory whole), its copies with
+//! bounded concurrency. A failure midway undoes what was done: copies are removed, objects
+//! already moved are moved back.
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::input::home_refused;
-use super::target::Replace;
+use super::target::{already_exists, Replace};
 use super::usage::tally;
 use super::{not_found, MoveRequest, Relocation};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
-use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
+use crate::objects::{CopyRefused, IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
 use crate::services::{Core, Principal};
 
 /// Copies in flight at once: enough to hide S3's per-request latency, few enough for a small
@@ -35,10 +40,8 @@ enum Mode {
     Move,
 }
 
-/// The objects of one file or folder, with their keys at the destination.
-struct Plan {
-    moves: Vec<(ObjectInfo, String)>,
-}
+/// A source object as it was copied (its version) and the copy made of it.
+type Copied = (ObjectInfo, ObjectInfo);
 
 impl Core {
     pub async fn rename(&self, me: &Principal, rename: Relocation) -> AppResult<Moved> {
@@ -98,114 +101,299 @@ impl Core {
             return Err(home_refused());
         }
         let home = Home::of_user(&me.user);
-        let plan = self.plan(&home, source, target).await?;
-        if target.starts_with(source) && plan.is_folder(&home, source) {
+        if let Some(file) = self.objects.head(&home.file(source)).await? {
+            self.target_free(&home, target, Replace::Never).await?;
+            return self
+                .relocate_file(me, &file, &home.file(target), mode)
+                .await;
+        }
+        if !self.folder_exists(&home, source).await? {
+            return Err(not_found());
+        }
+        if target.starts_with(source) {
             return Err(AppError::bad_request(
                 "invalid_destination",
                 "A folder cannot be moved or copied into itself.",
             ));
         }
         self.target_free(&home, target, Replace::Never).await?;
-        let sources: Vec<ObjectInfo> = plan.moves.iter().map(|(o, _)| o.clone()).collect();
-        let (bytes, files) = tally(&sources);
+        let (from, to) = (home.folder(source), home.folder(target));
+        let result = self.relocate_pages(me, &from, &to, mode).await;
+        if result.is_err() {
+            self.undo(&me.user.id, &from, &to, mode).await;
+        }
+        result
+    }
+
+    async fn relocate_file(
+        &self,
+        me: &Principal,
+        file: &ObjectInfo,
+        to: &str,
+        mode: Mode,
+    ) -> AppResult<()> {
         if mode == Mode::Copy {
-            self.charge(&me.user, bytes as i64, files as i64).await?;
+            return self
+                .copy_page(me, std::slice::from_ref(file), &file.key, to)
+                .await;
         }
-        if let Err(e) = self.copy_all(&plan).await {
-            if mode == Mode::Copy {
-                self.refund(&me.user.id, bytes as i64, files as i64).await;
-            }
-            return Err(e);
-        }
-        if mode == Mode::Move {
-            let keys: Vec<String> = sources.into_iter().map(|o| o.key).collect();
-            self.objects.delete(&keys).await?;
+        let Some((source, copy)) = self.copy_object(file, to).await? else {
+            return Err(not_found());
+        };
+        if !self
+            .objects
+            .delete_if_match(&source.key, &source.etag)
+            .await?
+        {
+            // Another request moved or deleted the file first: this copy must not stay.
+            self.objects.delete(&[copy.key]).await?;
+            return Err(not_found());
         }
         Ok(())
     }
 
-    /// Every object of the file or folder at `source`, paired with its key under `target`.
-    async fn plan(&self, home: &Home, source: &UserPath, target: &UserPath) -> AppResult<Plan> {
-        if let Some(file) = self.objects.head(&home.file(source)).await? {
-            return Ok(Plan {
-                moves: vec![(file, home.file(target))],
-            });
-        }
-        let (from, to) = (home.folder(source), home.folder(target));
-        let mut moves = Vec::new();
+    /// Copies or moves every object below `from` to the same place below `to`, page by page.
+    async fn relocate_pages(
+        &self,
+        me: &Principal,
+        from: &str,
+        to: &str,
+        mode: Mode,
+    ) -> AppResult<()> {
         let mut cursor = None;
         loop {
             let page = self
                 .objects
-                .list(&from, false, cursor.as_deref(), MAX_LIST_PAGE)
+                .list(from, false, cursor.as_deref(), MAX_LIST_PAGE)
                 .await?;
-            for item in page.items {
-                if let Listed::Object(o) = item {
-                    let dest = format!("{to}{}", &o.key[from.len()..]);
-                    moves.push((o, dest));
-                }
+            let sources: Vec<ObjectInfo> = objects(page.items);
+            match mode {
+                Mode::Copy => self.copy_page(me, &sources, from, to).await?,
+                Mode::Move => self.move_page(&sources, from, to).await?,
             }
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => break,
+                None => return Ok(()),
             }
         }
-        if moves.is_empty() {
-            return Err(not_found());
-        }
-        Ok(Plan { moves })
     }
 
-    /// Copies every object of the plan; on failure, removes the copies already made.
-    async fn copy_all(&self, plan: &Plan) -> AppResult<()> {
-        let copied = std::sync::Mutex::new(Vec::new());
-        // Futures of a named async fn, not closures: their borrows stay provably `Send`.
-        let mut copies = Vec::with_capacity(plan.moves.len());
-        for (from, to) in &plan.moves {
-            copies.push(self.copy_one(&copied, from, to));
-        }
-        let result: AppResult<Vec<()>> = futures::stream::iter(copies)
-            .buffer_unordered(COPY_CONCURRENCY)
-            .try_collect()
-            .await;
-        if let Err(e) = result {
-            let copied = copied.into_inner().unwrap_or_else(|e| e.into_inner());
-            if let Err(cleanup) = self.objects.delete(&copied).await {
+    /// Copies `sources` (below `from`) below `to`, charging what was really copied. On failure
+    /// this page is undone on its own: its copies go and its charge is given back whole.
+    async fn copy_page(
+        &self,
+        me: &Principal,
+        sources: &[ObjectInfo],
+        from: &str,
+        to: &str,
+    ) -> AppResult<()> {
+        let (bytes, files) = tally(sources);
+        let planned = (bytes as i64, files as i64);
+        self.charge(&me.user, planned.0, planned.1).await?;
+        let (copies, failure) = self.copy_each(sources, from, to).await;
+        let copies: Vec<ObjectInfo> = copies.into_iter().map(|(_, copy)| copy).collect();
+        let settled = match failure {
+            Some(e) => Err(e),
+            None => {
+                // A source replaced meanwhile was copied as it is now: charge the difference.
+                let (bytes, files) = tally(&copies);
+                let extra = (bytes as i64 - planned.0, files as i64 - planned.1);
+                self.charge(&me.user, extra.0, extra.1).await
+            }
+        };
+        if let Err(e) = settled {
+            let keys: Vec<String> = copies.into_iter().map(|c| c.key).collect();
+            if let Err(cleanup) = self.objects.delete(&keys).await {
                 tracing::error!(error = %cleanup, "could not remove partial copies");
             }
+            self.refund(&me.user.id, planned.0, planned.1).await;
             return Err(e);
         }
         Ok(())
     }
+
+    /// Moves `sources` (below `from`) below `to`. A source another request removed first is
+    /// not this request's to move: its copy goes again.
+    async fn move_page(&self, sources: &[ObjectInfo], from: &str, to: &str) -> AppResult<()> {
+        let (copies, mut failure) = self.copy_each(sources, from, to).await;
+        let mut deletes = Vec::with_capacity(copies.len());
+        for copied in &copies {
+            deletes.push(self.remove_source(copied));
+        }
+        let outcomes: Vec<AppResult<Option<String>>> = futures::stream::iter(deletes)
+            .buffer_unordered(COPY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut stray = Vec::new();
+        for outcome in outcomes {
+            match outcome {
+                Ok(Some(copy)) => stray.push(copy),
+                Ok(None) => {}
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        self.objects.delete(&stray).await?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Deletes the source of a copy if it still is the version copied and nobody else removes
+    /// it; otherwise the copy's key, which must go.
+    async fn remove_source(&self, (source, copy): &Copied) -> AppResult<Option<String>> {
+        let removed = self
+            .objects
+            .delete_if_match(&source.key, &source.etag)
+            .await?;
+        Ok((!removed).then(|| copy.key.clone()))
+    }
+
+    /// Copies each of `sources` with bounded concurrency: the copies made, and the first
+    /// failure (the others still run to their end, so every copy made is known).
+    async fn copy_each(
+        &self,
+        sources: &[ObjectInfo],
+        from: &str,
+        to: &str,
+    ) -> (Vec<Copied>, Option<AppError>) {
+        // Futures of a named async fn, not closures: their borrows stay provably `Send`.
+        let mut copies = Vec::with_capacity(sources.len());
+        for source in sources {
+            copies.push(self.copy_in_folder(source, format!("{to}{}", &source.key[from.len()..])));
+        }
+        let results: Vec<AppResult<Copied>> = futures::stream::iter(copies)
+            .buffer_unordered(COPY_CONCURRENCY)
+            .collect()
+            .await;
+        let mut made = Vec::with_capacity(results.len());
+        let mut failure = None;
+        for result in results {
+            match result {
+                Ok(copied) => made.push(copied),
+                Err(e) => failure = failure.or(Some(e)),
+            }
+        }
+        (made, failure)
+    }
 }
 
 impl Core {
-    async fn copy_one(
-        &self,
-        copied: &std::sync::Mutex<Vec<String>>,
-        from: &ObjectInfo,
-        to: &str,
-    ) -> AppResult<()> {
-        match self.objects.copy(&from.key, to).await? {
-            Some(_) => {
-                copied
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(to.to_owned());
-                Ok(())
-            }
-            None => Err(AppError::conflict(
+    async fn copy_in_folder(&self, source: &ObjectInfo, to: String) -> AppResult<Copied> {
+        self.copy_object(source, &to).await?.ok_or_else(|| {
+            AppError::conflict(
                 "source_changed",
                 "A source file disappeared during the operation; nothing was changed.",
-            )),
+            )
+        })
+    }
+
+    /// Copies `source` to the free key `to`; if the source was replaced since it was read, the
+    /// version there now. `None` when the source is gone.
+    async fn copy_object(&self, source: &ObjectInfo, to: &str) -> AppResult<Option<Copied>> {
+        let mut source = source.clone();
+        for _ in 0..3 {
+            let copied = self
+                .objects
+                .copy_if(&source.key, &source.etag, to, IfDest::Absent)
+                .await?;
+            match copied {
+                Ok(copy) => return Ok(Some((source, copy))),
+                Err(CopyRefused::DestinationTaken) => {
+                    return Err(already_exists(format!(
+                        "'{}' was created by another request meanwhile.",
+                        relative(to)
+                    )))
+                }
+                Err(CopyRefused::SourceChanged) => match self.objects.head(&source.key).await? {
+                    Some(now) => source = now,
+                    None => return Ok(None),
+                },
+            }
+        }
+        Err(AppError::conflict(
+            "source_changed",
+            "A source file kept changing during the operation.",
+        ))
+    }
+
+    /// Puts back what a failed relocation did below `to`: copies are removed (with the usage
+    /// they were charged), objects already moved go back to `from`. Best effort: it runs
+    /// after a failure, whose cause the request answers.
+    async fn undo(&self, owner: &str, from: &str, to: &str, mode: Mode) {
+        let result = match mode {
+            Mode::Copy => self.remove_copies(owner, to).await,
+            Mode::Move => self.move_back(from, to).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not undo a failed move or copy");
+        }
+    }
+
+    /// Deletes every object below `to`, giving back only what this call removed: another
+    /// request undoing the same target at once cannot have the bytes given back twice.
+    async fn remove_copies(&self, owner: &str, to: &str) -> AppResult<()> {
+        let mut cursor = None;
+        loop {
+            let page = self
+                .objects
+                .list(to, false, cursor.as_deref(), MAX_LIST_PAGE)
+                .await?;
+            let mut removed = Vec::new();
+            for copy in objects(page.items) {
+                if self.objects.delete_if_match(&copy.key, &copy.etag).await? {
+                    removed.push(copy);
+                }
+            }
+            self.release(owner, &removed).await?;
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    async fn move_back(&self, from: &str, to: &str) -> AppResult<()> {
+        let mut cursor = None;
+        loop {
+            let page = self
+                .objects
+                .list(to, false, cursor.as_deref(), MAX_LIST_PAGE)
+                .await?;
+            for copy in objects(page.items) {
+                let back = format!("{from}{}", &copy.key[to.len()..]);
+                // Where the source is still there (not yet deleted), only the copy goes.
+                match self
+                    .objects
+                    .copy_if(&copy.key, &copy.etag, &back, IfDest::Absent)
+                    .await?
+                {
+                    Ok(_) | Err(CopyRefused::DestinationTaken) => {
+                        self.objects.delete_if_match(&copy.key, &copy.etag).await?;
+                    }
+                    Err(CopyRefused::SourceChanged) => {}
+                }
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
         }
     }
 }
 
-impl Plan {
-    fn is_folder(&self, home: &Home, source: &UserPath) -> bool {
-        self.moves
-            .first()
-            .is_some_and(|(o, _)| o.key != home.file(source))
-    }
+/// The objects of a listing page (an undelimited listing has no prefixes).
+fn objects(items: Vec<Listed>) -> Vec<ObjectInfo> {
+    items
+        .into_iter()
+        .filter_map(|item| match item {
+            Listed::Object(o) => Some(o),
+            Listed::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// A home's key as the user names it (`users/<id>/a/b` → `a/b`).
+fn relative(key: &str) -> &str {
+    key.splitn(3, '/')
+        .nth(2)
+        .unwrap_or(key)
+        .trim_end_matches('/')
 }

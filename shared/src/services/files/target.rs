@@ -17,7 +17,7 @@ pub(crate) enum Replace {
     IfAsked { overwrite: bool },
 }
 
-fn already_exists(message: String) -> AppError {
+pub(crate) fn already_exists(message: String) -> AppError {
     AppError::conflict("already_exists", message)
 }
 

@@ -8,13 +8,13 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::target::Replace;
+use super::target::{already_exists, Replace};
 use super::usage::quota_exceeded;
 use super::{is_segment, parse_path, SEGMENT_RULE};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::layout::{self, Home};
-use crate::objects::{content_type_of, ByteSource, ObjectError, ObjectInfo};
+use crate::objects::{content_type_of, ByteSource, CopyRefused, IfDest, ObjectError, ObjectInfo};
 use crate::services::{Core, Principal};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,36 +139,50 @@ impl UploadBatch<'_> {
 
     async fn commit(&self) -> AppResult<Uploaded> {
         // Names may have been taken while the bytes were arriving: check again, and count what
-        // the overwritten files held.
+        // the overwritten files held. Each copy below then writes only if its target still is
+        // what was checked here, so of uploads racing for one name exactly one wins.
         // What each file adds to the usage (bytes, files): with overwrite, the difference.
+        let mut replaced = Vec::with_capacity(self.staged.len());
         let mut deltas = Vec::with_capacity(self.staged.len());
         for s in &self.staged {
-            let replaced = self.check_free(&s.target).await?;
+            let old = self.check_free(&s.target).await?;
             deltas.push((
-                s.info.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64),
-                i64::from(replaced.is_none()),
+                s.info.size as i64 - old.as_ref().map_or(0, |r| r.size as i64),
+                i64::from(old.is_none()),
             ));
+            replaced.push(old.map(|o| o.etag));
         }
         let sum = |d: &[(i64, i64)]| d.iter().fold((0, 0), |(b, f), (db, df)| (b + db, f + df));
         let (bytes, files) = sum(&deltas);
         self.core.charge(&self.me.user, bytes, files).await?;
-        for (done, s) in self.staged.iter().enumerate() {
+        for (done, (s, old)) in self.staged.iter().zip(&replaced).enumerate() {
+            let dest = match old {
+                Some(etag) => IfDest::Matches(etag),
+                None => IfDest::Absent,
+            };
+            let target = self.home.file(&s.target);
             let copied = self
                 .core
                 .objects
-                .copy(&s.key, &self.home.file(&s.target))
+                .copy_if(&s.key, &s.info.etag, &target, dest)
                 .await;
-            if !matches!(copied, Ok(Some(_))) {
-                // Give back exactly what the files not placed were counted for.
-                let (rest_bytes, rest_files) = sum(&deltas[done..]);
-                self.core
-                    .refund(&self.me.user.id, rest_bytes, rest_files)
-                    .await;
-                return Err(match copied {
-                    Err(e) => e.into(),
-                    _ => AppError::internal(anyhow::anyhow!("a staged upload vanished")),
-                });
-            }
+            let failure = match copied {
+                Ok(Ok(_)) => continue,
+                Ok(Err(CopyRefused::DestinationTaken)) => already_exists(format!(
+                    "'{}' was written by another request meanwhile.",
+                    s.target
+                )),
+                Ok(Err(CopyRefused::SourceChanged)) => {
+                    AppError::internal(anyhow::anyhow!("a staged upload vanished"))
+                }
+                Err(e) => e.into(),
+            };
+            // Give back exactly what the files not placed were counted for.
+            let (rest_bytes, rest_files) = sum(&deltas[done..]);
+            self.core
+                .refund(&self.me.user.id, rest_bytes, rest_files)
+                .await;
+            return Err(failure);
         }
         let files: Vec<UploadedFile> = self
             .staged

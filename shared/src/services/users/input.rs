@@ -26,6 +26,11 @@ pub struct NewUserInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>)]
     pub quota_bytes: Option<Option<u64>>,
+    /// Objects (files, parts of unfinished direct uploads) the user may hold; `null` for
+    /// unlimited. Absent: the service's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub file_limit: Option<Option<u64>>,
     #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
     #[schema(value_type = Option<PersonName>)]
@@ -44,6 +49,10 @@ pub struct UserUpdate {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u64>)]
     pub quota_bytes: Option<Option<u64>>,
+    /// Objects the user may hold; `null` for unlimited.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
+    pub file_limit: Option<Option<u64>>,
     #[schema(value_type = Option<PersonName>)]
     pub first_name: Option<String>,
     #[schema(value_type = Option<PersonName>)]
@@ -95,6 +104,8 @@ pub(super) struct UserChanges {
     pub is_active: Option<bool>,
     /// `Some(None)`: unlimited.
     pub quota_bytes: Option<Option<u64>>,
+    /// `Some(None)`: unlimited.
+    pub file_limit: Option<Option<u64>>,
     pub profile: ProfileChanges,
 }
 
@@ -112,6 +123,7 @@ impl UserUpdate {
             role,
             is_active: self.is_active,
             quota_bytes: self.quota_bytes,
+            file_limit: self.file_limit,
             profile,
         }))
     }

@@ -19,7 +19,7 @@ use super::accounts::taken;
 use super::{now, Core, Principal};
 use crate::domain::{NewPassword, Role, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
-use crate::store::UserKey;
+use crate::store::{Caps, UserKey};
 
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
@@ -161,16 +161,28 @@ impl Core {
     pub async fn admin_create_user(&self, me: &Principal, input: NewUserInput) -> AppResult<User> {
         let role = input.role()?;
         require(me.user.role, Act::Create(role))?;
-        let quota = input.quota_bytes.unwrap_or(self.config.default_quota_bytes);
+        let defaults = self.default_caps();
+        let caps = Caps {
+            quota_bytes: input.quota_bytes.unwrap_or(defaults.quota_bytes),
+            file_limit: input.file_limit.unwrap_or(defaults.file_limit),
+        };
         let user = self
-            .create_account_with(input.account()?, role, quota)
+            .create_account_with(input.account()?, role, caps)
             .await?;
         tracing::info!(by = %me.user.id, user_id = %user.id, "user created by an administrator");
         Ok(user)
     }
 
-    pub async fn admin_get_user(&self, me: &Principal, id: &str) -> AppResult<User> {
-        self.administered(me, id).await
+    pub async fn admin_get_user(&self, me: &Principal, id: &str) -> AppResult<UserDetail> {
+        let user = self.administered(me, id).await?;
+        self.user_detail(user).await
+    }
+
+    /// The user with storage usage as it stands: charges that expired are given back first
+    /// (lazily, here and before a refusal; nothing sweeps them in the background).
+    pub async fn user_detail(&self, user: User) -> AppResult<UserDetail> {
+        let user = self.without_expired_charges(user).await?;
+        Ok(UserDetail::of(&user))
     }
 
     pub async fn admin_update_user(
@@ -198,6 +210,9 @@ impl Core {
         }
         if let Some(quota) = changes.quota_bytes {
             after.quota_bytes = quota;
+        }
+        if let Some(limit) = changes.file_limit {
+            after.file_limit = limit;
         }
         if after.role != Role::Superuser || !after.is_active {
             self.keep_a_superuser(&before).await?;

@@ -90,6 +90,10 @@ impl Core {
         let (stored, written) = tokio::join!(store, write);
         written?;
         let info = stored?;
+        // Freed before the job reads as done, so its owner may start the next one at once.
+        if self.runs_in_background(job) {
+            self.release_slot(job).await;
+        }
         job.status = JobStatus::Done;
         job.files_done = job.files_total.max(job.files_done);
         job.updated_at = now();
@@ -131,6 +135,9 @@ impl Core {
                             if saved.elapsed() >= PROGRESS_EVERY {
                                 job.updated_at = now();
                                 self.store.save_job(job).await?;
+                                if self.runs_in_background(job) {
+                                    self.renew_slot(job).await?;
+                                }
                                 saved = Instant::now();
                             }
                         }

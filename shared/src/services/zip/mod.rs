@@ -10,9 +10,12 @@
 //! id is simply not found.
 
 mod build;
+mod charge;
 mod launch;
+mod slots;
 mod sources;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -25,10 +28,10 @@ pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
 use sources::{Pages, Source};
 
 use super::files::download::{content_disposition, signed_url};
-use super::files::{is_segment, not_found, parse_path, SEGMENT_RULE};
+use super::files::{not_found, parse_path};
 use super::schema::{ArchiveName, HomePath};
 use super::{now, Core, Principal};
-use crate::domain::{rfc3339, UserPath};
+use crate::domain::{rfc3339, User, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::{archive_key, Home};
 use crate::store::{JobStatus, ZipJob};
@@ -36,7 +39,7 @@ use crate::store::{JobStatus, ZipJob};
 /// How long an archive and its job live.
 const LIFETIME_HOURS: i64 = 24;
 /// A running job that has not moved for this long was interrupted (a restart, a crash).
-const STALL_MINUTES: i64 = 10;
+pub(super) const STALL_MINUTES: i64 = 10;
 /// `POST /api/zip` takes at most this many paths.
 const MAX_PATHS: usize = 1000;
 
@@ -84,6 +87,7 @@ impl ZipInput {
             .iter()
             .map(|p| parse_path("paths", Some(p)))
             .collect::<AppResult<_>>()?;
+        refuse_nested(&paths)?;
         let fallback = match paths.as_slice() {
             [one] if !one.is_home() => one.name().to_owned(),
             _ => "archive".to_owned(),
@@ -125,11 +129,38 @@ pub enum Zipped {
     Started(JobView),
 }
 
+/// A path inside another listed one would put the same bytes in the archive twice (or a
+/// thousand times: `["a", "a/b", "a/b/c", …]`). Equal paths are left to the name clash check
+/// (409), as is the home, which clashes with any other path.
+fn refuse_nested(paths: &[UserPath]) -> AppResult<()> {
+    let listed: HashSet<&UserPath> = paths.iter().collect();
+    for path in paths {
+        let mut up = path.parent();
+        while let Some(folder) = up.filter(|f| !f.is_home()) {
+            if listed.contains(&folder) {
+                return Err(AppError::bad_request(
+                    "nested_paths",
+                    format!(
+                        "'{}' lies inside '{}', which is listed too: list each file or folder \
+                         once.",
+                        path.shown(),
+                        folder.shown()
+                    ),
+                ));
+            }
+            up = folder.parent();
+        }
+    }
+    Ok(())
+}
+
 fn archive_name(raw: Option<&str>, fallback: &str) -> AppResult<String> {
     let name = match raw.map(str::trim).filter(|n| !n.is_empty()) {
         None => fallback.to_owned(),
-        Some(n) if is_segment(n) => n.to_owned(),
-        Some(_) => return Err(AppError::field("name", SEGMENT_RULE)),
+        Some(n) => match UserPath::check_name(n) {
+            Ok(()) => n.to_owned(),
+            Err(e) => return Err(AppError::field("name", e.to_string())),
+        },
     };
     Ok(if name.to_ascii_lowercase().ends_with(".zip") {
         name
@@ -146,6 +177,19 @@ impl Core {
         query: ZipFolderQuery,
         origin: &str,
     ) -> AppResult<Zipped> {
+        let path = self.folder_to_zip(me, &query).await?;
+        let name = archive_name(None, if path.is_home() { "home" } else { path.name() })?;
+        self.start_zip(me, vec![path], true, name, origin).await
+    }
+
+    /// `HEAD /api/files/download-zip`: the checks of [`Core::zip_folder`], without writing
+    /// anything (a HEAD creates nothing).
+    pub async fn check_zip_folder(&self, me: &Principal, query: &ZipFolderQuery) -> AppResult<()> {
+        self.folder_to_zip(me, query).await.map(drop)
+    }
+
+    /// The folder a download-zip request names, if it is one.
+    async fn folder_to_zip(&self, me: &Principal, query: &ZipFolderQuery) -> AppResult<UserPath> {
         let path = parse_path("path", query.path.as_deref())?;
         let home = Home::of_user(&me.user);
         if self.file_at(&home, &path).await? {
@@ -157,8 +201,7 @@ impl Core {
         if !self.folder_exists(&home, &path).await? {
             return Err(not_found());
         }
-        let name = archive_name(None, if path.is_home() { "home" } else { path.name() })?;
-        self.start_zip(me, vec![path], true, name, origin).await
+        Ok(path)
     }
 
     /// `POST /api/zip`: several files and folders, each under its own name.
@@ -209,9 +252,16 @@ impl Core {
             updated_at: at,
             expires_at: at + Duration::hours(LIFETIME_HOURS),
         };
-        self.store.save_job(&job).await?;
-        let small = files_total <= self.config.zip_sync_max_files
-            && bytes_total <= self.config.zip_sync_max_bytes;
+        let small = !self.runs_in_background(&job);
+        if !small {
+            self.claim_slot(&job).await?;
+        }
+        if let Err(e) = self.record_new_job(&me.user, &job).await {
+            if !small {
+                self.release_slot(&job).await;
+            }
+            return Err(e);
+        }
         if small {
             if let Err(e) = self.build(&mut job, &sources).await {
                 self.fail(&mut job, &e).await;
@@ -225,6 +275,23 @@ impl Core {
         }
         tracing::info!(user_id = %job.user_id, job_id = %job.id, files_total, bytes_total, "zip job started");
         Ok(Zipped::Started(self.view(job, origin).await?))
+    }
+
+    /// Whether the job is too large to be written within its request: such a job runs in the
+    /// background and holds one of its owner's slots while it runs.
+    fn runs_in_background(&self, job: &ZipJob) -> bool {
+        job.files_total > self.config.zip_sync_max_files
+            || job.bytes_total > self.config.zip_sync_max_bytes
+    }
+
+    /// Charges the new job's archive and stores the job; nothing is left held if either fails.
+    async fn record_new_job(&self, owner: &User, job: &ZipJob) -> AppResult<()> {
+        self.charge_archive(owner, job).await?;
+        if let Err(e) = self.store.save_job(job).await {
+            self.release_archive(job).await;
+            return Err(e.into());
+        }
+        Ok(())
     }
 
     /// Runs a job handed to the background; its outcome is recorded in the job.
@@ -290,6 +357,10 @@ impl Core {
     }
 
     async fn record_job_failure(&self, job: &mut ZipJob, why: String) {
+        self.release_archive(job).await;
+        if self.runs_in_background(job) {
+            self.release_slot(job).await;
+        }
         job.status = JobStatus::Failed;
         job.error = Some(why);
         job.updated_at = now();

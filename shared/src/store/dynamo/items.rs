@@ -11,6 +11,8 @@
 //! | API key         | `USER#<id>`           | `APIKEY#<kid>`     | key hash, optional expiry and `ttl`     |
 //! | login failures  | `THROTTLE#<key>`      | `THROTTLE`         | `count`, window end in `ttl`            |
 //! | ZIP job         | `USER#<id>`           | `ZIPJOB#<jid>`     | the job as JSON in `job`, `ttl`         |
+//! | charge          | `USER#<id>`           | `CHARGE#<cid>`     | bytes, files, `expires_at`; no `ttl`    |
+//! | job slot        | `USER#<id>`           | `JOBSLOT#<i>`      | `job_id`, `expires_at`, `ttl`           |
 //!
 //! `<lower>` is the normalized name or address (`Username::normalized`, `Email::normalized`).
 //! Users, sessions and keys are stored in their own serde form (see [`User`]: times in epoch
@@ -24,7 +26,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::User;
-use crate::store::{ApiKey, Session, StoreError, StoreResult, ZipJob};
+use crate::store::{ApiKey, Charge, JobSlot, Session, StoreError, StoreResult, ZipJob};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -34,6 +36,8 @@ const PROFILE: &str = "PROFILE";
 /// Sort-key prefixes of a user's partition.
 pub(super) const SESSION: &str = "SESSION#";
 pub(super) const API_KEY: &str = "APIKEY#";
+pub(super) const CHARGE: &str = "CHARGE#";
+pub(super) const JOB_SLOT: &str = "JOBSLOT#";
 
 pub(super) fn to_item(value: impl Serialize) -> StoreResult<Item> {
     serde_dynamo::to_item(value).map_err(StoreError::other)
@@ -81,6 +85,14 @@ impl Key {
 
     pub fn job(user_id: &str, job_id: &str) -> Self {
         Self::of_user(user_id, format!("ZIPJOB#{job_id}"))
+    }
+
+    pub fn charge(user_id: &str, charge_id: &str) -> Self {
+        Self::of_user(user_id, format!("{CHARGE}{charge_id}"))
+    }
+
+    pub fn job_slot(user_id: &str, slot: u32) -> Self {
+        Self::of_user(user_id, format!("{JOB_SLOT}{slot}"))
     }
 
     pub fn throttle(name: &str) -> Self {
@@ -144,6 +156,16 @@ pub(super) fn user_index_key(user_id: &str, username_normalized: &str) -> StoreR
 
 pub(super) fn session_item(s: &Session) -> StoreResult<Item> {
     keyed(&Key::session(&s.user_id, &s.id), s, Some(s.expires_at))
+}
+
+/// No `ttl`: an expired charge must stay until a sweep gives its bytes back.
+pub(super) fn charge_item(c: &Charge) -> StoreResult<Item> {
+    keyed(&Key::charge(&c.user_id, &c.id), c, None)
+}
+
+/// With `ttl`: an expired slot is free anyway, so the table may drop it.
+pub(super) fn job_slot_item(s: &JobSlot) -> StoreResult<Item> {
+    keyed(&Key::job_slot(&s.user_id, s.slot), s, Some(s.expires_at))
 }
 
 pub(super) fn api_key_item(k: &ApiKey) -> StoreResult<Item> {
@@ -235,8 +257,11 @@ mod tests {
             is_active: true,
             password_hash: "$argon2id$x".into(),
             quota_bytes: None,
+            file_limit: None,
             used_bytes: 5,
             file_count: 1,
+            reserved_bytes: 0,
+            reserved_files: 0,
             created_at: time(1_700_000_000),
             updated_at: time(1_700_000_100),
         }
@@ -280,9 +305,19 @@ mod tests {
         );
         let quota = User {
             quota_bytes: Some(7),
+            file_limit: Some(8),
+            reserved_bytes: 3,
+            reserved_files: 1,
             ..user()
         };
-        assert_eq!(n(&user_item(&quota).unwrap(), "quota_bytes"), "7");
+        let item = user_item(&quota).unwrap();
+        assert_eq!(n(&item, "quota_bytes"), "7");
+        assert_eq!(n(&item, "file_limit"), "8");
+        assert_eq!(
+            (n(&item, "reserved_bytes"), n(&item, "reserved_files")),
+            ("3".into(), "1".into())
+        );
+        let item = user_item(&user()).unwrap();
 
         let back: User = from_item(item).unwrap();
         assert_eq!(back.username, user().username);
@@ -312,6 +347,32 @@ mod tests {
     }
 
     #[test]
+    fn charges_have_no_ttl() {
+        let charge = Charge {
+            id: "c".into(),
+            user_id: "u".into(),
+            bytes: 5,
+            files: 1,
+            expires_at: time(20),
+        };
+        let item = charge_item(&charge).unwrap();
+        assert_eq!(
+            names(&item),
+            [
+                "bytes",
+                "charge_id",
+                "expires_at",
+                "files",
+                "pk",
+                "sk",
+                "user_id"
+            ]
+        );
+        let back: Charge = from_item(item).unwrap();
+        assert_eq!(back, charge);
+    }
+
+    #[test]
     fn keys_and_markers() {
         let marker = to_item(&MarkerItem {
             key: Key::email("a@b.com"),
@@ -325,6 +386,7 @@ mod tests {
         assert_eq!(Key::session("u", "s").sk, "SESSION#s");
         assert_eq!(Key::api_key("u", "k").sk, "APIKEY#k");
         assert_eq!(Key::job("u", "j").sk, "ZIPJOB#j");
+        assert_eq!(Key::charge("u", "c").sk, "CHARGE#c");
         assert_eq!(Key::throttle("login:x").pk, "THROTTLE#login:x");
         assert_eq!(Key::user("u").item().unwrap().len(), 2);
         let index = user_index_key("u", "bob").unwrap();

@@ -13,14 +13,14 @@ use super::{names, DynamoStore, GSI1};
 use crate::aws::errors;
 use crate::aws::retry::{self, Step};
 use crate::domain::{LoginKey, Role, User};
-use crate::store::{StoreError, StoreResult, UserKey, UserStore, WriteUserError};
+use crate::store::{Caps, StoreError, StoreResult, UserKey, UserStore, WriteUserError};
 
 /// What a transaction item's failed condition means (the username is taken, the record
 /// changed), so a cancelled transaction is reported by meaning rather than by position.
-type Guard = fn() -> WriteUserError;
+pub(super) type Guard = fn() -> WriteUserError;
 
 /// One item of a transaction, with what its condition guards (`None`: it has none).
-type Tagged = (Option<Guard>, TransactWriteItem);
+pub(super) type Tagged = (Option<Guard>, TransactWriteItem);
 
 /// The marker item that reserves `key` for `user`.
 fn marker(key: Key, user: &User) -> StoreResult<Item> {
@@ -30,7 +30,7 @@ fn marker(key: Key, user: &User) -> StoreResult<Item> {
 
 impl DynamoStore {
     /// A put that succeeds only where no item has its key.
-    fn put_new(&self, item: Item, guard: Guard) -> StoreResult<Tagged> {
+    pub(super) fn put_new(&self, item: Item, guard: Guard) -> StoreResult<Tagged> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
@@ -59,14 +59,24 @@ impl DynamoStore {
             ":role": after.role.as_str(), ":active": after.is_active,
             ":hash": after.password_hash, ":updated": after.updated_at.timestamp(),
         });
-        // No quota is no attribute, not a NULL (as in the user's item).
-        let update = match after.quota_bytes {
-            Some(quota) => {
-                values[":quota"] = quota.into();
-                format!("{fields}, quota_bytes = :quota")
+        // No quota or limit is no attribute, not a NULL (as in the user's item).
+        let (mut set, mut remove) = (vec![fields.to_owned()], Vec::new());
+        for (name, cap) in [
+            ("quota_bytes", after.quota_bytes),
+            ("file_limit", after.file_limit),
+        ] {
+            match cap {
+                Some(n) => {
+                    values[format!(":{name}")] = n.into();
+                    set.push(format!("{name} = :{name}"));
+                }
+                None => remove.push(name),
             }
-            None => format!("{fields} REMOVE quota_bytes"),
-        };
+        }
+        let mut update = set.join(", ");
+        if !remove.is_empty() {
+            update = format!("{update} REMOVE {}", remove.join(", "));
+        }
         let update = Update::builder()
             .table_name(&self.table)
             .set_key(Some(Key::user(&after.id).item()?))
@@ -84,7 +94,7 @@ impl DynamoStore {
 
     /// Runs a transaction, retrying when it only collided with another one in flight. A failed
     /// condition ends it with the error its item's guard names (the first in item order).
-    async fn transact(&self, tagged: Vec<Tagged>) -> Result<(), WriteUserError> {
+    pub(super) async fn transact(&self, tagged: Vec<Tagged>) -> Result<(), WriteUserError> {
         let (guards, items): (Vec<_>, Vec<_>) = tagged.into_iter().unzip();
         let (guards, items) = (&guards, &items);
         let attempt = || async move {
@@ -149,6 +159,30 @@ impl DynamoStore {
     }
 }
 
+/// The condition that holds growth by `bytes` and `files` to `caps` (with its values put in
+/// `values`); `None` when the growth alone passes a cap. Conditions cannot add, so
+/// "used + bytes <= quota" is asked as "used <= quota - bytes". Only growth is held to a cap:
+/// freeing space always succeeds.
+pub(super) fn caps_condition(
+    values: &mut serde_json::Value,
+    bytes: i64,
+    files: i64,
+    caps: Caps,
+) -> Option<String> {
+    let mut condition = "attribute_exists(pk)".to_owned();
+    for (counter, placeholder, growth, cap) in [
+        ("used_bytes", ":max", bytes, caps.quota_bytes),
+        ("file_count", ":max_files", files, caps.file_limit),
+    ] {
+        let Some(cap) = cap.filter(|_| growth > 0) else {
+            continue;
+        };
+        values[placeholder] = cap.checked_sub(growth as u64)?.into();
+        condition = format!("{condition} AND {counter} <= {placeholder}");
+    }
+    Some(condition)
+}
+
 #[async_trait]
 impl UserStore for DynamoStore {
     async fn create_user(&self, user: &User) -> Result<(), WriteUserError> {
@@ -195,26 +229,35 @@ impl UserStore for DynamoStore {
         files: i64,
         quota: Option<u64>,
     ) -> StoreResult<bool> {
+        let caps = Caps {
+            quota_bytes: quota,
+            file_limit: None,
+        };
+        self.add_usage_within(user_id, bytes, files, caps).await
+    }
+
+    async fn add_usage_within(
+        &self,
+        user_id: &str,
+        bytes: i64,
+        files: i64,
+        caps: Caps,
+    ) -> StoreResult<bool> {
         let mut values = json!({ ":bytes": bytes, ":files": files });
-        // Conditions cannot add, so "used + bytes <= quota" is asked as "used <= quota - bytes".
-        // Only growth is held to the quota: freeing space always succeeds.
         // A release is held to what is there, so counters never go below zero (SQLite clamps).
         let release = bytes <= 0 && files <= 0;
-        let condition = match quota.filter(|_| bytes > 0) {
-            Some(q) if q < bytes as u64 => return Ok(false),
-            Some(q) => {
-                values[":max"] = (q - bytes as u64).into();
-                "attribute_exists(pk) AND used_bytes <= :max"
+        let condition = if release {
+            values[":less"] = (-bytes).into();
+            values[":fewer"] = (-files).into();
+            "attribute_exists(pk) AND used_bytes >= :less AND file_count >= :fewer".to_owned()
+        } else {
+            match caps_condition(&mut values, bytes, files, caps) {
+                Some(condition) => condition,
+                None => return Ok(false),
             }
-            None if release => {
-                values[":less"] = (-bytes).into();
-                values[":fewer"] = (-files).into();
-                "attribute_exists(pk) AND used_bytes >= :less AND file_count >= :fewer"
-            }
-            None => "attribute_exists(pk)",
         };
         let add = "ADD used_bytes :bytes, file_count :files";
-        let update = self.update_item(&Key::user(user_id), add, condition, &[], values)?;
+        let update = self.update_item(&Key::user(user_id), add, &condition, &[], values)?;
         match errors::written(update.send().await)? {
             Some(_) => Ok(true),
             None if release => self.clamp_usage(user_id, bytes, files).await,
