@@ -15,7 +15,7 @@ use shared::store::{
     ApiKey, ApiKeyStore, Counter, JobStore, MetaStore, Session, SessionStore, StoreError,
     StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
-use shared::store::{Caps, Charge, ChargeStore};
+use shared::store::{Caps, Charge, ChargeStore, JobSlotStore};
 use shared::Core;
 
 use crate::helpers::{TestApp, SECRET};
@@ -306,17 +306,19 @@ impl UserStore for FlakyMeta {
         }
         self.inner.update_user(before, after).await
     }
-    async fn add_usage(
+    async fn add_usage_within(
         &self,
         user_id: &str,
         bytes: i64,
         files: i64,
-        quota: Option<u64>,
+        caps: Caps,
     ) -> StoreResult<bool> {
         if self.usage_updates.strikes() {
             return Err(injected());
         }
-        self.inner.add_usage(user_id, bytes, files, quota).await
+        self.inner
+            .add_usage_within(user_id, bytes, files, caps)
+            .await
     }
     async fn list_users(
         &self,
@@ -458,6 +460,10 @@ impl JobStore for FlakyMeta {
     async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
         self.inner.get_job(user_id, job_id).await
     }
+}
+
+#[async_trait::async_trait]
+impl JobSlotStore for FlakyMeta {
     async fn claim_job_slot(
         &self,
         user_id: &str,

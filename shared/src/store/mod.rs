@@ -143,20 +143,22 @@ pub trait UserStore: Send + Sync {
         bytes: i64,
         files: i64,
         quota: Option<u64>,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let caps = Caps {
+            quota_bytes: quota,
+            file_limit: None,
+        };
+        self.add_usage_within(user_id, bytes, files, caps).await
+    }
     /// [`UserStore::add_usage`] held to both caps: an addition of files that would take the
-    /// count past `caps.file_limit` is refused too. Both adapters implement it in the same one
-    /// atomic update; the default (for wrappers such as test doubles) checks the quota only.
+    /// count past `caps.file_limit` is refused too, in the same one atomic update.
     async fn add_usage_within(
         &self,
         user_id: &str,
         bytes: i64,
         files: i64,
         caps: Caps,
-    ) -> StoreResult<bool> {
-        self.add_usage(user_id, bytes, files, caps.quota_bytes)
-            .await
-    }
+    ) -> StoreResult<bool>;
     /// Users in username order after `after`, at most `limit`, whose [`search_text`] contains
     /// `search` (already lowercased) when given.
     ///
@@ -280,6 +282,11 @@ pub trait JobStore: Send + Sync {
     async fn save_job(&self, job: &ZipJob) -> StoreResult<()>;
     /// The user's job, if it exists and has not expired.
     async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>>;
+}
+
+/// How many ZIP jobs a user has running: a few numbered slots, each held by one job.
+#[async_trait]
+pub trait JobSlotStore: Send + Sync {
     /// Takes one of the user's `slots` running-job slots (numbered `0..slots`) for `job_id`
     /// until `until`, if one is free: never taken, released, or expired before `now`. Each
     /// slot is claimed with one conditional write, so of concurrent claims at most `slots`
@@ -377,10 +384,16 @@ pub trait ChargeStore: Send + Sync {
 
 /// Everything the services need from metadata storage.
 pub trait MetaStore:
-    UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + ChargeStore
+    UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + JobSlotStore + ChargeStore
 {
 }
-impl<T: UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + ChargeStore> MetaStore
-    for T
+impl<T> MetaStore for T where
+    T: UserStore
+        + SessionStore
+        + ApiKeyStore
+        + ThrottleStore
+        + JobStore
+        + JobSlotStore
+        + ChargeStore
 {
 }

@@ -374,20 +374,6 @@ impl UserStore for SqliteStore {
         Ok(())
     }
 
-    async fn add_usage(
-        &self,
-        user_id: &str,
-        bytes: i64,
-        files: i64,
-        quota: Option<u64>,
-    ) -> StoreResult<bool> {
-        let caps = Caps {
-            quota_bytes: quota,
-            file_limit: None,
-        };
-        self.add_usage_within(user_id, bytes, files, caps).await
-    }
-
     async fn add_usage_within(
         &self,
         user_id: &str,
@@ -742,30 +728,6 @@ impl JobStore for SqliteStore {
             .map_err(db_error)?;
         body.map(|b| serde_json::from_str(&b).map_err(StoreError::other))
             .transpose()
-    }
-
-    async fn claim_job_slot(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        slots: u64,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.claim_slot(user_id, job_id, slots, now, until).await
-    }
-
-    async fn renew_job_slot(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.renew_slot(user_id, job_id, until).await
-    }
-
-    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
-        self.release_slot(user_id, job_id).await
     }
 }
 

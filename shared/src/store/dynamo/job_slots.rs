@@ -2,16 +2,18 @@
 //! the slots in order, each with a conditional put (absent, or expired), so two claims never
 //! both win one slot; renewing and releasing are conditional on the holder's job id.
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::items::{job_slot_item, to_item, Key, JOB_SLOT};
 use super::DynamoStore;
 use crate::aws::errors;
-use crate::store::{JobSlot, StoreResult};
+use crate::store::{JobSlot, JobSlotStore, StoreResult};
 
-impl DynamoStore {
-    pub(super) async fn claim_slot(
+#[async_trait]
+impl JobSlotStore for DynamoStore {
+    async fn claim_job_slot(
         &self,
         user_id: &str,
         job_id: &str,
@@ -39,13 +41,7 @@ impl DynamoStore {
         Ok(false)
     }
 
-    /// The slot `job_id` holds, if any (a user has only a few slot items).
-    async fn slot_of(&self, user_id: &str, job_id: &str) -> StoreResult<Option<JobSlot>> {
-        let slots: Vec<JobSlot> = self.query(user_id, JOB_SLOT, None).await?;
-        Ok(slots.into_iter().find(|s| s.job_id == job_id))
-    }
-
-    pub(super) async fn renew_slot(
+    async fn renew_job_slot(
         &self,
         user_id: &str,
         job_id: &str,
@@ -64,7 +60,7 @@ impl DynamoStore {
         Ok(errors::written(update.send().await)?.is_some())
     }
 
-    pub(super) async fn release_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
         let Some(slot) = self.slot_of(user_id, job_id).await? else {
             return Ok(false);
         };
@@ -73,5 +69,13 @@ impl DynamoStore {
             .condition_expression("job_id = :job")
             .set_expression_attribute_values(Some(to_item(json!({ ":job": job_id }))?));
         Ok(errors::written(delete.send().await)?.is_some())
+    }
+}
+
+impl DynamoStore {
+    /// The slot `job_id` holds, if any (a user has only a few slot items).
+    async fn slot_of(&self, user_id: &str, job_id: &str) -> StoreResult<Option<JobSlot>> {
+        let slots: Vec<JobSlot> = self.query(user_id, JOB_SLOT, None).await?;
+        Ok(slots.into_iter().find(|s| s.job_id == job_id))
     }
 }

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
@@ -229,29 +229,5 @@ impl JobStore for DynamoStore {
         let job = item.into_job()?;
         // TTL deletion lags.
         Ok((job.expires_at > Utc::now()).then_some(job))
-    }
-
-    async fn claim_job_slot(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        slots: u64,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.claim_slot(user_id, job_id, slots, now, until).await
-    }
-
-    async fn renew_job_slot(
-        &self,
-        user_id: &str,
-        job_id: &str,
-        until: DateTime<Utc>,
-    ) -> StoreResult<bool> {
-        self.renew_slot(user_id, job_id, until).await
-    }
-
-    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
-        self.release_slot(user_id, job_id).await
     }
 }

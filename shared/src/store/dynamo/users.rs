@@ -222,20 +222,6 @@ impl UserStore for DynamoStore {
         self.transact(items).await
     }
 
-    async fn add_usage(
-        &self,
-        user_id: &str,
-        bytes: i64,
-        files: i64,
-        quota: Option<u64>,
-    ) -> StoreResult<bool> {
-        let caps = Caps {
-            quota_bytes: quota,
-            file_limit: None,
-        };
-        self.add_usage_within(user_id, bytes, files, caps).await
-    }
-
     async fn add_usage_within(
         &self,
         user_id: &str,

@@ -2,15 +2,17 @@
 //! writes the first free one in one transaction (the connection is shared, so claims do not
 //! interleave).
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{ts, SqliteStore};
 use crate::embedded_db::db_error;
-use crate::store::StoreResult;
+use crate::store::{JobSlotStore, StoreResult};
 
-impl SqliteStore {
-    pub(super) async fn claim_slot(
+#[async_trait]
+impl JobSlotStore for SqliteStore {
+    async fn claim_job_slot(
         &self,
         user_id: &str,
         job_id: &str,
@@ -42,7 +44,7 @@ impl SqliteStore {
         .map_err(db_error)
     }
 
-    pub(super) async fn renew_slot(
+    async fn renew_job_slot(
         &self,
         user_id: &str,
         job_id: &str,
@@ -60,7 +62,7 @@ impl SqliteStore {
         .map_err(db_error)
     }
 
-    pub(super) async fn release_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+    async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
         let (user, job) = (user_id.to_owned(), job_id.to_owned());
         self.with(move |c| {
             c.execute(
