@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+mod proxies;
+pub use proxies::{Cidr, TrustedProxies};
+
 /// Where the local server listens unless `VERTEX_ADDR` or `--addr` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
 /// Where the embedded backend keeps its data unless `VERTEX_DATA_DIR` or `--data-dir` says.
@@ -68,13 +71,21 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Password-check throttling (login, change-password, delete-account). Every attempt counts
+/// before its hash is checked; a correct password gives it back.
 #[derive(Debug, Clone)]
 pub struct ThrottleConfig {
-    /// Failed logins per account per window before 429.
+    /// Attempts per (login as typed, client address) per window before 429; for the
+    /// password-confirming endpoints, per (account, address).
     pub account_max_failures: u64,
-    /// Failed logins per client address per window before 429.
+    /// Attempts per client address per window before 429.
     pub address_max_failures: u64,
     pub window_secs: i64,
+    /// Attempts per login as typed, from every address, per window before each further one is
+    /// delayed (never refused: the owner must still get in).
+    pub slowdown_after: u64,
+    /// The longest such delay, in milliseconds.
+    pub max_delay_ms: u64,
 }
 
 /// Who may create accounts.
@@ -113,6 +124,8 @@ pub struct Limits {
     pub max_running_zip_jobs: u64,
     /// Logins that may wait for a password hash while every core hashes; more get 503.
     pub password_queue: usize,
+    /// Live sessions one user may hold; a login beyond it ends the oldest.
+    pub max_sessions_per_user: u64,
 }
 
 impl Default for Limits {
@@ -123,6 +136,7 @@ impl Default for Limits {
             max_form_files: 1000,
             max_running_zip_jobs: 2,
             password_queue: 32,
+            max_sessions_per_user: 100,
         }
     }
 }
@@ -136,6 +150,8 @@ pub struct ServerLimits {
     pub idle_timeout_secs: u64,
     /// A request body that sends nothing for this long ends with 408.
     pub body_timeout_secs: u64,
+    /// An answer the client takes no byte of for this long ends with its connection.
+    pub write_timeout_secs: u64,
     /// Connections served at once; more wait in the kernel's backlog.
     pub max_connections: usize,
 }
@@ -146,6 +162,7 @@ impl Default for ServerLimits {
             header_timeout_secs: 5,
             idle_timeout_secs: 60,
             body_timeout_secs: 30,
+            write_timeout_secs: 30,
             max_connections: 1000,
         }
     }
@@ -186,6 +203,8 @@ pub struct Config {
     pub zip_sync_max_files: u64,
     pub zip_sync_max_bytes: u64,
     pub throttle: ThrottleConfig,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`VERTEX_TRUSTED_PROXIES`).
+    pub trusted_proxies: TrustedProxies,
     /// Appends every AWS call the process makes to this file as JSON lines
     /// (`VERTEX_RECORD_AWS_CALLS`), for checking IAM policies against real calls.
     pub record_aws_calls: Option<PathBuf>,
@@ -291,7 +310,13 @@ impl Config {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
                 address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
                 window_secs: parse_var("VERTEX_LOGIN_WINDOW_SECS", 15 * 60)?,
+                slowdown_after: parse_var("VERTEX_LOGIN_SLOWDOWN_AFTER", 20)?,
+                max_delay_ms: parse_var("VERTEX_LOGIN_MAX_DELAY_MS", 3000)?,
             },
+            trusted_proxies: var("VERTEX_TRUSTED_PROXIES")
+                .map(|list| list.parse())
+                .transpose()?
+                .unwrap_or_default(),
             record_aws_calls: var("VERTEX_RECORD_AWS_CALLS").map(PathBuf::from),
             warm_connections: parse_var("VERTEX_WARM_CONNECTIONS", false)?,
             password_cost: parse_var("VERTEX_PASSWORD_COST", PasswordCost::Standard)?,
@@ -310,6 +335,10 @@ impl Config {
             max_form_files: parse_var("VERTEX_MAX_FORM_FILES", d.max_form_files)?,
             max_running_zip_jobs: parse_var("VERTEX_ZIP_MAX_RUNNING_JOBS", d.max_running_zip_jobs)?,
             password_queue: parse_var("VERTEX_PASSWORD_QUEUE", d.password_queue)?,
+            max_sessions_per_user: parse_var(
+                "VERTEX_MAX_SESSIONS_PER_USER",
+                d.max_sessions_per_user,
+            )?,
         })
     }
 
@@ -319,6 +348,7 @@ impl Config {
             header_timeout_secs: parse_var("VERTEX_HEADER_TIMEOUT_SECS", d.header_timeout_secs)?,
             idle_timeout_secs: parse_var("VERTEX_IDLE_TIMEOUT_SECS", d.idle_timeout_secs)?,
             body_timeout_secs: parse_var("VERTEX_BODY_TIMEOUT_SECS", d.body_timeout_secs)?,
+            write_timeout_secs: parse_var("VERTEX_WRITE_TIMEOUT_SECS", d.write_timeout_secs)?,
             max_connections: parse_var("VERTEX_MAX_CONNECTIONS", d.max_connections)?,
         })
     }
@@ -346,6 +376,18 @@ impl Config {
         if self.throttle.window_secs < 1 {
             return Err(ConfigError::Invalid(
                 "VERTEX_LOGIN_WINDOW_SECS",
+                "must be ≥ 1".into(),
+            ));
+        }
+        if self.throttle.max_delay_ms > 60_000 {
+            return Err(ConfigError::Invalid(
+                "VERTEX_LOGIN_MAX_DELAY_MS",
+                "must be at most 60000 (a delay, not a lock)".into(),
+            ));
+        }
+        if self.limits.max_sessions_per_user < 1 {
+            return Err(ConfigError::Invalid(
+                "VERTEX_MAX_SESSIONS_PER_USER",
                 "must be ≥ 1".into(),
             ));
         }

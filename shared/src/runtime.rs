@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::filter::Targets;
 
 use crate::aws::{AwsClients, CallLog};
 use crate::config::{Backend, Config};
@@ -37,17 +39,77 @@ pub fn init_tracing() {
 }
 
 /// `RUST_LOG` (`info`, `shared=debug,warn`, …), default info; a value that does not parse is
-/// reported and replaced by the default.
-fn log_filter() -> tracing_subscriber::filter::Targets {
-    let default = tracing_subscriber::filter::Targets::new()
-        .with_default(tracing::level_filters::LevelFilter::INFO);
-    match std::env::var("RUST_LOG") {
+/// reported and replaced by the default. Whatever it asks, the libraries in [`CAPPED`] log no
+/// more than their cap.
+pub fn log_filter() -> Targets {
+    let default = Targets::new().with_default(LevelFilter::INFO);
+    let asked = match std::env::var("RUST_LOG") {
         Ok(value) => value.parse().unwrap_or_else(|e| {
             eprintln!("RUST_LOG={value:?} is not a filter ({e}); logging at info");
             default
         }),
         Err(_) => default,
+    };
+    capped(&asked)
+}
+
+/// Libraries whose most verbose levels echo the credentials they carry, with the most they
+/// may log. Logs never carry credentials, at any level asked.
+const CAPPED: &[(&str, LevelFilter)] = &[
+    // trace: every raw event ("raw JSON event received from Lambda": request bodies with
+    // passwords and tokens, Authorization headers).
+    ("lambda_runtime", LevelFilter::INFO),
+    ("lambda_runtime_api_client", LevelFilter::INFO),
+    ("lambda_http", LevelFilter::INFO),
+    // trace: whole AWS requests and responses ("transmitting request": the session-token
+    // header, items and their bodies).
+    ("aws_smithy_runtime", LevelFilter::DEBUG),
+    ("aws_smithy_runtime_api", LevelFilter::DEBUG),
+    ("aws_smithy_http", LevelFilter::DEBUG),
+    ("aws_smithy_http_client", LevelFilter::DEBUG),
+    ("aws_smithy_types", LevelFilter::DEBUG),
+    // trace: the string to sign and canonical request (redacted today; capped all the same).
+    ("aws_sigv4", LevelFilter::DEBUG),
+];
+
+/// `asked`, with every directive for a [`CAPPED`] library (or a module of one) lowered to
+/// its cap, and each such library given its cap where only the default named its level.
+fn capped(asked: &Targets) -> Targets {
+    let cap_of = |target: &str| {
+        CAPPED
+            .iter()
+            .filter(|(lib, _)| target == *lib || target.starts_with(&format!("{lib}::")))
+            .map(|(_, cap)| *cap)
+            .min()
+    };
+    let mut filter = Targets::new();
+    if let Some(default) = asked.default_level() {
+        filter = filter.with_default(default);
     }
+    for (target, level) in asked.iter() {
+        filter = filter.with_target(target, cap_of(target).map_or(level, |cap| level.min(cap)));
+    }
+    for (lib, cap) in CAPPED {
+        if !asked.iter().any(|(target, _)| target == *lib) {
+            filter = filter.with_target(*lib, effective_level(asked, lib).min(*cap));
+        }
+    }
+    filter
+}
+
+/// The most verbose level `filter` lets `target` log at.
+fn effective_level(filter: &Targets, target: &str) -> LevelFilter {
+    use tracing::Level;
+    [
+        Level::TRACE,
+        Level::DEBUG,
+        Level::INFO,
+        Level::WARN,
+        Level::ERROR,
+    ]
+    .into_iter()
+    .find(|level| filter.would_enable(target, level))
+    .map_or(LevelFilter::OFF, LevelFilter::from_level)
 }
 
 /// Readable logs on standard error, for commands whose standard output is their result.
@@ -333,5 +395,49 @@ mod embedded {
 
     pub fn secret(_: &std::path::Path) -> anyhow::Result<Vec<u8>> {
         anyhow::bail!(ABSENT)
+    }
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use tracing::Level;
+
+    use super::*;
+
+    fn filter(asked: &str) -> Targets {
+        capped(&asked.parse().expect("a filter"))
+    }
+
+    #[test]
+    fn trace_everywhere_stops_at_each_cap() {
+        let f = filter("trace");
+        assert!(f.would_enable("shared::services", &Level::TRACE));
+        assert!(f.would_enable("hyper::proto", &Level::TRACE));
+        assert!(!f.would_enable("lambda_runtime::layers::api_response", &Level::TRACE));
+        assert!(!f.would_enable("lambda_runtime", &Level::DEBUG));
+        assert!(f.would_enable("lambda_runtime", &Level::INFO));
+        assert!(!f.would_enable("aws_smithy_runtime::client::orchestrator", &Level::TRACE));
+        assert!(f.would_enable("aws_smithy_runtime::client::orchestrator", &Level::DEBUG));
+        assert!(!f.would_enable("aws_sigv4::http_request::sign", &Level::TRACE));
+    }
+
+    #[test]
+    fn naming_a_capped_library_or_its_module_does_not_lift_the_cap() {
+        let f = filter("warn,lambda_runtime=trace,lambda_runtime::layers=trace,aws_sigv4=trace");
+        assert!(!f.would_enable("lambda_runtime::layers::api_response", &Level::TRACE));
+        assert!(!f.would_enable("lambda_runtime::layers::api_response", &Level::DEBUG));
+        assert!(f.would_enable("lambda_runtime::layers::api_response", &Level::INFO));
+        assert!(!f.would_enable("aws_sigv4", &Level::TRACE));
+        assert!(!f.would_enable("shared", &Level::INFO));
+    }
+
+    #[test]
+    fn quieter_requests_stay_quieter() {
+        let f = filter("warn");
+        assert!(!f.would_enable("lambda_runtime", &Level::INFO));
+        assert!(f.would_enable("lambda_runtime", &Level::WARN));
+        let f = filter("shared=debug");
+        assert!(!f.would_enable("lambda_http", &Level::ERROR));
+        assert!(f.would_enable("shared::http", &Level::DEBUG));
     }
 }

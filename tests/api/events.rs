@@ -111,6 +111,7 @@ async fn every_users_and_zip_event_gives_its_status() {
         (Group::Users, "users/list-unauthenticated.json"),
         (Group::Users, "users/list-seed-path-unauthenticated.json"),
         (Group::Users, "users/create-unauthenticated.json"),
+        (Group::Users, "users/keys-list-unauthenticated.json"),
         (Group::Zip, "zip/download-zip-unauthenticated.json"),
         (Group::Zip, "zip/create-unauthenticated.json"),
     ] {

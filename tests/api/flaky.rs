@@ -378,6 +378,9 @@ impl SessionStore for FlakyMeta {
     async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
         self.inner.delete_sessions(user_id, keep).await
     }
+    async fn trim_sessions(&self, user_id: &str, max_live: u64) -> StoreResult<u64> {
+        self.inner.trim_sessions(user_id, max_live).await
+    }
 }
 
 #[async_trait::async_trait]
@@ -390,6 +393,9 @@ impl ApiKeyStore for FlakyMeta {
     }
     async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool> {
         self.inner.delete_api_key(user_id, key_id).await
+    }
+    async fn delete_api_keys(&self, user_id: &str) -> StoreResult<u64> {
+        self.inner.delete_api_keys(user_id).await
     }
     async fn load_key_principal(
         &self,
@@ -412,6 +418,9 @@ impl ThrottleStore for FlakyMeta {
         window_secs: i64,
     ) -> StoreResult<Vec<Counter>> {
         self.inner.throttle_hit(keys, now, window_secs).await
+    }
+    async fn throttle_release(&self, keys: &[String], now: i64) -> StoreResult<()> {
+        self.inner.throttle_release(keys, now).await
     }
     async fn throttle_reset(&self, key: &str) -> StoreResult<()> {
         self.inner.throttle_reset(key).await

@@ -225,7 +225,10 @@ fn base_config(backend: Backend) -> Config {
             account_max_failures: 5,
             address_max_failures: 50,
             window_secs: 900,
+            slowdown_after: 20,
+            max_delay_ms: 3000,
         },
+        trusted_proxies: Default::default(),
         record_aws_calls: None,
         warm_connections: false,
         limits: shared::config::Limits::default(),
@@ -574,9 +577,13 @@ impl TestApp {
         http_fetch(method, url, headers, body).await
     }
 
-    async fn send_from(&self, ip: [u8; 4], mut req: Request<Body>) -> Reply {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from((ip, 40000))));
+    async fn send_from(&self, ip: [u8; 4], req: Request<Body>) -> Reply {
+        self.send_by(SocketAddr::from((ip, 40000)), req).await
+    }
+
+    /// Sends a request as if its TCP connection came from `peer` (any address, IPv6 too).
+    pub async fn send_by(&self, peer: SocketAddr, mut req: Request<Body>) -> Reply {
+        req.extensions_mut().insert(ConnectInfo(peer));
         let res = self.router.clone().oneshot(req).await.expect("infallible");
         let status = res.status();
         let headers = res.headers().clone();

@@ -37,7 +37,29 @@ pub async fn files_of(app: &TestApp, token: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// The usage the user is charged for is what their files add up to: (bytes, files).
+/// Every stored object below the user's home, as a recursive listing shows them: files, and
+/// folders that have a marker (a folder that exists only through what is in it has none, and
+/// a recursive listing shows only objects). (path, size, is a folder).
+pub async fn objects_of(app: &TestApp, token: &str) -> Vec<(String, u64, bool)> {
+    listing_of(app, token)
+        .await
+        .iter()
+        .map(|item| {
+            let path = item["path"].as_str().expect("path").to_owned();
+            let folder = item["is_directory"] == Value::Bool(true);
+            if folder {
+                assert!(
+                    item["modified"].is_number(),
+                    "a folder without a marker: {item}"
+                );
+            }
+            (path, item["size"].as_u64().expect("size"), folder)
+        })
+        .collect()
+}
+
+/// The usage the user is charged for is what their stored objects add up to: (bytes,
+/// objects), files and folder markers alike.
 pub async fn usage_matches_listing(app: &TestApp, token: &str) -> (u64, u64) {
     let info = app
         .get("/api/auth/user-info", Some(token))
@@ -47,14 +69,14 @@ pub async fn usage_matches_listing(app: &TestApp, token: &str) -> (u64, u64) {
         info["storage"]["used_bytes"].as_u64().expect("used_bytes"),
         info["storage"]["file_count"].as_u64().expect("file_count"),
     );
-    let files = files_of(app, token).await;
+    let objects = objects_of(app, token).await;
     let listed = (
-        files.iter().map(|(_, size)| size).sum::<u64>(),
-        files.len() as u64,
+        objects.iter().map(|(_, size, _)| size).sum::<u64>(),
+        objects.len() as u64,
     );
     assert_eq!(
         charged, listed,
-        "charged (bytes, files) differ from the listing: {files:?}"
+        "charged (bytes, objects) differ from the listing: {objects:?}"
     );
     charged
 }

@@ -23,11 +23,14 @@ backend_tests!(
     sessions_end_one_or_all_but_one,
     api_keys_are_listed_found_and_revoked,
     throttle_counters_count_within_their_window,
+    throttle_releases_give_back_within_the_window,
     jobs_are_kept_until_they_expire,
     job_slots_are_claimed_renewed_released_and_lapse,
     concurrent_job_slot_claims_win_at_most_the_slots,
     listings_page_in_name_order_and_search,
     deleting_a_user_frees_the_name_and_ends_credentials,
+    the_last_active_superuser_stays,
+    every_key_of_a_user_is_revoked_at_once,
 );
 
 /// Stores keep times to the second.
@@ -242,6 +245,13 @@ async fn updates_apply_only_to_the_user_they_read(kind: Kind) {
     assert_eq!(stored.email, after.email);
     assert_eq!(stored.first_name, "Frank");
 
+    // Another active superuser, so that frank may be disabled below (the last one may not:
+    // `the_last_active_superuser_stays`).
+    let other_superuser = User {
+        role: Role::Superuser,
+        ..other.clone()
+    };
+    store.update_user(&other, &other_superuser).await.unwrap();
     // A change of case only is still the user's own address; no quota means unlimited.
     let mut recased = after.clone();
     recased.email = Email::parse("FRANK.NEW@example.com").unwrap();
@@ -254,7 +264,7 @@ async fn updates_apply_only_to_the_user_they_read(kind: Kind) {
         (stored.email.as_str(), stored.quota_bytes, stored.file_limit),
         ("FRANK.NEW@example.com", None, None)
     );
-    assert_eq!(store.count_active_superusers().await.unwrap(), 0);
+    assert_eq!(store.count_active_superusers().await.unwrap(), 1);
 
     store.delete_user(&other).await.unwrap();
     let gone = store.update_user(&other, &other.clone()).await;
@@ -522,6 +532,57 @@ async fn throttle_counters_count_within_their_window(kind: Kind) {
         .await
         .unwrap();
     assert_eq!(counts, [Counter::default()]);
+}
+
+async fn throttle_releases_give_back_within_the_window(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let (a, missing) = ("login:a".to_owned(), "addr:192.0.2.1".to_owned());
+    let t = Utc::now().timestamp();
+    let counter = |count, closes_at| Counter { count, closes_at };
+    for _ in 0..3 {
+        store
+            .throttle_hit(std::slice::from_ref(&a), t, 60)
+            .await
+            .unwrap();
+    }
+    // One back from an open window; an absent counter is not opened by a release.
+    store
+        .throttle_release(&[a.clone(), missing.clone()], t + 1)
+        .await
+        .unwrap();
+    let counts = store
+        .throttle_counts(&[a.clone(), missing.clone()], t + 1)
+        .await
+        .unwrap();
+    assert_eq!(counts, [counter(2, t + 60), Counter::default()]);
+    // Concurrent releases never take a counter below zero, and the window stays as it was.
+    race(5, |_| {
+        let store = app.core.store.clone();
+        let a = a.clone();
+        async move { store.throttle_release(&[a], t + 2).await.unwrap() }
+    })
+    .await;
+    let counts = store
+        .throttle_counts(std::slice::from_ref(&a), t + 2)
+        .await
+        .unwrap();
+    assert_eq!(counts, [counter(0, t + 60)]);
+    let hit = store
+        .throttle_hit(std::slice::from_ref(&a), t + 3, 60)
+        .await
+        .unwrap();
+    assert_eq!(hit, [counter(1, t + 60)]);
+    // After the window closes a release changes nothing; the next hit opens a new window.
+    store
+        .throttle_release(std::slice::from_ref(&a), t + 60)
+        .await
+        .unwrap();
+    let hit = store
+        .throttle_hit(std::slice::from_ref(&a), t + 61, 60)
+        .await
+        .unwrap();
+    assert_eq!(hit, [counter(1, t + 121)]);
 }
 
 async fn jobs_are_kept_until_they_expire(kind: Kind) {
@@ -852,4 +913,153 @@ async fn concurrent_job_slot_claims_win_at_most_the_slots(kind: Kind) {
     for job in &won {
         assert!(store.release_job_slot(&u.id, job).await.unwrap());
     }
+}
+
+backend_tests!(sessions_are_trimmed_oldest_first_and_end_in_any_number);
+
+async fn sessions_are_trimmed_oldest_first_and_end_in_any_number(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "trim", "trim@example.com").await;
+    let other = created(store, "keep", "keep@example.com").await;
+    let mut expired = session(&u, "s0", "h");
+    expired.expires_at = now() - Duration::seconds(5);
+    store.create_session(&expired).await.unwrap();
+    // Made within one second: creation order breaks the tie (ids sort in it, as UUIDv7 do).
+    for id in ["s1", "s2", "s3", "s4", "s5"] {
+        store.create_session(&session(&u, id, id)).await.unwrap();
+    }
+    store
+        .create_session(&session(&other, "o", "o"))
+        .await
+        .unwrap();
+    let live = |ids: &'static [&'static str]| {
+        let uid = u.id.to_string();
+        async move {
+            for id in ["s0", "s1", "s2", "s3", "s4", "s5"] {
+                let (_, s) = store.load_session_principal(&uid, id).await.unwrap();
+                assert_eq!(s.is_some(), ids.contains(&id), "session {id}");
+            }
+        }
+    };
+    // Two live ones beyond three end (the expired one goes too, but is not counted)
+    assert_eq!(store.trim_sessions(&u.id, 3).await.unwrap(), 2);
+    live(&["s3", "s4", "s5"]).await;
+    assert_eq!(store.trim_sessions(&u.id, 3).await.unwrap(), 0);
+    assert_eq!(store.trim_sessions(&u.id, 1).await.unwrap(), 2);
+    live(&["s5"]).await;
+    let (_, o) = store.load_session_principal(&other.id, "o").await.unwrap();
+    assert!(o.is_some());
+    // More sessions than one BatchWriteItem (25) all end, except the one kept
+    for i in 0..60 {
+        store
+            .create_session(&session(&u, &format!("m{i:02}"), "h"))
+            .await
+            .unwrap();
+    }
+    store.delete_sessions(&u.id, Some("m07")).await.unwrap();
+    assert_eq!(store.trim_sessions(&u.id, 0).await.unwrap(), 1);
+    for id in ["m00", "m07", "m59", "s5"] {
+        let (_, s) = store.load_session_principal(&u.id, id).await.unwrap();
+        assert!(s.is_none(), "session {id}");
+    }
+    let (_, o) = store.load_session_principal(&other.id, "o").await.unwrap();
+    assert!(o.is_some());
+}
+
+/// `user` as a superuser, active or not.
+fn with_role(user: &User, role: Role, is_active: bool) -> User {
+    User {
+        role,
+        is_active,
+        ..user.clone()
+    }
+}
+
+async fn the_last_active_superuser_stays(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = with_role(&user("ann", "ann@example.com"), Role::Superuser, true);
+    let bob = with_role(&user("bob", "bob@example.com"), Role::Superuser, true);
+    store.create_user(&ann).await.unwrap();
+    store.create_user(&bob).await.unwrap();
+    // One of two may go; the other is the last, demoted or disabled.
+    let ann_user = with_role(&ann, Role::User, true);
+    store.update_user(&ann, &ann_user).await.unwrap();
+    for after in [
+        with_role(&bob, Role::Manager, true),
+        with_role(&bob, Role::Superuser, false),
+    ] {
+        let refused = store.update_user(&bob, &after).await;
+        assert!(
+            matches!(refused, Err(WriteUserError::LastSuperuser)),
+            "{refused:?}"
+        );
+    }
+    let stored = store.get_user(&bob.id).await.unwrap().unwrap();
+    assert_eq!((stored.role, stored.is_active), (Role::Superuser, true));
+    // Other changes of the last one pass.
+    let renamed = User {
+        first_name: "Bob".into(),
+        ..bob.clone()
+    };
+    store.update_user(&bob, &renamed).await.unwrap();
+    // Promoted back, ann counts again; disabled and enabled again, so does bob.
+    store.update_user(&ann_user, &ann).await.unwrap();
+    let bob_disabled = with_role(&renamed, Role::Superuser, false);
+    store.update_user(&renamed, &bob_disabled).await.unwrap();
+    let refused = store.update_user(&ann, &ann_user).await;
+    assert!(
+        matches!(refused, Err(WriteUserError::LastSuperuser)),
+        "{refused:?}"
+    );
+    store.update_user(&bob_disabled, &renamed).await.unwrap();
+    assert_eq!(store.count_active_superusers().await.unwrap(), 2);
+    // Then both demote each other at once, and one stays.
+    let outcomes = race(2, |i| {
+        let store = app.core.store.clone();
+        let (before, after) = match i {
+            0 => (ann.clone(), with_role(&ann, Role::User, true)),
+            _ => (renamed.clone(), with_role(&renamed, Role::Superuser, false)),
+        };
+        async move { store.update_user(&before, &after).await }
+    })
+    .await;
+    let won = outcomes.iter().filter(|o| o.is_ok()).count();
+    let last = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(WriteUserError::LastSuperuser)))
+        .count();
+    assert_eq!((won, last), (1, 1), "{outcomes:?}");
+    assert_eq!(store.count_active_superusers().await.unwrap(), 1);
+}
+
+async fn every_key_of_a_user_is_revoked_at_once(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let u = created(store, "kay", "kay@example.com").await;
+    let other = created(store, "kim", "kim@example.com").await;
+    let key = |owner: &User, id: &str| ApiKey {
+        id: id.into(),
+        user_id: owner.id.to_string(),
+        name: id.into(),
+        prefix: format!("vc_{id}"),
+        key_hash: "hash".into(),
+        created_at: now(),
+        expires_at: None,
+    };
+    for id in ["k1", "k2", "k3"] {
+        store.create_api_key(&key(&u, id)).await.unwrap();
+    }
+    store.create_api_key(&key(&other, "k4")).await.unwrap();
+    assert_eq!(store.delete_api_keys(&u.id).await.unwrap(), 3);
+    assert!(store.list_api_keys(&u.id).await.unwrap().is_empty());
+    assert_eq!(store.delete_api_keys(&u.id).await.unwrap(), 0);
+    // The user and other users' keys stay.
+    assert!(store.get_user(&u.id).await.unwrap().is_some());
+    let left = store.list_api_keys(&other.id).await.unwrap();
+    assert_eq!(
+        left.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
+        ["k4"]
+    );
 }

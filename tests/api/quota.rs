@@ -20,6 +20,7 @@ backend_tests!(
     expired_reservations_no_longer_count,
     archives_count_while_they_exist,
     a_failed_archive_gives_its_room_back,
+    a_stalled_archive_gives_its_room_back_once_seen,
     the_file_limit_holds_for_forms_and_direct_uploads,
     new_accounts_get_the_default_quota_and_file_limit,
     closed_registration_leaves_account_creation_to_managers,
@@ -391,4 +392,97 @@ async fn closed_registration_leaves_account_creation_to_managers(kind: Kind) {
     .await
     .expect(StatusCode::CREATED);
     app.try_login("xena", PASSWORD).await.expect(StatusCode::OK);
+}
+
+/// A background job that stops moving (its process died) is interrupted once seen so: its
+/// archive's room is given back then, not a day later when the charge expires; and should the
+/// job wake up and finish after all, its archive does not stay uncounted.
+async fn a_stalled_archive_gives_its_room_back_once_seen(kind: Kind) {
+    use shared::layout::archives_of;
+    use shared::services::JobEvent;
+    use shared::store::{JobStatus, ZipJob};
+    // GIVEN docs/{a,b,c}.txt and a background job of docs (more than two files), whose
+    // archive is held back as it is written
+    let base = TestApp::with(kind, |c| {
+        c.default_quota_bytes = Some(QUOTA);
+        c.zip_sync_max_files = 2;
+    })
+    .await;
+    let (user_id, token, _) = base.user("wade").await;
+    let ten = &[b'd'; 10][..];
+    base.upload(
+        &token,
+        &[("path", None, b"docs")],
+        &[("a.txt", ten), ("b.txt", ten), ("c.txt", ten)],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let (app, objects) = crate::flaky::Flaky::around(&base);
+    let at = Utc::now();
+    let mut job = ZipJob {
+        id: "j2".into(),
+        user_id: user_id.clone(),
+        status: JobStatus::Running,
+        name: "docs.zip".into(),
+        paths: vec!["docs".into()],
+        folder_contents: false,
+        files_done: 0,
+        files_total: 3,
+        bytes_done: 0,
+        bytes_total: 30,
+        error: None,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + Duration::hours(24),
+    };
+    let charge = Charge {
+        id: "zip-j2".into(),
+        user_id: user_id.clone(),
+        bytes: 30,
+        files: 0,
+        expires_at: job.expires_at,
+    };
+    let store = app.core.store.clone();
+    assert!(store.take_charge(&charge, Caps::default()).await.unwrap());
+    store.save_job(&job).await.unwrap();
+    objects.put_gate.shut();
+    let core = app.core.clone();
+    let event = JobEvent {
+        user_id: user_id.clone(),
+        job_id: "j2".into(),
+    };
+    let running = tokio::spawn(async move { core.run_zip_job(&event).await });
+    assert_eq!(storage(&app, &token).await, (30, 30, 3));
+    // WHEN it saves no progress for longer than a job may stall (as if its process died)
+    job.updated_at = at - Duration::minutes(11);
+    store.save_job(&job).await.unwrap();
+    // THEN its owner sees it interrupted, and its room is free at once
+    let seen = app
+        .get("/api/zip/j2", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(seen["status"], "failed", "{seen}");
+    assert!(
+        seen["error"].as_str().unwrap().contains("interrupted"),
+        "{seen}"
+    );
+    assert_eq!(storage(&app, &token).await, (30, 0, 3));
+    // WHEN the job wakes up and finishes writing its archive after all
+    objects.put_gate.open();
+    running.await.expect("the job ends");
+    // THEN no archive stays (it would be counted nowhere), and the job stays interrupted
+    let archives = app
+        .core
+        .objects
+        .list(&archives_of(&user_id), false, None, 100)
+        .await
+        .unwrap();
+    assert!(archives.items.is_empty(), "{:?}", archives.items);
+    let seen = app
+        .get("/api/zip/j2", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(seen["status"], "failed", "{seen}");
+    assert_eq!(storage(&app, &token).await, (30, 0, 3));
+    assert_eq!(usage_matches_listing(&app, &token).await, (30, 3));
 }

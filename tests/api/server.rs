@@ -1,6 +1,6 @@
 //! The local server's defences (`shared::http::serve`), over real sockets: slow and idle
-//! clients, stalled bodies, the connection cap, graceful shutdown; and the bounded password
-//! hashing queue behind every login.
+//! clients, stalled bodies, downloads nobody reads, the connection cap, graceful shutdown; and
+//! the bounded password hashing queue behind every login.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -59,6 +59,7 @@ fn limits(header: u64, idle: u64, body: u64, connections: usize) -> ServerLimits
         header_timeout_secs: header,
         idle_timeout_secs: idle,
         body_timeout_secs: body,
+        write_timeout_secs: 30,
         max_connections: connections,
     }
 }
@@ -304,3 +305,86 @@ backend_tests!(
     a_request_in_flight_finishes_across_shutdown,
     a_full_password_queue_answers_503,
 );
+
+/// Bytes of the download nobody reads: far more than the sockets' buffers hold.
+const LARGE: usize = 24 << 20;
+
+/// A client that asks for a large download and then reads nothing holds its connection (and
+/// the file the answer reads) only until the write timeout: the connection is closed, and with
+/// a cap of one connection the next client is served once it is. A client that reads gets
+/// the whole file.
+///
+/// The embedded backend only: on the aws backend the local server sends no file bytes
+/// (downloads are presigned S3 URLs), so no answer of its own is large enough to stall.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_nobody_reads_is_closed_after_the_write_timeout() {
+    crate::helpers::run_case(
+        Kind::Embedded,
+        crate::helpers::CASE_LIMIT,
+        |kind| async move {
+            let app = TestApp::new(kind).await;
+            let (_, token, _) = app.user("wes").await;
+            let data: Vec<u8> = (0..LARGE).map(|i| (i % 251) as u8).collect();
+            app.upload(&token, &[], &[("big.bin", &data)])
+                .await
+                .expect(StatusCode::CREATED);
+            let mut stalled_limits = limits(5, 30, 30, 1);
+            stalled_limits.write_timeout_secs = 1;
+            let server = Server::start(&app, stalled_limits).await;
+            let get = format!(
+                "GET /api/files/download?path=big.bin HTTP/1.1\r\nhost: test\r\n\
+             authorization: Bearer {token}\r\n\r\n"
+            );
+
+            // WHEN a client asks for the file through a small window and reads nothing
+            let mut stalled = small_window_client(server.addr).await;
+            stalled.write_all(get.as_bytes()).await.expect("write");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+
+            // THEN the one connection the server serves is given up: the next client is served
+            let mut honest = server.connect().await;
+            honest.write_all(HEALTH).await.expect("write");
+            assert_eq!(answer(&mut honest, Duration::from_secs(20)).await.0, 200);
+            // and the stalled one ends short of the file (the server closed it)
+            let received = drain(&mut stalled, Duration::from_secs(20)).await;
+            assert!(
+                received < LARGE,
+                "the stalled download was not cut: {received} bytes"
+            );
+            drop(honest);
+
+            // AND a client that reads gets every byte, however long the answer takes
+            let mut reader = server.connect().await;
+            reader.write_all(get.as_bytes()).await.expect("write");
+            let received = drain(&mut reader, Duration::from_secs(60)).await;
+            assert!(received > LARGE, "{received} bytes, head included");
+        },
+    )
+    .await;
+}
+
+/// A client socket with a small receive buffer, so that a server's writes stall early.
+async fn small_window_client(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    socket.connect(addr).await.expect("connect")
+}
+
+/// Reads `stream` until the server closes it (or `limit` passes): the bytes received.
+async fn drain(stream: &mut TcpStream, limit: Duration) -> usize {
+    let read_all = async {
+        let mut total = 0;
+        let mut chunk = vec![0u8; 64 << 10];
+        while let Ok(n @ 1..) = stream.read(&mut chunk).await {
+            total += n;
+            if total > LARGE {
+                // The whole answer is here: a keep-alive connection is not closed after it.
+                break;
+            }
+        }
+        total
+    };
+    tokio::time::timeout(limit, read_all)
+        .await
+        .expect("the connection ends in time")
+}

@@ -1,4 +1,7 @@
+use std::borrow::Cow;
 use std::fmt;
+
+use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
 
 /// S3's limit on an object key, in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -11,8 +14,10 @@ const MAX_SEGMENT_BYTES: usize = 255;
 const SHOWN_CHARS: usize = 100;
 
 /// A safe path relative to a user's home: `/`-separated segments, none empty, `.` or `..`, no
-/// backslash or control character, short enough that its storage key fits S3's limit. The empty
-/// path is the home itself. Nothing built from a `UserPath` can name a place outside the home.
+/// backslash, control or invisible format character, short enough that its storage key fits
+/// S3's limit, in Unicode NFC (so `é` typed precomposed or as `e` + U+0301 is one name). The
+/// empty path is the home itself. Nothing built from a `UserPath` can name a place outside the
+/// home.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct UserPath(String);
 
@@ -24,6 +29,13 @@ pub enum PathError {
     BadSegment,
     #[error("Path must not contain backslashes or control characters.")]
     BadCharacter,
+    /// Text-direction overrides and zero-width characters make a name look like another one
+    /// (`invoice\u{202E}fdp.exe` shows as `invoiceexe.pdf`).
+    #[error(
+        "Names must not contain invisible or text-direction characters \
+         (U+061C, U+200B–U+200F, U+202A–U+202E, U+2060–U+2064, U+2066–U+2069, U+FEFF)."
+    )]
+    InvisibleCharacter,
     #[error("Path is too long.")]
     TooLong,
     /// One segment (a file or folder name) is longer than most filesystems allow.
@@ -41,12 +53,32 @@ fn is_noncharacter(c: char) -> bool {
     (0xFDD0..=0xFDEF).contains(&c) || c & 0xFFFE == 0xFFFE
 }
 
+/// Bidirectional controls and invisible format characters: a name holding one shows as
+/// another name.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `raw` in Unicode NFC, borrowed when it already is (nearly always).
+fn nfc(raw: &str) -> Cow<'_, str> {
+    match is_nfc_quick(raw.chars()) {
+        IsNormalized::Yes => Cow::Borrowed(raw),
+        _ => Cow::Owned(raw.nfc().collect()),
+    }
+}
+
 impl UserPath {
     /// Parses an already percent-decoded path (decoding happens once, in the HTTP layer).
     pub fn parse(raw: &str) -> Result<Self, PathError> {
         if raw.is_empty() {
             return Ok(Self::home());
         }
+        if raw.chars().any(is_invisible_format) {
+            return Err(PathError::InvisibleCharacter);
+        }
+        let raw = &*nfc(raw);
         if raw.starts_with('/') {
             return Err(PathError::Absolute);
         }
@@ -73,6 +105,8 @@ impl UserPath {
     /// Checks a file or folder name: one segment, with the reason it is not (`NotOneName` for a
     /// `/`, then the reasons [`parse`](Self::parse) gives).
     pub fn check_name(name: &str) -> Result<(), PathError> {
+        // Lengths are the stored (NFC) form's.
+        let name = &*nfc(name);
         if name.contains('/') {
             return Err(PathError::NotOneName);
         }
@@ -168,6 +202,50 @@ mod tests {
             ".hidden",
         ] {
             assert_eq!(UserPath::parse(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn names_are_kept_in_nfc() {
+        let nfd = "cafe\u{301}/e\u{301}te\u{301}.txt";
+        let nfc = "caf\u{e9}/\u{e9}t\u{e9}.txt";
+        assert_eq!(UserPath::parse(nfd).unwrap().as_str(), nfc);
+        assert_eq!(UserPath::parse(nfc).unwrap(), UserPath::parse(nfd).unwrap());
+        assert_eq!(
+            UserPath::parse("a").unwrap().join(nfd).unwrap().as_str(),
+            format!("a/{nfc}")
+        );
+        // 128 × "e\u{301}" is 384 bytes, but 256 in NFC: still one byte too long.
+        assert_eq!(
+            UserPath::check_name(&"e\u{301}".repeat(128)),
+            Err(PathError::NameTooLong)
+        );
+        assert_eq!(UserPath::check_name(&"e\u{301}".repeat(127)), Ok(()));
+    }
+
+    #[test]
+    fn refuses_invisible_and_direction_characters() {
+        for c in [
+            '\u{202A}', '\u{202E}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200F}', '\u{FEFF}',
+        ] {
+            let name = format!("invoice{c}fdp.exe");
+            assert_eq!(
+                UserPath::parse(&name),
+                Err(PathError::InvisibleCharacter),
+                "{c:?}"
+            );
+            assert_eq!(
+                UserPath::parse(&format!("docs/{name}/x")),
+                Err(PathError::InvisibleCharacter)
+            );
+            assert_eq!(
+                UserPath::check_name(&name),
+                Err(PathError::InvisibleCharacter)
+            );
+        }
+        // Neighbours of the ranges are ordinary text.
+        for ok in ["a\u{200A}b", "a\u{2010}b", "a\u{2065}b", "a\u{206A}b"] {
+            assert!(UserPath::parse(ok).is_ok(), "{ok:?}");
         }
     }
 

@@ -9,11 +9,16 @@ use utoipa_axum::routes;
 use super::extract::{Auth, ClientIp, JsonBody, PathParam};
 use super::{AppState, Message};
 use crate::domain::UserView;
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::services::{
     ApiKeyCreated, ApiKeyView, ChangePasswordInput, CreateKeyInput, DeleteAccountInput, LoginInput,
-    LoginOutput, LogoutInput, ProfileUpdate, RefreshInput, RegisterInput, TokenPair, UserDetail,
+    LoginOutput, LogoutInput, PasswordChanged, ProfileUpdate, RefreshInput, RegisterInput,
+    TokenPair, UserDetail,
 };
+
+/// What the operations that change an account answer to an API key.
+pub(super) const API_KEY_NOT_ALLOWED: &str =
+    "`api_key_not_allowed`: an API key cannot change the account; sign in with a password";
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -48,7 +53,8 @@ async fn register(
     responses((status = 200, body = LoginOutput), (status = 400, body = ErrorBody),
               (status = 401, description = "`invalid_credentials`", body = ErrorBody),
               (status = 403, description = "`account_disabled`", body = ErrorBody),
-              (status = 429, description = "Too many failures; see `Retry-After`", body = ErrorBody)))]
+              (status = 429, description = "`throttled`: too many attempts for this login from this address, or from this address; see `Retry-After`", body = ErrorBody),
+              (status = 503, description = "`busy`: every password hasher is busy; see `Retry-After`", body = ErrorBody)))]
 async fn login(
     State(core): State<AppState>,
     ClientIp(client): ClientIp,
@@ -83,7 +89,8 @@ async fn logout(
 
 /// End every session of the caller.
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, body = Message), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody)))]
 async fn logout_all(State(core): State<AppState>, Auth(me): Auth) -> AppResult<Json<Message>> {
     core.logout_all(&me).await?;
     Ok(Message::json("Logged out of every session"))
@@ -96,24 +103,29 @@ async fn profile(Auth(me): Auth) -> Json<UserView> {
     Json(me.user.view())
 }
 
-/// Change names or email (username and role cannot be changed here).
+/// Change names or email (username and role cannot be changed here). With an API key only the
+/// names: a key cannot change the email.
 #[utoipa::path(put, path = "/api/auth/profile", tag = "auth", security(("bearer" = [])),
     request_body = ProfileUpdate,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 async fn put_profile(
     State(core): State<AppState>,
     Auth(me): Auth,
     JsonBody(input): JsonBody<ProfileUpdate>,
 ) -> AppResult<Json<UserView>> {
-    Ok(Json(core.update_profile(&me, input.parse()?).await?.view()))
+    Ok(Json(core.update_profile(&me, input).await?.view()))
 }
 
 /// Same as PUT: every field is optional.
 #[utoipa::path(patch, path = "/api/auth/profile", tag = "auth", security(("bearer" = [])),
     request_body = ProfileUpdate,
     responses((status = 200, body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 async fn patch_profile(
     state: State<AppState>,
     auth: Auth,
@@ -122,19 +134,22 @@ async fn patch_profile(
     put_profile(state, auth, body).await
 }
 
-/// Change the password; every other session ends.
+/// Change the password; every other session ends, and with `revoke_api_keys` every API key.
 #[utoipa::path(post, path = "/api/auth/change-password", tag = "auth", security(("bearer" = [])),
     request_body = ChangePasswordInput,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = PasswordChanged), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody),
+              (status = 429, description = "`throttled`: too many password attempts from this address; see `Retry-After`", body = ErrorBody),
+              (status = 503, description = "`busy`: every password hasher is busy; see `Retry-After`", body = ErrorBody)))]
 async fn change_password(
     State(core): State<AppState>,
+    ClientIp(client): ClientIp,
     Auth(me): Auth,
-    JsonBody(input): JsonBody<ChangePasswordInput>,
-) -> AppResult<Json<Message>> {
-    let change = input.parse(&me.user)?;
-    core.change_password(&me, change).await?;
-    Ok(Message::json("Password changed successfully"))
+    body: Result<JsonBody<ChangePasswordInput>, AppError>,
+) -> AppResult<Json<PasswordChanged>> {
+    let input = body.map(|JsonBody(input)| input);
+    Ok(Json(core.change_password(&me, input, client).await?))
 }
 
 /// The caller's user object with storage usage.
@@ -149,13 +164,19 @@ async fn user_info(State(core): State<AppState>, Auth(me): Auth) -> AppResult<Js
 #[utoipa::path(post, path = "/api/auth/delete-account", tag = "auth", security(("bearer" = [])),
     request_body = DeleteAccountInput,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody)))]
+              (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody),
+              (status = 409, description = "`last_superuser`: the last active superuser cannot leave", body = ErrorBody),
+              (status = 429, description = "`throttled`: too many password attempts from this address; see `Retry-After`", body = ErrorBody),
+              (status = 503, description = "`busy`: every password hasher is busy; see `Retry-After`", body = ErrorBody)))]
 async fn delete_account(
     State(core): State<AppState>,
+    ClientIp(client): ClientIp,
     Auth(me): Auth,
-    JsonBody(input): JsonBody<DeleteAccountInput>,
+    body: Result<JsonBody<DeleteAccountInput>, AppError>,
 ) -> AppResult<Json<Message>> {
-    core.delete_account(&me, &input.password()?).await?;
+    let input = body.map(|JsonBody(input)| input);
+    core.delete_account(&me, input, client).await?;
     Ok(Message::json("Account deleted"))
 }
 
@@ -164,12 +185,13 @@ async fn delete_account(
     request_body = CreateKeyInput,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody),
-              (status = 403, description = "`session_required`: keys cannot create keys", body = ErrorBody)))]
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody)))]
 async fn create_key(
     State(core): State<AppState>,
     Auth(me): Auth,
-    JsonBody(input): JsonBody<CreateKeyInput>,
+    body: Result<JsonBody<CreateKeyInput>, AppError>,
 ) -> AppResult<(StatusCode, Json<ApiKeyCreated>)> {
+    let input = body.map(|JsonBody(input)| input);
     Ok((
         StatusCode::CREATED,
         Json(core.create_api_key(&me, input).await?),
@@ -189,7 +211,9 @@ async fn list_keys(
 /// Revoke an API key.
 #[utoipa::path(delete, path = "/api/auth/keys/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path, description = "The key's id")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, description = API_KEY_NOT_ALLOWED, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
 async fn delete_key(
     State(core): State<AppState>,
     Auth(me): Auth,

@@ -9,6 +9,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
+use crate::config::TrustedProxies;
 use crate::error::AppError;
 use crate::services::Principal;
 
@@ -123,25 +124,79 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The client's address as the platform saw it: the TCP peer locally, API Gateway's `sourceIp`
-/// on Lambda. Headers such as `X-Forwarded-For` are not trusted.
+/// The client's address. On Lambda, API Gateway's `sourceIp` (headers are never read there).
+/// Locally, the TCP peer; only when the peer is one of `VERTEX_TRUSTED_PROXIES` is
+/// `X-Forwarded-For` read, right to left, and its first address that is not itself a trusted
+/// proxy taken (the hops to its left are the client's to invent).
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ConnectInfo(addr)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-            return Ok(Self(Some(addr.ip())));
-        }
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         use lambda_http::request::RequestContext;
         // The template routes through an HTTP API (payload 2.0), the only kind compiled in.
-        let source = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
-            _ => None,
+        if let Some(RequestContext::ApiGatewayV2(ctx)) = parts.extensions.get::<RequestContext>() {
+            let source = ctx
+                .http
+                .source_ip
+                .as_deref()
+                .and_then(|s| s.parse::<IpAddr>().ok());
+            return Ok(Self(source.map(|ip: IpAddr| ip.to_canonical())));
+        }
+        let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+            return Ok(Self(None));
         };
-        Ok(Self(source.and_then(|s| s.parse().ok())))
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        Ok(Self(Some(client_of(
+            peer.ip(),
+            forwarded,
+            &state.config.trusted_proxies,
+        ))))
     }
+}
+
+/// The client behind `peer`: see [`ClientIp`]. Several `X-Forwarded-For` fields are one list,
+/// in order. An entry that is not an address ends the walk at the hop that sent it.
+fn client_of<'a>(
+    peer: IpAddr,
+    forwarded: impl Iterator<Item = &'a str>,
+    trusted: &TrustedProxies,
+) -> IpAddr {
+    let mut client = peer.to_canonical();
+    if !trusted.contains(client) {
+        return client;
+    }
+    let hops: Vec<&str> = forwarded.flat_map(|field| field.split(',')).collect();
+    for hop in hops.iter().rev() {
+        match parse_hop(hop.trim()) {
+            Some(ip) => {
+                client = ip;
+                if !trusted.contains(ip) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+/// One `X-Forwarded-For` entry: an address, possibly with a port (`192.0.2.1:4711`,
+/// `[2001:db8::1]:4711`), as some proxies write it.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|s| s.ip()))?;
+    Some(ip.to_canonical())
 }
 
 /// Where this server is reached, for the transfer URLs it signs to itself: `VERTEX_PUBLIC_URL`,
@@ -182,7 +237,47 @@ impl FromRequestParts<AppState> for Origin {
 
 #[cfg(test)]
 mod tests {
-    use super::clip;
+    use super::{client_of, clip};
+    use crate::config::TrustedProxies;
+
+    #[test]
+    fn forwarded_for_is_read_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted: TrustedProxies = "10.0.0.0/8, fd00::/8".parse().unwrap();
+        let from = |peer: &str, fields: &[&str]| {
+            client_of(ip(peer), fields.iter().copied(), &trusted).to_string()
+        };
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(from("203.0.113.5", &["198.51.100.1"]), "203.0.113.5");
+        // A trusted one: the right-most hop that is not a trusted proxy.
+        assert_eq!(
+            from("10.0.0.2", &["1.1.1.1, 198.51.100.1, 10.0.0.9"]),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            from("10.0.0.2", &["1.1.1.1", "198.51.100.1"]),
+            "198.51.100.1"
+        );
+        assert_eq!(
+            from("::ffff:10.0.0.2", &["[2001:db8::7]:443"]),
+            "2001:db8::7"
+        );
+        assert_eq!(from("fd00::1", &["198.51.100.1:5000"]), "198.51.100.1");
+        // Only proxies: the left-most of them; no header: the peer.
+        assert_eq!(from("10.0.0.2", &["10.0.0.3"]), "10.0.0.3");
+        assert_eq!(from("10.0.0.2", &[]), "10.0.0.2");
+        // Garbage ends the walk at the proxy that passed it on.
+        assert_eq!(
+            from("10.0.0.2", &["198.51.100.1, junk, 10.0.0.4"]),
+            "10.0.0.4"
+        );
+        // No proxies configured: the header is never read.
+        let none = TrustedProxies::default();
+        assert_eq!(
+            client_of(ip("10.0.0.2"), ["198.51.100.1"].into_iter(), &none).to_string(),
+            "10.0.0.2"
+        );
+    }
 
     #[test]
     fn clip_cuts_long_text_on_a_character() {

@@ -133,12 +133,14 @@ async fn abort_upload(
 }
 
 /// The bytes behind a download URL this server signed (embedded backend; no other
-/// credentials needed). `Range` is supported.
+/// credentials needed). `Range` is supported. The URL names one version of the file: once the
+/// file is deleted or replaced by other bytes it answers 404.
 #[utoipa::path(get, path = "/api/files/transfer/{ticket}", tag = "files",
     params(("ticket" = String, Path)),
     responses((status = 200, description = "The file"), (status = 206, description = "A range of it"),
               (status = 403, description = "`invalid_signature`, `url_expired`", body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
+              (status = 404, description = "`not_found`: no such file, or not the version the URL was signed for", body = ErrorBody),
+              (status = 416, body = ErrorBody)))]
 async fn transfer_get(
     State(core): State<AppState>,
     PathParam(ticket): PathParam<String>,
@@ -259,7 +261,8 @@ fn deliver(delivery: Delivery) -> Response {
     request_body = CreateFolderInput,
     responses((status = 201, body = FolderCreated), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody)))]
+              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 413, description = "`file_limit_exceeded` (a folder's marker counts as one stored object)", body = ErrorBody)))]
 async fn create_folder(
     State(core): State<AppState>,
     Auth(me): Auth,

@@ -7,12 +7,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Auth, JsonBody, PathParam, QueryParams};
-use super::{AppState, Message};
+use super::AppState;
 use crate::domain::UserView;
-use crate::error::{AppResult, ErrorBody};
+use crate::error::{AppError, AppResult, ErrorBody};
 use crate::services::{
-    NewUserInput, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate,
+    ApiKeyView, NewUserInput, PasswordReset, ResetPasswordInput, UserDetail, UserPage, UserQuery,
+    UserUpdate,
 };
+
+/// What the writes of users administration answer when refused.
+const FORBIDDEN_WRITE: &str = "`permission_denied` (role rules), `api_key_not_allowed` (an API \
+    key cannot change accounts)";
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,6 +25,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users_seed_path))
         .routes(routes!(get_user, update_user, delete_user))
         .routes(routes!(reset_password))
+        .routes(routes!(list_keys))
+        .routes(routes!(delete_key))
 }
 
 /// Every user, a page at a time, in username order; `search` finds text in username, email and
@@ -55,13 +62,15 @@ async fn list_users_seed_path(
 #[utoipa::path(post, path = "/api/users", tag = "users", security(("bearer" = [])),
     request_body = NewUserInput,
     responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = FORBIDDEN_WRITE, body = ErrorBody),
               (status = 409, description = "`username_taken` or `email_taken`", body = ErrorBody)))]
 async fn create_user(
     State(core): State<AppState>,
     Auth(me): Auth,
-    JsonBody(input): JsonBody<NewUserInput>,
+    body: Result<JsonBody<NewUserInput>, AppError>,
 ) -> AppResult<(StatusCode, Json<UserView>)> {
+    let input = body.map(|JsonBody(input)| input);
     let user = core.admin_create_user(&me, input).await?;
     Ok((StatusCode::CREATED, Json(user.view())))
 }
@@ -85,15 +94,17 @@ async fn get_user(
     params(("id" = String, Path, description = "The user's id")),
     request_body = UserUpdate,
     responses((status = 200, body = UserDetail), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = FORBIDDEN_WRITE, body = ErrorBody),
               (status = 404, body = ErrorBody),
               (status = 409, description = "`last_superuser`, `email_taken`, `concurrent_update`", body = ErrorBody)))]
 async fn update_user(
     State(core): State<AppState>,
     Auth(me): Auth,
     PathParam(id): PathParam<String>,
-    JsonBody(input): JsonBody<UserUpdate>,
+    body: Result<JsonBody<UserUpdate>, AppError>,
 ) -> AppResult<Json<UserDetail>> {
+    let input = body.map(|JsonBody(input)| input);
     Ok(Json(UserDetail::of(
         &core.admin_update_user(&me, &id, input).await?,
     )))
@@ -103,7 +114,8 @@ async fn update_user(
 /// midway the answer is 503 and the user stays, disabled: repeat the request to finish.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user's id")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, description = FORBIDDEN_WRITE, body = ErrorBody),
               (status = 404, body = ErrorBody),
               (status = 409, description = "`last_superuser`", body = ErrorBody),
               (status = 503, description = "Not every file could be deleted yet", body = ErrorBody)))]
@@ -116,22 +128,51 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Set a new password for the user; every session of theirs ends.
+/// Set a new password for the user; every session of theirs ends and every API key of theirs
+/// is revoked.
 #[utoipa::path(post, path = "/api/users/{id}/reset-password", tag = "users", security(("bearer" = [])),
     params(("id" = String, Path, description = "The user's id")),
     request_body = ResetPasswordInput,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = PasswordReset), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = FORBIDDEN_WRITE, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn reset_password(
     State(core): State<AppState>,
     Auth(me): Auth,
     PathParam(id): PathParam<String>,
-    JsonBody(input): JsonBody<ResetPasswordInput>,
-) -> AppResult<Json<Message>> {
-    core.admin_reset_password(&me, &id, &input.new_password()?)
-        .await?;
-    Ok(Message::json(
-        "Password reset; the user's sessions have ended",
-    ))
+    body: Result<JsonBody<ResetPasswordInput>, AppError>,
+) -> AppResult<Json<PasswordReset>> {
+    let input = body.map(|JsonBody(input)| input);
+    Ok(Json(core.admin_reset_password(&me, &id, input).await?))
+}
+
+/// The user's API keys, as the user sees them (never the secrets).
+#[utoipa::path(get, path = "/api/users/{id}/keys", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, body = Vec<ApiKeyView>), (status = 401, body = ErrorBody),
+              (status = 403, description = "`permission_denied`", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn list_keys(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    PathParam(id): PathParam<String>,
+) -> AppResult<Json<Vec<ApiKeyView>>> {
+    Ok(Json(core.admin_list_keys(&me, &id).await?))
+}
+
+/// Revoke one API key of the user: it stops working on its next request.
+#[utoipa::path(delete, path = "/api/users/{id}/keys/{key_id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id"),
+           ("key_id" = String, Path, description = "The key's id")),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, description = FORBIDDEN_WRITE, body = ErrorBody),
+              (status = 404, description = "No such user, or no such key of theirs", body = ErrorBody)))]
+async fn delete_key(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    PathParam((id, key_id)): PathParam<(String, String)>,
+) -> AppResult<StatusCode> {
+    core.admin_delete_key(&me, &id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::check::Check;
 use super::schema::Label;
-use super::{now, Core, Credential, Principal};
+use super::{now, Core, Principal};
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::security::ApiKeyToken;
@@ -87,20 +87,15 @@ impl CreateKeyInput {
 }
 
 impl Core {
-    /// Who may create keys depends on the credential, so that is checked before the body.
+    /// Who may create keys depends on the credential, so that is checked before the body
+    /// (`input`: the body as read, or why it could not be). A leaked key cannot mint more.
     pub async fn create_api_key(
         &self,
         principal: &Principal,
-        input: CreateKeyInput,
+        input: AppResult<CreateKeyInput>,
     ) -> AppResult<ApiKeyCreated> {
-        // A leaked key must not be able to mint more keys.
-        if let Credential::ApiKey(_) = principal.credential {
-            return Err(AppError::forbidden(
-                "session_required",
-                "API keys can only be created from a login session.",
-            ));
-        }
-        let new = input.parse()?;
+        principal.require_session("create API keys")?;
+        let new = input?.parse()?;
         let user_id = &principal.user.id;
         if self.store.list_api_keys(user_id).await?.len() >= MAX_KEYS_PER_USER {
             return Err(AppError::conflict(
@@ -128,21 +123,34 @@ impl Core {
     }
 
     pub async fn list_api_keys(&self, principal: &Principal) -> AppResult<Vec<ApiKeyView>> {
-        let keys = self.store.list_api_keys(&principal.user.id).await?;
-        Ok(keys.iter().map(ApiKeyView::from).collect())
+        self.api_keys_of(&principal.user.id).await
     }
 
     pub async fn delete_api_key(&self, principal: &Principal, key_id: &str) -> AppResult<()> {
+        principal.require_session("revoke API keys")?;
+        self.revoke_api_key(&principal.user.id, key_id).await?;
+        tracing::info!(user_id = %principal.user.id, key_id = %key_id, "API key revoked");
+        Ok(())
+    }
+
+    /// The user's keys as listed (never the secrets).
+    pub(super) async fn api_keys_of(&self, user_id: &str) -> AppResult<Vec<ApiKeyView>> {
+        let keys = self.store.list_api_keys(user_id).await?;
+        Ok(keys.iter().map(ApiKeyView::from).collect())
+    }
+
+    /// Deletes the user's key `key_id`; 404 when the user has no such key (another user's
+    /// key id included: its existence is not confirmed).
+    pub(super) async fn revoke_api_key(&self, user_id: &str, key_id: &str) -> AppResult<()> {
         let valid_id = key_id.len() == 32 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
         if !valid_id
             || !self
                 .store
-                .delete_api_key(&principal.user.id, &key_id.to_ascii_lowercase())
+                .delete_api_key(user_id, &key_id.to_ascii_lowercase())
                 .await?
         {
             return Err(AppError::not_found("not_found", "No such API key."));
         }
-        tracing::info!(user_id = %principal.user.id, key_id = %key_id, "API key revoked");
         Ok(())
     }
 }

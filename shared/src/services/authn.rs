@@ -31,6 +31,19 @@ impl Principal {
             Credential::ApiKey(_) => None,
         }
     }
+
+    /// 403 `api_key_not_allowed` for an API key: keys are for files and shares, not for
+    /// changing an account (API.md). Asked before the body is judged or a password checked,
+    /// so a leaked key learns nothing from the answer.
+    pub fn require_session(&self, what: &str) -> AppResult<()> {
+        match self.credential {
+            Credential::Session(_) => Ok(()),
+            Credential::ApiKey(_) => Err(AppError::forbidden(
+                "api_key_not_allowed",
+                format!("An API key cannot {what}: sign in with a password to do it."),
+            )),
+        }
+    }
 }
 
 pub(super) fn hashes_match(a: &str, b: &str) -> bool {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 pub use accounts::{
     ChangePasswordInput, DeleteAccountInput, IssuedToken, Login, LoginInput, LoginOutput,
-    LogoutInput, NewAccount, PasswordChange, ProfileChanges, ProfileUpdate, RefreshInput,
-    RegisterInput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS,
+    LogoutInput, NewAccount, PasswordChange, PasswordChanged, ProfileChanges, ProfileUpdate,
+    RefreshInput, RegisterInput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS,
 };
 pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput, NewKey};
 pub use authn::{Credential, Principal};
@@ -28,7 +28,9 @@ pub use files::{
 };
 
 pub use users::rules as role_rules;
-pub use users::{NewUserInput, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate};
+pub use users::{
+    NewUserInput, PasswordReset, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate,
+};
 pub use zip::{
     job_event, JobEvent, JobView, Launcher, ZipFolderQuery, ZipInput, ZipRequest, Zipped,
     JOB_EVENT_KEY,

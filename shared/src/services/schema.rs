@@ -42,11 +42,11 @@ macro_rules! text_schema {
 
 text_schema!(
     HomePath,
-    "A path relative to the home: `/`-separated names (none empty, `.` or `..`; no backslash or control character; at most 255 bytes each, 980 in all); `\"\"` is the home itself.",
+    "A path relative to the home: `/`-separated names (none empty, `.` or `..`; no backslash, control character, or invisible or text-direction character such as U+200B–U+200F, U+202A–U+202E, U+2066–U+2069, U+FEFF; at most 255 bytes each, 980 in all); `\"\"` is the home itself. Names are stored in Unicode NFC: a name given decomposed (NFD) is the same name, and answers give it composed.",
     false,
     None,
     Some(980),
-    r"^(?:(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252})(?:/(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252}))*)?$"
+    r"^(?:(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252})(?:/(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252}))*)?$"
 );
 
 text_schema!(
@@ -55,7 +55,7 @@ text_schema!(
     false,
     None,
     Some(980),
-    r"^(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252})(?:/(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252}))*$"
+    r"^(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252})(?:/(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252}))*$"
 );
 
 text_schema!(
@@ -64,7 +64,7 @@ text_schema!(
     false,
     None,
     None,
-    r"^(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252})$"
+    r"^(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252})$"
 );
 
 text_schema!(
@@ -138,7 +138,7 @@ text_schema!(
     false,
     None,
     None,
-    r"^\s*(?:(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff]{0,252}))?\s*$"
+    r"^\s*(?:(?:[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,254}|\.[^./\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,253}|\.\.[^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\ufdd0-\ufdef\ufffe\uffff\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]{0,252}))?\s*$"
 );
 
 /// A file's bytes, with the file's own media type.

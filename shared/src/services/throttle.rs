@@ -1,37 +1,90 @@
-//! Login throttling: failure windows per account and per client address, each opened by its
-//! first failure (no fixed boundaries to time attacks, or tests, around).
+//! Throttling of password checks (login, change-password, delete-account), after OWASP's
+//! authentication guidance: every attempt is counted *before* its hash is checked, per
+//! (what was typed, client address) and per address, each in a window opened by its first
+//! attempt. Past either bound the answer is 429. The same login from every address has a
+//! ceiling too, but above it attempts are only delayed: an attacker elsewhere must not be able
+//! to lock the owner out. A correct password gives its attempt back.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use super::{now, Core};
+use crate::config::ThrottleConfig;
+use crate::domain::LoginKey;
 use crate::error::{AppError, AppResult};
 
-/// Names the counters one login attempt touches.
-pub(super) struct LoginCounters {
-    account: String,
+/// The counters one password check touches.
+pub(super) struct Counters {
+    /// What was typed (or the account) at this address: the bound the owner elsewhere never
+    /// meets.
+    pair: String,
+    /// Everything tried from this address.
     address: Option<String>,
+    /// What was typed, from every address: slows, never refuses.
+    ceiling: Option<String>,
 }
 
-impl LoginCounters {
-    /// `account` is the user id when the user exists, else the login as typed (lower-cased), so
-    /// unknown and known accounts are throttled alike.
-    pub fn new(account: &str, address: Option<IpAddr>) -> Self {
+impl Counters {
+    /// A login: keyed by the login as typed, normalized as the account lookup normalizes it
+    /// (so `Alice` and `alice` share a counter) but never resolved to the account, so a
+    /// username and an email cannot be told to belong together. Hashed: people type passwords
+    /// into the login field, and counters are stored.
+    pub fn login(login: &str, client: Option<IpAddr>) -> Self {
+        let typed = match LoginKey::of(login) {
+            LoginKey::Username(name) => format!("username:{name}"),
+            LoginKey::Email(address) => format!("email:{address}"),
+        };
+        let typed = format!(
+            "login:{}",
+            &hex::encode(Sha256::digest(typed.as_bytes()))[..32]
+        );
+        Self::new(typed, client, true)
+    }
+
+    /// A password confirmation by a signed-in user (change-password, delete-account).
+    pub fn account(user_id: &str, client: Option<IpAddr>) -> Self {
+        Self::new(format!("confirm:{user_id}"), client, false)
+    }
+
+    fn new(subject: String, client: Option<IpAddr>, ceiling: bool) -> Self {
+        let bucket = client.map(address_bucket);
         Self {
-            account: format!("acct:{account}"),
-            address: address.map(|ip| format!("addr:{}", address_bucket(ip.to_canonical()))),
+            pair: format!("{subject}@{}", bucket.as_deref().unwrap_or("unknown")),
+            address: bucket.map(|b| format!("addr:{b}")),
+            ceiling: ceiling.then_some(subject),
         }
     }
 
+    /// Every counter an attempt takes, with the bound past which it refuses (none for the
+    /// ceiling, which only slows).
+    fn taken(&self, limits: &ThrottleConfig) -> Vec<(String, Option<u64>)> {
+        let pair = (self.pair.clone(), Some(limits.account_max_failures));
+        let address = self
+            .address
+            .clone()
+            .map(|a| (a, Some(limits.address_max_failures)));
+        let ceiling = self.ceiling.clone().map(|c| (c, None));
+        std::iter::once(pair)
+            .chain(address)
+            .chain(ceiling)
+            .collect()
+    }
+
+    /// The keys of [`taken`](Self::taken), pair first.
     fn keys(&self) -> Vec<String> {
-        std::iter::once(self.account.clone())
+        std::iter::once(self.pair.clone())
             .chain(self.address.clone())
+            .chain(self.ceiling.clone())
             .collect()
     }
 }
 
-/// IPv6 clients usually own a whole /64, so that is the unit counted.
+/// What a client is counted as: its address, IPv4-mapped IPv6 as IPv4, and IPv6 per /64 (a
+/// client usually owns a whole /64).
 fn address_bucket(ip: IpAddr) -> String {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -40,60 +93,167 @@ fn address_bucket(ip: IpAddr) -> String {
     }
 }
 
+/// The delay before an attempt that is `count`th for its login across addresses: none up to
+/// `slowdown_after`, then 100 ms doubling with each further attempt, up to `max_delay_ms`.
+fn slowdown(count: u64, limits: &ThrottleConfig) -> Duration {
+    let excess = count.saturating_sub(limits.slowdown_after);
+    if excess == 0 {
+        return Duration::ZERO;
+    }
+    let ms = 100u64.saturating_mul(1 << (excess - 1).min(20));
+    Duration::from_millis(ms.min(limits.max_delay_ms))
+}
+
+/// How a checked password turned out, for [`Core::settle_attempt`].
+enum Outcome {
+    /// The right password: the attempt is given back, and the (login, address) count cleared.
+    Correct,
+    /// A wrong password: the attempt stays counted.
+    Wrong,
+    /// No password was checked (the hashers were busy, a store failed): nothing counts.
+    Unchecked,
+}
+
 impl Core {
-    /// 429 when either counter is at its bound in its open window.
-    pub(super) async fn check_throttle(&self, counters: &LoginCounters) -> AppResult<()> {
+    /// Counts an attempt before its password is checked. The increments are atomic, so of any
+    /// number of attempts at once no more than a bound see a count within it; the others get
+    /// 429 with the seconds until the refusing window closes, and give back the counts they
+    /// took without refusing (a refused attempt is not a failure). An attempt over the login's
+    /// ceiling waits first.
+    async fn claim_attempt(&self, counters: &Counters) -> AppResult<()> {
+        let limits = &self.config.throttle;
         let now = now().timestamp();
-        let counts = self.store.throttle_counts(&counters.keys(), now).await?;
-        let limits = [
-            self.config.throttle.account_max_failures,
-            self.config.throttle.address_max_failures,
-        ];
-        let closes_at = counts
-            .iter()
-            .zip(limits)
-            .filter(|(counter, max)| counter.count >= *max)
-            .map(|(counter, _)| counter.closes_at)
-            .max();
-        match closes_at {
-            Some(t) => Err(AppError::Throttled {
-                retry_after_secs: (t - now).max(1) as u64,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Counts this attempt against the account before the password is checked, so that many
-    /// guesses sent at once cannot all pass the check above; 429 past the bound.
-    pub(super) async fn claim_attempt(&self, counters: &LoginCounters) -> AppResult<()> {
-        let now = now().timestamp();
-        let window = self.config.throttle.window_secs;
-        let counted = self
+        let (keys, bounds): (Vec<String>, Vec<Option<u64>>) =
+            counters.taken(limits).into_iter().unzip();
+        let counts = self
             .store
-            .throttle_hit(std::slice::from_ref(&counters.account), now, window)
+            .throttle_hit(&keys, now, limits.window_secs)
             .await?;
-        match counted.first() {
-            Some(c) if c.count > self.config.throttle.account_max_failures => {
-                Err(AppError::Throttled {
-                    retry_after_secs: (c.closes_at - now).max(1) as u64,
-                })
-            }
-            _ => Ok(()),
+        let over: Vec<bool> = (counts.iter().zip(&bounds))
+            .map(|(c, max)| max.is_some_and(|max| c.count > max))
+            .collect();
+        let closes_at = (counts.iter().zip(&over))
+            .filter(|(_, over)| **over)
+            .map(|(c, _)| c.closes_at)
+            .max();
+        if let Some(closes_at) = closes_at {
+            let within: Vec<String> = (keys.into_iter().zip(&over))
+                .filter(|(_, over)| !**over)
+                .map(|(k, _)| k)
+                .collect();
+            self.store.throttle_release(&within, now).await?;
+            // Another attempt may have opened the window a second later than this one read
+            // the clock: never more than a window.
+            let wait = (closes_at - now).clamp(1, limits.window_secs.max(1));
+            return Err(AppError::Throttled {
+                retry_after_secs: wait as u64,
+            });
         }
-    }
-
-    /// A failed attempt also counts against the client's address.
-    pub(super) async fn record_failure(&self, counters: &LoginCounters) -> AppResult<()> {
-        if let Some(address) = &counters.address {
-            let window = self.config.throttle.window_secs;
-            self.store
-                .throttle_hit(std::slice::from_ref(address), now().timestamp(), window)
-                .await?;
+        let ceiling = (counts.iter().zip(&bounds)).find(|(_, max)| max.is_none());
+        let delay = slowdown(ceiling.map_or(0, |(c, _)| c.count), limits);
+        if !delay.is_zero() {
+            tracing::info!(delay_ms = delay.as_millis() as u64, "password check slowed");
+            tokio::time::sleep(delay).await;
         }
         Ok(())
     }
 
-    pub(super) async fn reset_account(&self, counters: &LoginCounters) -> AppResult<()> {
-        Ok(self.store.throttle_reset(&counters.account).await?)
+    /// Settles a claimed attempt once its password was checked (or not).
+    async fn settle_attempt(&self, counters: &Counters, outcome: Outcome) -> AppResult<()> {
+        let now = now().timestamp();
+        match outcome {
+            Outcome::Wrong => Ok(()),
+            Outcome::Correct => {
+                let others: Vec<String> = counters.keys().into_iter().skip(1).collect();
+                tokio::try_join!(
+                    self.store.throttle_reset(&counters.pair),
+                    self.store.throttle_release(&others, now),
+                )?;
+                Ok(())
+            }
+            Outcome::Unchecked => Ok(self.store.throttle_release(&counters.keys(), now).await?),
+        }
+    }
+
+    /// Runs a password check `check` (true: the right password) under the throttle: claimed
+    /// before, settled after. An error of the check (503 `busy`, a store failure) counts as
+    /// nothing and is answered as it is.
+    pub(super) async fn throttled<T>(
+        &self,
+        counters: &Counters,
+        check: impl std::future::Future<Output = AppResult<(T, bool)>>,
+    ) -> AppResult<(T, bool)> {
+        self.claim_attempt(counters).await?;
+        match check.await {
+            Ok((value, correct)) => {
+                let outcome = if correct {
+                    Outcome::Correct
+                } else {
+                    Outcome::Wrong
+                };
+                self.settle_attempt(counters, outcome).await?;
+                Ok((value, correct))
+            }
+            Err(err) => {
+                if let Err(release) = self.settle_attempt(counters, Outcome::Unchecked).await {
+                    tracing::warn!(error = %release, "an unchecked attempt stays counted");
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ThrottleConfig {
+        ThrottleConfig {
+            account_max_failures: 5,
+            address_max_failures: 50,
+            window_secs: 900,
+            slowdown_after: 20,
+            max_delay_ms: 3000,
+        }
+    }
+
+    #[test]
+    fn the_slowdown_grows_and_is_capped() {
+        let l = limits();
+        assert_eq!(slowdown(0, &l), Duration::ZERO);
+        assert_eq!(slowdown(20, &l), Duration::ZERO);
+        assert_eq!(slowdown(21, &l), Duration::from_millis(100));
+        assert_eq!(slowdown(22, &l), Duration::from_millis(200));
+        assert_eq!(slowdown(24, &l), Duration::from_millis(800));
+        assert_eq!(slowdown(26, &l), Duration::from_millis(3000));
+        assert_eq!(slowdown(u64::MAX, &l), Duration::from_millis(3000));
+    }
+
+    #[test]
+    fn addresses_are_counted_per_client() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(address_bucket(ip("203.0.113.9")), "203.0.113.9");
+        assert_eq!(address_bucket(ip("::ffff:203.0.113.9")), "203.0.113.9");
+        assert_eq!(
+            address_bucket(ip("2001:db8:1:2:aaaa::1")),
+            address_bucket(ip("2001:db8:1:2:ffff::2"))
+        );
+        assert_ne!(
+            address_bucket(ip("2001:db8:1:2::1")),
+            address_bucket(ip("2001:db8:1:3::1"))
+        );
+    }
+
+    #[test]
+    fn what_was_typed_is_the_key_not_the_account() {
+        let a = Counters::login("Alice", None);
+        let b = Counters::login("alice", None);
+        let c = Counters::login("alice@example.com", None);
+        assert_eq!(a.pair, b.pair);
+        assert_ne!(a.pair, c.pair);
+        assert_ne!(a.ceiling, c.ceiling);
+        // What was typed is never stored as it is.
+        assert!(!a.pair.contains("alice"), "{}", a.pair);
     }
 }

@@ -43,8 +43,17 @@ pub enum WriteUserError {
     /// email, role or active flag changed meanwhile): nothing was written.
     #[error("user changed or removed meanwhile")]
     Stale,
+    /// The write would leave no active superuser (checked in the same atomic step as the
+    /// write): nothing was written.
+    #[error("last active superuser")]
+    LastSuperuser,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Whether `user` is one of the active superusers the last-superuser rule keeps at least one of.
+pub(crate) fn counts_as_superuser(user: &User) -> bool {
+    user.role == crate::domain::Role::Superuser && user.is_active
 }
 
 /// Where a user listing resumes: after this user (listings are in normalized-username order).
@@ -131,7 +140,10 @@ pub trait UserStore: Send + Sync {
     /// Writes the editable fields of `after` (email, names, role, active, password, quota,
     /// file limit, updated_at), only if the stored user still has `before`'s password, email, role and
     /// active flag (optimistic locking: a stale write cannot undo a password change or a
-    /// deactivation). Usage counters are not touched.
+    /// deactivation). Usage counters are not touched. A write that demotes or disables an
+    /// active superuser is refused with `LastSuperuser` when no other one is active, decided
+    /// in the same atomic step as the write (two superusers demoting each other at once leave
+    /// one).
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError>;
     /// Adds `bytes` and `files` (either may be negative) to the user's usage counters in one
     /// atomic update. With `quota`, an addition of bytes that would take the total past it is
@@ -171,7 +183,8 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Vec<User>>;
     /// How many superusers are active (the last one may not be demoted, disabled or deleted).
     async fn count_active_superusers(&self) -> StoreResult<u64>;
-    /// Removes the user with every session and API key.
+    /// Removes the user with every session and API key. The services disable an active
+    /// superuser first (through [`UserStore::update_user`], which keeps the last one).
     async fn delete_user(&self, user: &User) -> StoreResult<()>;
     /// Cheap round trip for the health check.
     async fn ping(&self) -> StoreResult<()>;
@@ -197,8 +210,11 @@ pub trait SessionStore: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn delete_session(&self, user_id: &str, session_id: &str) -> StoreResult<()>;
-    /// Ends every session of the user, except `keep` if given.
+    /// Ends every session of the user, except `keep` if given, however many there are.
     async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()>;
+    /// Ends the user's expired sessions and the oldest live ones beyond `max_live` (oldest by
+    /// creation); returns how many live ones it ended.
+    async fn trim_sessions(&self, user_id: &str, max_live: u64) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -207,6 +223,8 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_api_keys(&self, user_id: &str) -> StoreResult<Vec<ApiKey>>;
     /// False when no such key of that user exists.
     async fn delete_api_key(&self, user_id: &str, key_id: &str) -> StoreResult<bool>;
+    /// Revokes every key of the user; how many there were.
+    async fn delete_api_keys(&self, user_id: &str) -> StoreResult<u64>;
     /// The user and the key in one batched read.
     async fn load_key_principal(
         &self,
@@ -236,6 +254,9 @@ pub trait ThrottleStore: Send + Sync {
         now: i64,
         window_secs: i64,
     ) -> StoreResult<Vec<Counter>>;
+    /// Takes one back from each counter whose window is open and whose count is above zero
+    /// (an attempt that turned out not to count); never opens a window.
+    async fn throttle_release(&self, keys: &[String], now: i64) -> StoreResult<()>;
     async fn throttle_reset(&self, key: &str) -> StoreResult<()>;
 }
 

@@ -8,12 +8,12 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use rusqlite_migration::{HookResult, Migrations, M};
 
 use super::{
-    ApiKey, ApiKeyStore, Caps, Counter, JobStore, Session, SessionStore, StoreError, StoreResult,
-    ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
+    counts_as_superuser, ApiKey, ApiKeyStore, Caps, Counter, JobStore, Session, SessionStore,
+    StoreError, StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
 use crate::domain::{Email, LoginKey, Role, User, UserId, Username};
 use crate::embedded_db::{db_error, Db};
@@ -254,6 +254,15 @@ fn add_usage(
     )
 }
 
+/// Active superusers other than `id`.
+fn other_active_superusers(c: &Connection, id: &str) -> rusqlite::Result<i64> {
+    c.query_row(
+        "SELECT COUNT(*) FROM users WHERE role = 'superuser' AND is_active AND id <> ?1",
+        [id],
+        |row| row.get(0),
+    )
+}
+
 fn get_user(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
     conn.query_row(
         &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
@@ -340,9 +349,15 @@ impl UserStore for SqliteStore {
 
     async fn update_user(&self, before: &User, after: &User) -> Result<(), WriteUserError> {
         let (u, b) = (after.clone(), before.clone());
+        let removes_superuser = counts_as_superuser(before) && !counts_as_superuser(after);
         let changed = self
             .with(move |c| {
-                c.execute(
+                // One write transaction: the count and the write cannot interleave with another.
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                if removes_superuser && other_active_superusers(&tx, u.id.as_str())? == 0 {
+                    return Ok(None);
+                }
+                let changed = tx.execute(
                     "UPDATE users SET email = ?2, email_lc = ?3, first_name = ?4, last_name = ?5, \
                      role = ?6, is_active = ?7, password_hash = ?8, quota_bytes = ?9, \
                      updated_at = ?10, file_limit = ?15 WHERE id = ?1 AND password_hash = ?11 \
@@ -364,14 +379,17 @@ impl UserStore for SqliteStore {
                         b.is_active,
                         u.file_limit.map(|q| q as i64),
                     ],
-                )
+                )?;
+                tx.commit()?;
+                Ok(Some(changed))
             })
             .await
             .map_err(write_error)?;
-        if changed == 0 {
-            return Err(WriteUserError::Stale);
+        match changed {
+            None => Err(WriteUserError::LastSuperuser),
+            Some(0) => Err(WriteUserError::Stale),
+            Some(_) => Ok(()),
         }
-        Ok(())
     }
 
     async fn add_usage_within(
@@ -549,6 +567,29 @@ impl SessionStore for SqliteStore {
         .map(|_| ())
         .map_err(db_error)
     }
+
+    async fn trim_sessions(&self, user_id: &str, max_live: u64) -> StoreResult<u64> {
+        let uid = user_id.to_owned();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let now = ts(Utc::now());
+            tx.execute(
+                "DELETE FROM sessions WHERE user_id = ?1 AND expires_at <= ?2",
+                params![uid, now],
+            )?;
+            // Oldest by creation; session ids (UUIDv7) order sessions made in one second, as on
+            // DynamoDB.
+            let ended = tx.execute(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+                 WHERE user_id = ?1 ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET ?2)",
+                params![uid, max_live as i64],
+            )?;
+            tx.commit()?;
+            Ok(ended as u64)
+        })
+        .await
+        .map_err(db_error)
+    }
 }
 
 #[async_trait]
@@ -600,6 +641,14 @@ impl ApiKeyStore for SqliteStore {
         .await
         .map(|n| n == 1)
         .map_err(db_error)
+    }
+
+    async fn delete_api_keys(&self, user_id: &str) -> StoreResult<u64> {
+        let uid = user_id.to_owned();
+        self.with(move |c| c.execute("DELETE FROM api_keys WHERE user_id = ?1", [uid]))
+            .await
+            .map(|n| n as u64)
+            .map_err(db_error)
     }
 
     async fn load_key_principal(
@@ -677,6 +726,25 @@ impl ThrottleStore for SqliteStore {
             }
             tx.commit()?;
             Ok(counters)
+        })
+        .await
+        .map_err(db_error)
+    }
+
+    async fn throttle_release(&self, keys: &[String], now: i64) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys = keys.to_vec();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "UPDATE login_failures SET count = count - 1 \
+                 WHERE key = ?1 AND closes_at > ?2 AND count > 0",
+            )?;
+            for k in &keys {
+                stmt.execute(params![k, now])?;
+            }
+            Ok(())
         })
         .await
         .map_err(db_error)

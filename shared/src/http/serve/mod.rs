@@ -7,6 +7,8 @@
 //!   (only ever between requests: no answer is cut short);
 //! - a request body that sends nothing for `body_timeout_secs` ends the request with 408
 //!   (`request_timeout`) and the connection;
+//! - an answer the client takes nothing of for `write_timeout_secs` (a download it stopped
+//!   reading) ends with its connection, which gives back the connection and the file it reads;
 //! - at most `max_connections` connections are served at once; more wait in the kernel's
 //!   backlog until one ends;
 //! - on shutdown the listener closes at once, idle connections close, and requests in flight
@@ -51,6 +53,7 @@ struct Timeouts {
     pub(super) header: Duration,
     pub(super) idle: Duration,
     body: Duration,
+    pub(super) write: Duration,
 }
 
 impl From<&ServerLimits> for Timeouts {
@@ -59,6 +62,7 @@ impl From<&ServerLimits> for Timeouts {
             header: Duration::from_secs(limits.header_timeout_secs),
             idle: Duration::from_secs(limits.idle_timeout_secs),
             body: Duration::from_secs(limits.body_timeout_secs),
+            write: Duration::from_secs(limits.write_timeout_secs),
         }
     }
 }
@@ -147,7 +151,7 @@ fn spawn_connection(
                 }
             }
             () = activity.expired(timeouts) => {
-                tracing::debug!(%remote, "closed a slow or idle connection");
+                tracing::debug!(%remote, "closed a slow, stalled or idle connection");
             }
         }
         drop(permit);

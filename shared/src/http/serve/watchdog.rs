@@ -1,5 +1,6 @@
-//! A connection's watchdog: whether a request is in flight, and since when the connection is
-//! quiet or its next request's head has been arriving.
+//! A connection's watchdog: whether a request is in flight, since when the connection is
+//! quiet or its next request's head has been arriving, and since when the client has taken
+//! none of what is written to it.
 
 use std::io;
 use std::pin::Pin;
@@ -28,6 +29,8 @@ struct Phase {
     quiet_since: Instant,
     /// When the first byte of the next request's head arrived.
     head_since: Option<Instant>,
+    /// Since when a write waits for the client to take bytes (its window is full).
+    write_blocked_since: Option<Instant>,
 }
 
 impl Activity {
@@ -38,6 +41,7 @@ impl Activity {
                 served: false,
                 quiet_since: Instant::now(),
                 head_since: None,
+                write_blocked_since: None,
             }),
             changed: Notify::new(),
         }
@@ -61,15 +65,32 @@ impl Activity {
         }
     }
 
-    /// When the connection is to be dropped as it stands; `None` while a request is served.
+    /// A write finished (`blocked` false) or must wait for the client (`blocked` true). Only
+    /// a change of state wakes the watchdog, not every write.
+    fn wrote(&self, blocked: bool) {
+        let changes = self
+            .phase
+            .lock()
+            .is_ok_and(|p| p.write_blocked_since.is_some() != blocked);
+        if changes {
+            self.update(|p| p.write_blocked_since = blocked.then(Instant::now));
+        }
+    }
+
+    /// When the connection is to be dropped as it stands: a write the client leaves waiting
+    /// for the write timeout, and otherwise (no request served) the header or idle timeout.
     fn deadline(&self, timeouts: Timeouts) -> Option<Instant> {
         let phase = self.phase.lock().ok()?;
-        match (phase.busy, phase.head_since, phase.served) {
+        let waiting = match (phase.busy, phase.head_since, phase.served) {
             (1.., _, _) => None,
             (0, Some(head), _) => Some(head + timeouts.header),
             (0, None, false) => Some(phase.quiet_since + timeouts.header),
             (0, None, true) => Some(phase.quiet_since + timeouts.idle),
-        }
+        };
+        let stalled = phase
+            .write_blocked_since
+            .map(|since| since + timeouts.write);
+        waiting.into_iter().chain(stalled).min()
     }
 
     /// Completes when the connection passed its deadline.
@@ -149,7 +170,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.activity.wrote(polled.is_pending());
+        polled
     }
 
     fn poll_write_vectored(
@@ -157,7 +180,9 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.activity.wrote(polled.is_pending());
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -75,6 +75,9 @@ pub struct ChangePasswordInput {
     /// Must equal `new_password`.
     #[schema(value_type = String, format = Password)]
     pub new_password2: Option<String>,
+    /// Also revoke every API key of the account (after a suspected leak). Default false.
+    #[serde(default)]
+    pub revoke_api_keys: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -237,6 +240,7 @@ impl ProfileUpdate {
 pub struct PasswordChange {
     pub old_password: String,
     pub new_password: NewPassword,
+    pub revoke_api_keys: bool,
 }
 
 impl ChangePasswordInput {
@@ -257,6 +261,7 @@ impl ChangePasswordInput {
         let change = old.zip(new).map(|(old, new)| PasswordChange {
             old_password: old.to_owned(),
             new_password: new,
+            revoke_api_keys: self.revoke_api_keys,
         });
         check.done(change)
     }

@@ -10,12 +10,26 @@ pub use input::{
 };
 pub use sessions::{IssuedToken, LoginOutput, TokenPair, ISSUED_TOKEN_MAX_TTL_SECS};
 
+use std::net::IpAddr;
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::throttle::Counters;
 use super::{now, Core, Principal};
 use crate::config::Registration;
 use crate::domain::{Role, User, UserId};
 use crate::error::{AppError, AppResult};
 use crate::layout::{self, Home};
 use crate::store::{Caps, WriteUserError};
+
+/// The answer to a password change: what else ended with the old password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChanged {
+    pub message: String,
+    /// How many API keys were revoked (0 unless `revoke_api_keys` was asked for).
+    pub api_keys_revoked: u64,
+}
 
 /// The longest first or last name, in characters.
 pub(super) const NAME_MAX: usize = 150;
@@ -33,6 +47,10 @@ pub(super) fn taken(err: WriteUserError) -> AppError {
         WriteUserError::Stale => AppError::conflict(
             "concurrent_update",
             "The account changed while this request ran; try again.",
+        ),
+        WriteUserError::LastSuperuser => AppError::conflict(
+            "last_superuser",
+            "This is the last active superuser: it cannot be demoted, disabled or deleted.",
         ),
         WriteUserError::Store(e) => e.into(),
     }
@@ -102,11 +120,16 @@ impl Core {
         Ok(user)
     }
 
+    /// Names may be changed with an API key; the email (where password resets would go) not.
     pub async fn update_profile(
         &self,
         principal: &Principal,
-        changes: ProfileChanges,
+        input: ProfileUpdate,
     ) -> AppResult<User> {
+        if input.email.is_some() {
+            principal.require_session("change the account's email")?;
+        }
+        let changes = input.parse()?;
         let before = &principal.user;
         let mut after = before.clone();
         changes.apply(&mut after);
@@ -119,16 +142,24 @@ impl Core {
     }
 
     /// Verifies the caller's current password; a wrong one is a field error, not a 401, so a
-    /// client does not take it for an expired token.
-    async fn confirm_password(&self, user: &User, field: &str, password: &str) -> AppResult<()> {
-        if self
-            .passwords
-            .verify(password, Some(&user.password_hash))
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(AppError::field(field, "Wrong password."))
+    /// client does not take it for an expired token. Throttled as logins are (per account and
+    /// client address, and per address; counted before the hash): a stolen session must not
+    /// become a password oracle.
+    async fn confirm_password(
+        &self,
+        user: &User,
+        client: Option<IpAddr>,
+        field: &str,
+        password: &str,
+    ) -> AppResult<()> {
+        let counters = Counters::account(&user.id, client);
+        let check = async {
+            let ok = self.passwords.verify(password, Some(&user.password_hash));
+            Ok(((), ok.await?))
+        };
+        match self.throttled(&counters, check).await? {
+            ((), true) => Ok(()),
+            ((), false) => Err(AppError::field(field, "Wrong password.")),
         }
     }
 
@@ -136,10 +167,13 @@ impl Core {
     pub async fn change_password(
         &self,
         principal: &Principal,
-        change: PasswordChange,
-    ) -> AppResult<()> {
+        input: AppResult<ChangePasswordInput>,
+        client: Option<IpAddr>,
+    ) -> AppResult<PasswordChanged> {
+        principal.require_session("change the password")?;
         let user = &principal.user;
-        self.confirm_password(user, "old_password", &change.old_password)
+        let change = input?.parse(user)?;
+        self.confirm_password(user, client, "old_password", &change.old_password)
             .await?;
         let mut after = user.clone();
         after.password_hash = self.passwords.hash(change.new_password.expose()).await?;
@@ -148,15 +182,39 @@ impl Core {
         self.store
             .delete_sessions(&user.id, principal.session_id())
             .await?;
-        tracing::info!(user_id = %user.id, "password changed; other sessions ended");
-        Ok(())
+        let api_keys_revoked = match change.revoke_api_keys {
+            true => self.store.delete_api_keys(&user.id).await?,
+            false => 0,
+        };
+        tracing::info!(user_id = %user.id, api_keys_revoked, "password changed; other sessions ended");
+        let message = match api_keys_revoked {
+            0 => "Password changed successfully".to_owned(),
+            n => format!("Password changed successfully; {n} API key(s) revoked"),
+        };
+        Ok(PasswordChanged {
+            message,
+            api_keys_revoked,
+        })
     }
 
-    /// Removes the caller's account, sessions, keys and files.
-    pub async fn delete_account(&self, principal: &Principal, password: &str) -> AppResult<()> {
-        let user = &principal.user;
-        self.confirm_password(user, "password", password).await?;
-        self.remove_user_data(user).await?;
+    /// Removes the caller's account, sessions, keys and files. A superuser's account is
+    /// disabled first, in the step that keeps the last active superuser (409 for that one).
+    /// `input` is the body as read (or why it could not be): a key is refused before it.
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        input: AppResult<DeleteAccountInput>,
+        client: Option<IpAddr>,
+    ) -> AppResult<()> {
+        principal.require_session("delete the account")?;
+        let password = input?.password()?;
+        let mut user = principal.user.clone();
+        self.confirm_password(&user, client, "password", &password)
+            .await?;
+        if user.role == Role::Superuser {
+            user = self.disable(&user).await?;
+        }
+        self.remove_user_data(&user).await?;
         tracing::info!(user_id = %user.id, "account deleted");
         Ok(())
     }
@@ -166,7 +224,7 @@ impl Core {
     /// repeated; the metadata goes last, in one step.
     pub(super) async fn remove_user_data(&self, user: &User) -> AppResult<()> {
         let home = Home::of_user(user);
-        self.delete_prefix(Some(&user.id), home.prefix()).await?;
+        self.delete_home(&user.id, home.prefix()).await?;
         self.delete_prefix(None, &layout::archives_of(&user.id))
             .await?;
         self.store.delete_user(user).await?;

@@ -13,7 +13,7 @@ use crate::domain::{User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::security::RefreshToken;
 use crate::services::authn::hashes_match;
-use crate::services::throttle::LoginCounters;
+use crate::services::throttle::Counters;
 use crate::services::{now, Core, Principal};
 use crate::store::Session;
 
@@ -60,23 +60,19 @@ fn invalid_credentials() -> AppError {
 impl Core {
     pub async fn login(&self, attempt: Login, client: Option<IpAddr>) -> AppResult<LoginOutput> {
         let Login { login, password } = attempt;
-        let user = self.store.find_user_by_login(&login).await?;
-        let account = user.as_ref().map_or_else(
-            || format!("login:{}", login.to_lowercase()),
-            |u| u.id.to_string(),
-        );
-        let counters = LoginCounters::new(&account, client);
-        self.check_throttle(&counters).await?;
-        self.claim_attempt(&counters).await?;
-
-        let ok = self
-            .passwords
-            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
-            .await?;
+        // Counted before the account is even looked up: what was typed is the key, and
+        // unknown accounts are throttled alike.
+        let counters = Counters::login(&login, client);
+        let check = async {
+            let user = self.store.find_user_by_login(&login).await?;
+            let phc = user.as_ref().map(|u| u.password_hash.as_str());
+            let ok = self.passwords.verify(&password, phc).await?;
+            Ok((user, ok))
+        };
+        let (user, ok) = self.throttled(&counters, check).await?;
         let user = match user {
             Some(user) if ok => user,
             _ => {
-                self.record_failure(&counters).await?;
                 // What was typed as the login is not logged: people type passwords there too.
                 match &user {
                     Some(u) => tracing::info!(user_id = %u.id, "login failed: wrong password"),
@@ -91,7 +87,6 @@ impl Core {
                 "This account is disabled.",
             ));
         }
-        self.reset_account(&counters).await?;
         let tokens = self.start_session(&user).await?;
         tracing::info!(user_id = %user.id, "login");
         Ok(LoginOutput {
@@ -108,9 +103,13 @@ impl Core {
     }
 
     /// Stores a new session of `user` that lives for `ttl`; returns it with its refresh token.
+    /// Beyond the configured number of live sessions the oldest end. Two logins at once may
+    /// briefly leave one more each (each trims after its own write); once both are done at most
+    /// the limit remain, and only sessions older than the newest `limit` are ever ended.
     async fn new_session(&self, user: &User, ttl: Duration) -> AppResult<(Session, RefreshToken)> {
         let at = now();
-        let session_id = Uuid::new_v4().to_string();
+        // Time-ordered, so "oldest" is well defined within one second too.
+        let session_id = Uuid::now_v7().to_string();
         let refresh = RefreshToken::generate(&user.id, &session_id, 0);
         let session = Session {
             id: session_id,
@@ -122,6 +121,11 @@ impl Core {
             expires_at: at + ttl,
         };
         self.store.create_session(&session).await?;
+        let limit = self.config.limits.max_sessions_per_user;
+        let ended = self.store.trim_sessions(&session.user_id, limit).await?;
+        if ended > 0 {
+            tracing::info!(user_id = %user.id, ended, limit, "oldest sessions ended: limit reached");
+        }
         Ok((session, refresh))
     }
 
@@ -266,6 +270,7 @@ impl Core {
     }
 
     pub async fn logout_all(&self, principal: &Principal) -> AppResult<()> {
+        principal.require_session("end the account's sessions")?;
         self.store.delete_sessions(&principal.user.id, None).await?;
         tracing::info!(user_id = %principal.user.id, "logout from every session");
         Ok(())

@@ -337,7 +337,12 @@ impl Core {
                 .await
         };
         match stored {
-            Ok(Some(info)) => Ok(file_item(path.as_str(), &info)),
+            Ok(Some(info)) => {
+                // A folder of this name may have been created meanwhile: then the file goes.
+                self.keep_unless_folder(&me.user.id, &home, &[(&path, &info)])
+                    .await?;
+                Ok(file_item(path.as_str(), &info))
+            }
             outcome => {
                 // The parts are still there: they are held again, and the file given back.
                 if settled {

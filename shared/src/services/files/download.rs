@@ -13,7 +13,7 @@ use super::{not_found, parse_path, ItemPath};
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
-use crate::objects::{ByteRange, Download, Presign};
+use crate::objects::{ByteRange, Download, ObjectInfo, Presign};
 use crate::services::{now, Core, Principal};
 
 const GET: &str = "get";
@@ -24,7 +24,9 @@ pub struct DownloadQuery {
     /// The file, relative to the home.
     #[param(value_type = ItemPath, inline, required = true)]
     pub path: Option<String>,
-    /// `true`: `Content-Disposition: inline` (show in the browser) instead of `attachment`.
+    /// `true`: `Content-Disposition: inline` (show in the browser) instead of `attachment`, for
+    /// images (not SVG), PDF, video, audio and plain text. Every other type (HTML, SVG, XML,
+    /// scripts, …) is always an `attachment` of type `application/octet-stream`.
     pub inline: Option<bool>,
     /// `false`: answer `{url, expires_at}` instead of redirecting or sending the bytes.
     pub redirect: Option<bool>,
@@ -57,6 +59,36 @@ struct GetTicket {
     key: String,
     #[serde(rename = "d")]
     content_disposition: String,
+    /// The ETag of the object signed for: the URL serves that version only (404 once the file
+    /// is replaced by other bytes). Absent in URLs signed before versions were bound.
+    #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+}
+
+/// Types a browser only displays (they run no script): these may be shown `inline`, and keep
+/// their type. Everything else (HTML, SVG, XML, JavaScript, any other `text/*`, unknown types)
+/// is sent as an `attachment` of type `application/octet-stream`, so that nothing a user
+/// uploaded ever runs at the origin that serves it (the bucket's, for presigned URLs).
+fn is_passive(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default();
+    let essence = essence.trim().to_ascii_lowercase();
+    let (kind, subtype) = essence.split_once('/').unwrap_or((&essence, ""));
+    match kind {
+        // SVG (and any `+xml` image) is a document that can run script.
+        "image" => !subtype.is_empty() && !subtype.contains("svg") && !subtype.ends_with("+xml"),
+        "video" | "audio" => !subtype.is_empty(),
+        "text" => subtype == "plain",
+        "application" => subtype == "pdf",
+        _ => false,
+    }
+}
+
+/// How a file of `content_type` is served when `inline` is asked: (inline, type).
+fn served_as(content_type: &str, inline: bool) -> (bool, &str) {
+    match is_passive(content_type) {
+        true => (inline, content_type),
+        false => (false, "application/octet-stream"),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,32 +187,50 @@ pub(crate) async fn signed_url(
     content_type: &str,
     origin: &str,
 ) -> AppResult<(SignedUrl, bool)> {
+    let what = Signing {
+        key,
+        etag: None,
+        disposition,
+        content_type,
+    };
+    sign(core, what, origin).await
+}
+
+/// What a signed download URL serves.
+struct Signing<'a> {
+    key: &'a str,
+    /// The version the URL is for, where the store can hold it to one.
+    etag: Option<&'a str>,
+    disposition: String,
+    content_type: &'a str,
+}
+
+/// A signed URL for one version of a file. The local store's URLs name its ETag. S3's
+/// presigned GET could name a `versionId` only in a versioned bucket, and the template's bucket
+/// is not versioned (a deleted file is gone at once, as users expect): there the URL's short
+/// lifetime (`VERTEX_TRANSFER_URL_TTL_SECS`, default 15 minutes) is the bound.
+async fn sign(core: &Core, what: Signing<'_>, origin: &str) -> AppResult<(SignedUrl, bool)> {
     let ttl = core.config.transfer_url_ttl_secs;
     let expires_at = rfc3339(now() + chrono::Duration::seconds(ttl));
-    let presigned = core
-        .objects
-        .presign(
-            Presign::Get {
-                key,
-                content_disposition: &disposition,
-                content_type,
-            },
-            std::time::Duration::from_secs(ttl as u64),
-        )
-        .await?;
-    let external = presigned.is_some();
-    let url = match presigned {
-        Some(url) => url,
-        None => {
-            let ticket = GetTicket {
-                key: key.to_owned(),
-                content_disposition: disposition,
-            };
-            let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
-            format!("{origin}/api/files/transfer/{ticket}")
-        }
+    // Whoever asks: what is not passive is never served under its own type.
+    let (_, content_type) = served_as(what.content_type, false);
+    let presign = Presign::Get {
+        key: what.key,
+        content_disposition: &what.disposition,
+        content_type,
     };
-    Ok((SignedUrl { url, expires_at }, external))
+    let lifetime = std::time::Duration::from_secs(ttl as u64);
+    if let Some(url) = core.objects.presign(presign, lifetime).await? {
+        return Ok((SignedUrl { url, expires_at }, true));
+    }
+    let ticket = GetTicket {
+        key: what.key.to_owned(),
+        content_disposition: what.disposition,
+        etag: what.etag.map(str::to_owned),
+    };
+    let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
+    let url = format!("{origin}/api/files/transfer/{ticket}");
+    Ok((SignedUrl { url, expires_at }, false))
 }
 
 impl Core {
@@ -204,44 +254,73 @@ impl Core {
             }
             _ => return Err(not_found()),
         };
-        let disposition = content_disposition(query.inline.unwrap_or(false), path.name());
-        let (link, external) =
-            signed_url(self, &key, disposition.clone(), &info.content_type, origin).await?;
+        let (inline, content_type) = served_as(&info.content_type, query.inline.unwrap_or(false));
+        let disposition = content_disposition(inline, path.name());
+        let link = Signing {
+            key: &key,
+            etag: Some(&info.etag),
+            disposition: disposition.clone(),
+            content_type,
+        };
+        let (link, external) = sign(self, link, origin).await?;
         match (external, query.redirect.unwrap_or(true)) {
             (true, true) => Ok(Delivery::Redirect(link)),
             (_, false) => Ok(Delivery::Link(link)),
             // The local store: the bytes themselves.
-            (false, true) => self.bytes(&key, info.size, range, disposition).await,
+            (false, true) => self.bytes(&key, &info, range, disposition).await,
         }
     }
 
-    /// The bytes behind a download URL this service signed (local store).
+    /// The bytes behind a download URL this service signed (local store), if the file is still
+    /// the version it was signed for.
     pub async fn transfer_get(&self, ticket: &str, range: Option<&str>) -> AppResult<Delivery> {
         let get: GetTicket = self.tickets.check(GET, ticket).map_err(ticket_error)?;
         let info = self.objects.head(&get.key).await?.ok_or_else(not_found)?;
-        self.bytes(&get.key, info.size, range, get.content_disposition)
-            .await
+        if get.etag.as_ref().is_some_and(|e| *e != info.etag) {
+            return Err(not_found());
+        }
+        // URLs signed before active types were forced to download: their type decides now.
+        let disposition = match is_passive(&info.content_type) {
+            true => get.content_disposition,
+            false => force_attachment(get.content_disposition),
+        };
+        self.bytes(&get.key, &info, range, disposition).await
     }
 
+    /// The bytes of the object `info` describes (all, or `range`); 404 if it changed meanwhile.
     async fn bytes(
         &self,
         key: &str,
-        size: u64,
+        info: &ObjectInfo,
         range: Option<&str>,
         content_disposition: String,
     ) -> AppResult<Delivery> {
-        let range = match range.map(|r| parse_range(r, size)).transpose() {
+        let range = match range.map(|r| parse_range(r, info.size)).transpose() {
             Ok(r) => r.flatten(),
             Err(RangeError::Unsatisfiable { size }) => {
                 return Err(AppError::RangeNotSatisfiable { size })
             }
         };
-        let download = self.objects.get(key, range).await?.ok_or_else(not_found)?;
+        let mut download = self.objects.get(key, range).await?.ok_or_else(not_found)?;
+        // Replaced between the two reads: the range and the URL were for the other bytes.
+        if download.info.etag != info.etag {
+            return Err(not_found());
+        }
+        let (_, content_type) = served_as(&download.info.content_type, false);
+        download.info.content_type = content_type.to_owned();
         Ok(Delivery::Bytes {
             download,
             range,
             content_disposition,
         })
+    }
+}
+
+/// `disposition` with `inline` turned into `attachment`.
+fn force_attachment(disposition: String) -> String {
+    match disposition.strip_prefix("inline") {
+        Some(rest) => format!("attachment{rest}"),
+        None => disposition,
     }
 }
 
@@ -286,10 +365,59 @@ mod tests {
         let ticket = GetTicket {
             key: "users/u1/a.txt".into(),
             content_disposition: "inline".into(),
+            etag: Some("\"abc\"".into()),
         };
         assert_eq!(
             serde_json::to_value(&ticket).unwrap(),
-            serde_json::json!({"k": "users/u1/a.txt", "d": "inline"})
+            serde_json::json!({"k": "users/u1/a.txt", "d": "inline", "e": "\"abc\""})
+        );
+        // Signed before versions were bound: still read (they expire within the URL lifetime).
+        let old: GetTicket =
+            serde_json::from_value(serde_json::json!({"k": "users/u1/a.txt", "d": "inline"}))
+                .unwrap();
+        assert_eq!(old.etag, None);
+    }
+
+    #[test]
+    fn only_passive_types_are_served_as_they_are() {
+        for passive in [
+            "image/png",
+            "image/jpeg",
+            "IMAGE/GIF",
+            "application/pdf",
+            "video/mp4",
+            "audio/mpeg",
+            "text/plain",
+            "text/plain; charset=utf-8",
+        ] {
+            assert_eq!(served_as(passive, true), (true, passive), "{passive}");
+        }
+        for active in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "image/svg+xml",
+            "application/xhtml+xml",
+            "application/xml",
+            "text/xml",
+            "text/javascript",
+            "application/javascript",
+            "text/css",
+            "text/markdown",
+            "application/octet-stream",
+            "application/x-shockwave-flash",
+            "image",
+            "",
+        ] {
+            assert_eq!(
+                served_as(active, true),
+                (false, "application/octet-stream"),
+                "{active}"
+            );
+        }
+        assert_eq!(served_as("image/png", false), (false, "image/png"));
+        assert_eq!(
+            force_attachment("inline; filename=\"a\"".into()),
+            "attachment; filename=\"a\""
         );
     }
 

@@ -21,10 +21,11 @@ pub use input::{
 pub use relocate::Moved;
 pub use upload::{UploadBatch, Uploaded, UploadedFile};
 
-use target::Replace;
+use target::{already_exists, Replace};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -33,10 +34,14 @@ use super::{Core, Principal};
 use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
-use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
+use crate::objects::{IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
 
 const DEFAULT_PAGE: usize = 100;
 const FOLDER_TYPE: &str = "application/x-directory";
+/// Conditional deletes in flight at once when a folder goes (each is a few round trips on S3).
+const DELETE_CONCURRENCY: usize = 16;
+/// Passes over a folder being deleted, for objects another request held or replaced meanwhile.
+const DELETE_ROUNDS: usize = 4;
 
 /// One file or folder, as listings and stat show it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -268,9 +273,24 @@ impl Core {
             ));
         }
         self.target_free(&home, &target, Replace::Never).await?;
+        // The marker is a stored object: counted first, so a refusal writes nothing.
+        self.charge(&me.user, 0, 1).await?;
         let empty: crate::objects::ByteStream = Box::pin(futures::stream::empty());
-        self.objects
-            .put(&home.folder(&target), empty, FOLDER_TYPE, 0)
+        let written = self
+            .objects
+            .put_if(&home.folder(&target), empty, FOLDER_TYPE, 0, IfDest::Absent)
+            .await;
+        let marker = match written {
+            Ok(Some(marker)) => marker,
+            outcome => {
+                self.refund(&me.user.id, 0, 1).await;
+                return Err(match outcome {
+                    Err(e) => e.into(),
+                    _ => already_exists(format!("A folder '{target}' already exists.")),
+                });
+            }
+        };
+        self.keep_unless_file(&me.user.id, &home, &target, &marker)
             .await?;
         Ok(FolderCreated {
             message: "Folder created successfully".into(),
@@ -301,10 +321,90 @@ impl Core {
         Ok(format!("Folder '{path}' deleted successfully"))
     }
 
-    /// Deletes every object whose key starts with `prefix`, a listing page at a time, giving
-    /// the bytes back to `owner`'s usage as each page goes (`None`: objects no quota counts,
-    /// like archives).
+    /// Deletes every object whose key starts with `prefix`, a listing page at a time.
+    /// `owner`: whose usage the objects count in (`None`: objects no quota counts, like
+    /// archives, deleted in batches).
     pub(crate) async fn delete_prefix(&self, owner: Option<&str>, prefix: &str) -> AppResult<()> {
+        let Some(owner) = owner else {
+            return self.delete_uncounted(prefix).await;
+        };
+        // Rounds from the start: objects another delete had claimed, or that were replaced
+        // while this one ran, are seen again (gone, or as their new version).
+        for round in 0..DELETE_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * round as u64)).await;
+            }
+            if !self.delete_counted(owner, prefix).await? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass over `prefix`: each object deleted only if still the version listed, and only
+    /// what this call removed given back, so concurrent deletes of one folder give its usage
+    /// back once. True when something was listed (another round may find more).
+    async fn delete_counted(&self, owner: &str, prefix: &str) -> AppResult<bool> {
+        let mut cursor = None;
+        let mut listed_any = false;
+        loop {
+            let page = self
+                .objects
+                .list(prefix, false, cursor.as_deref(), MAX_LIST_PAGE)
+                .await?;
+            listed_any |= !page.items.is_empty();
+            let mut deletes = Vec::with_capacity(page.items.len());
+            for item in page.items {
+                if let Listed::Object(o) = item {
+                    deletes.push(self.delete_one(o));
+                }
+            }
+            let outcomes: Vec<AppResult<Option<ObjectInfo>>> = futures::stream::iter(deletes)
+                .buffer_unordered(DELETE_CONCURRENCY)
+                .collect()
+                .await;
+            let mut removed = Vec::new();
+            let mut failure = None;
+            for outcome in outcomes {
+                match outcome {
+                    Ok(gone) => removed.extend(gone),
+                    Err(e) => failure = failure.or(Some(e)),
+                }
+            }
+            self.release(owner, &removed).await?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => return Ok(listed_any),
+            }
+        }
+    }
+
+    /// The object, if this call removed it as it was listed.
+    async fn delete_one(&self, object: ObjectInfo) -> AppResult<Option<ObjectInfo>> {
+        let removed = self
+            .objects
+            .delete_if_match(&object.key, &object.etag)
+            .await?;
+        Ok(removed.then_some(object))
+    }
+
+    async fn delete_uncounted(&self, prefix: &str) -> AppResult<()> {
+        self.delete_in_batches(None, prefix).await
+    }
+
+    /// Deletes the home of an account that goes (`prefix`), a listing page per batch delete,
+    /// giving back what each page listed. Not exact under a concurrent delete of the same
+    /// objects (each would give them back), which no longer matters once the user is gone; it
+    /// keeps an account of many files within one request's time, which per-object conditional
+    /// deletes would not. A failure midway leaves the usage of what remains.
+    pub(crate) async fn delete_home(&self, owner: &str, prefix: &str) -> AppResult<()> {
+        self.delete_in_batches(Some(owner), prefix).await
+    }
+
+    async fn delete_in_batches(&self, owner: Option<&str>, prefix: &str) -> AppResult<()> {
         loop {
             let page = self
                 .objects

@@ -8,7 +8,9 @@
 //!
 //! A folder goes one listing page at a time (never held in memory whole), its copies with
 //! bounded concurrency. A failure midway undoes what was done: copies are removed, objects
-//! already moved are moved back.
+//! already moved are moved back. Once written, a copy is checked against the other kind of
+//! its name (a file copied to `a` against a folder `a/` made meanwhile, and the reverse) and
+//! undone if that appeared, as uploads and create-folder do (see `target`).
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -103,9 +105,7 @@ impl Core {
         let home = Home::of_user(&me.user);
         if let Some(file) = self.objects.head(&home.file(source)).await? {
             self.target_free(&home, target, Replace::Never).await?;
-            return self
-                .relocate_file(me, &file, &home.file(target), mode)
-                .await;
+            return self.relocate_file(me, &home, &file, target, mode).await;
         }
         if !self.folder_exists(&home, source).await? {
             return Err(not_found());
@@ -118,28 +118,52 @@ impl Core {
         }
         self.target_free(&home, target, Replace::Never).await?;
         let (from, to) = (home.folder(source), home.folder(target));
-        let result = self.relocate_pages(me, &from, &to, mode).await;
+        let mut result = self.relocate_pages(me, &from, &to, mode).await;
+        // Write-then-verify (see `target`): a file of the target's name made meanwhile wins.
+        if result.is_ok() {
+            result = match self.file_at(&home, target).await {
+                Ok(false) => Ok(()),
+                Ok(true) => Err(already_exists(format!(
+                    "A file '{target}' was created by another request meanwhile."
+                ))),
+                Err(e) => Err(e),
+            };
+        }
         if result.is_err() {
             self.undo(&me.user.id, &from, &to, mode).await;
         }
         result
     }
 
+    /// Copies or moves one file to `target`; then, if a folder of that name was created
+    /// meanwhile, takes the copy back (the source stays) and answers 409.
     async fn relocate_file(
         &self,
         me: &Principal,
+        home: &Home,
         file: &ObjectInfo,
-        to: &str,
+        target: &UserPath,
         mode: Mode,
     ) -> AppResult<()> {
+        let to = home.file(target);
         if mode == Mode::Copy {
-            return self
-                .copy_page(me, std::slice::from_ref(file), &file.key, to)
-                .await;
+            let copies = self
+                .copy_page(me, std::slice::from_ref(file), &file.key, &to)
+                .await?;
+            let written: Vec<(&UserPath, &ObjectInfo)> =
+                copies.iter().map(|c| (target, c)).collect();
+            return self.keep_unless_folder(&me.user.id, home, &written).await;
         }
-        let Some((source, copy)) = self.copy_object(file, to).await? else {
+        let Some((source, copy)) = self.copy_object(file, &to).await? else {
             return Err(not_found());
         };
+        if self.folder_exists(home, target).await? {
+            // A move changes no usage: the copy only goes again.
+            self.objects.delete_if_match(&copy.key, &copy.etag).await?;
+            return Err(already_exists(format!(
+                "A folder '{target}' was created by another request meanwhile."
+            )));
+        }
         if !self
             .objects
             .delete_if_match(&source.key, &source.etag)
@@ -168,7 +192,7 @@ impl Core {
                 .await?;
             let sources: Vec<ObjectInfo> = objects(page.items);
             match mode {
-                Mode::Copy => self.copy_page(me, &sources, from, to).await?,
+                Mode::Copy => drop(self.copy_page(me, &sources, from, to).await?),
                 Mode::Move => self.move_page(&sources, from, to).await?,
             }
             match page.next {
@@ -178,15 +202,16 @@ impl Core {
         }
     }
 
-    /// Copies `sources` (below `from`) below `to`, charging what was really copied. On failure
-    /// this page is undone on its own: its copies go and its charge is given back whole.
+    /// Copies `sources` (below `from`) below `to`, charging what was really copied: the
+    /// copies. On failure this page is undone on its own: its copies go and its charge is given
+    /// back whole.
     async fn copy_page(
         &self,
         me: &Principal,
         sources: &[ObjectInfo],
         from: &str,
         to: &str,
-    ) -> AppResult<()> {
+    ) -> AppResult<Vec<ObjectInfo>> {
         let (bytes, files) = tally(sources);
         let planned = (bytes as i64, files as i64);
         self.charge(&me.user, planned.0, planned.1).await?;
@@ -209,7 +234,7 @@ impl Core {
             self.refund(&me.user.id, planned.0, planned.1).await;
             return Err(e);
         }
-        Ok(())
+        Ok(copies)
     }
 
     /// Moves `sources` (below `from`) below `to`. A source another request removed first is

@@ -155,6 +155,7 @@ impl UploadBatch<'_> {
         let sum = |d: &[(i64, i64)]| d.iter().fold((0, 0), |(b, f), (db, df)| (b + db, f + df));
         let (bytes, files) = sum(&deltas);
         self.core.charge(&self.me.user, bytes, files).await?;
+        let mut placed = Vec::with_capacity(self.staged.len());
         for (done, (s, old)) in self.staged.iter().zip(&replaced).enumerate() {
             let dest = match old {
                 Some(etag) => IfDest::Matches(etag),
@@ -167,7 +168,10 @@ impl UploadBatch<'_> {
                 .copy_if(&s.key, &s.info.etag, &target, dest)
                 .await;
             let failure = match copied {
-                Ok(Ok(_)) => continue,
+                Ok(Ok(copy)) => {
+                    placed.push((&s.target, copy));
+                    continue;
+                }
                 Ok(Err(CopyRefused::DestinationTaken)) => already_exists(format!(
                     "'{}' was written by another request meanwhile.",
                     s.target
@@ -184,6 +188,12 @@ impl UploadBatch<'_> {
                 .await;
             return Err(failure);
         }
+        // A folder of one of these names may have been created meanwhile: then none stays (a
+        // file this upload overwrote is gone with it: that name now belongs to the folder).
+        let written: Vec<(&UserPath, &ObjectInfo)> = placed.iter().map(|(p, i)| (*p, i)).collect();
+        self.core
+            .keep_unless_folder(&self.me.user.id, &self.home, &written)
+            .await?;
         let files: Vec<UploadedFile> = self
             .staged
             .iter()

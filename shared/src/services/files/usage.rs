@@ -15,17 +15,10 @@ use crate::error::{AppError, AppResult};
 use crate::objects::ObjectInfo;
 use crate::store::{Caps, Charge};
 
-/// Folder markers are not files and hold no bytes.
-pub(crate) fn is_file(info: &ObjectInfo) -> bool {
-    !info.key.ends_with('/')
-}
-
-/// Bytes and files of these objects.
+/// Bytes and stored objects of these objects. A folder marker is an object like a file (it
+/// holds no bytes but counts against the file limit), so empty folders are not free.
 pub(crate) fn tally(objects: &[ObjectInfo]) -> (u64, u64) {
-    objects
-        .iter()
-        .filter(|o| is_file(o))
-        .fold((0, 0), |(b, f), o| (b + o.size, f + 1))
+    objects.iter().fold((0, 0), |(b, f), o| (b + o.size, f + 1))
 }
 
 pub(crate) fn quota_exceeded(user: &User) -> AppError {

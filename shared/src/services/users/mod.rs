@@ -5,6 +5,7 @@
 //! user (role, active flag) from the store, and ending sessions revokes their access tokens.
 
 mod input;
+mod keys;
 pub mod rules;
 
 pub use input::{NewUserInput, ResetPasswordInput, UserUpdate};
@@ -17,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use self::rules::{require, Act};
 use super::accounts::taken;
 use super::{now, Core, Principal};
-use crate::domain::{NewPassword, Role, StorageUsage, User, UserView};
+use crate::domain::{NewPassword, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::store::{Caps, UserKey};
 
@@ -62,6 +63,14 @@ impl UserDetail {
     }
 }
 
+/// The answer to a password reset.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordReset {
+    pub message: String,
+    /// How many API keys of the user were revoked with it.
+    pub api_keys_revoked: u64,
+}
+
 /// Cursors carry the search they belong to, so a page cannot be continued with another one.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
@@ -78,13 +87,6 @@ fn no_such_user() -> AppError {
     AppError::not_found("not_found", "No such user.")
 }
 
-fn last_superuser() -> AppError {
-    AppError::conflict(
-        "last_superuser",
-        "This is the last active superuser: it cannot be demoted, disabled or deleted.",
-    )
-}
-
 impl Core {
     /// The user `id`, for an administrator allowed to see users.
     async fn administered(&self, me: &Principal, id: &str) -> AppResult<User> {
@@ -92,15 +94,21 @@ impl Core {
         self.store.get_user(id).await?.ok_or_else(no_such_user)
     }
 
-    /// Refuses to take away the last active superuser.
-    async fn keep_a_superuser(&self, target: &User) -> AppResult<()> {
-        if target.role == Role::Superuser
-            && target.is_active
-            && self.store.count_active_superusers().await? <= 1
-        {
-            return Err(last_superuser());
+    /// `user` disabled (if active), in the write that keeps the last active superuser (409
+    /// `last_superuser`): deletions start with it, so a failure midway leaves an account no one
+    /// can use, and a superuser leaves the count before their data goes.
+    pub(super) async fn disable(&self, user: &User) -> AppResult<User> {
+        if !user.is_active {
+            return Ok(user.clone());
         }
-        Ok(())
+        let mut disabled = user.clone();
+        disabled.is_active = false;
+        disabled.updated_at = now();
+        self.store
+            .update_user(user, &disabled)
+            .await
+            .map_err(taken)?;
+        Ok(disabled)
     }
 
     pub async fn list_users(&self, me: &Principal, query: UserQuery) -> AppResult<UserPage> {
@@ -158,7 +166,14 @@ impl Core {
 
     /// Who may create a user depends on the role asked for, so the body is parsed in two steps:
     /// the role, the permission, then the other fields (refused callers learn nothing more).
-    pub async fn admin_create_user(&self, me: &Principal, input: NewUserInput) -> AppResult<User> {
+    /// An API key is refused before the body is read (`input`: the body, or why it is not).
+    pub async fn admin_create_user(
+        &self,
+        me: &Principal,
+        input: AppResult<NewUserInput>,
+    ) -> AppResult<User> {
+        me.require_session("create users")?;
+        let input = input?;
         let role = input.role()?;
         require(me.user.role, Act::Create(role))?;
         let defaults = self.default_caps();
@@ -189,10 +204,11 @@ impl Core {
         &self,
         me: &Principal,
         id: &str,
-        input: UserUpdate,
+        input: AppResult<UserUpdate>,
     ) -> AppResult<User> {
+        me.require_session("change users")?;
         let before = self.administered(me, id).await?;
-        let changes = input.parse()?;
+        let changes = input?.parse()?;
         require(
             me.user.role,
             Act::Change {
@@ -214,9 +230,7 @@ impl Core {
         if let Some(limit) = changes.file_limit {
             after.file_limit = limit;
         }
-        if after.role != Role::Superuser || !after.is_active {
-            self.keep_a_superuser(&before).await?;
-        }
+        // The store refuses to demote or disable the last active superuser, atomically.
         after.updated_at = now();
         self.store
             .update_user(&before, &after)
@@ -238,19 +252,10 @@ impl Core {
     /// step. If storage fails midway the answer says so (503) and the account stays, disabled:
     /// repeating the request resumes where it stopped.
     pub async fn admin_delete_user(&self, me: &Principal, id: &str) -> AppResult<()> {
-        let mut user = self.administered(me, id).await?;
+        me.require_session("delete users")?;
+        let user = self.administered(me, id).await?;
         require(me.user.role, Act::Manage(user.role))?;
-        self.keep_a_superuser(&user).await?;
-        if user.is_active {
-            let mut disabled = user.clone();
-            disabled.is_active = false;
-            disabled.updated_at = now();
-            self.store
-                .update_user(&user, &disabled)
-                .await
-                .map_err(taken)?;
-            user = disabled;
-        }
+        let user = self.disable(&user).await?;
         if let Err(err) = self.remove_user_data(&user).await {
             return Err(AppError::Incomplete {
                 code: "deletion_incomplete",
@@ -264,22 +269,32 @@ impl Core {
         Ok(())
     }
 
+    /// A new password for the user, after which nothing issued under the old one works: every
+    /// session ends and every API key is revoked (the reset usually follows a compromise).
     pub async fn admin_reset_password(
         &self,
         me: &Principal,
         id: &str,
-        new_password: &str,
-    ) -> AppResult<()> {
+        input: AppResult<ResetPasswordInput>,
+    ) -> AppResult<PasswordReset> {
+        me.require_session("reset passwords")?;
         let user = self.administered(me, id).await?;
         require(me.user.role, Act::Manage(user.role))?;
-        let password = NewPassword::parse(new_password, &[&user.username, &user.email])
+        let new_password = input?.new_password()?;
+        let password = NewPassword::parse(&new_password, &[&user.username, &user.email])
             .map_err(|e| AppError::field("new_password", e.to_string()))?;
         let mut after = user.clone();
         after.password_hash = self.passwords.hash(password.expose()).await?;
         after.updated_at = now();
         self.store.update_user(&user, &after).await.map_err(taken)?;
         self.store.delete_sessions(&user.id, None).await?;
-        tracing::info!(by = %me.user.id, user_id = %user.id, "password reset by an administrator; sessions ended");
-        Ok(())
+        let api_keys_revoked = self.store.delete_api_keys(&user.id).await?;
+        tracing::info!(by = %me.user.id, user_id = %user.id, api_keys_revoked,
+            "password reset by an administrator; sessions ended, API keys revoked");
+        Ok(PasswordReset {
+            message: "Password reset; the user's sessions have ended and API keys are revoked"
+                .into(),
+            api_keys_revoked,
+        })
     }
 }

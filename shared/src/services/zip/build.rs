@@ -90,6 +90,12 @@ impl Core {
         let (stored, written) = tokio::join!(store, write);
         written?;
         let info = stored?;
+        if self.runs_in_background(job) && self.seen_interrupted(job).await? {
+            // Its charge is gone: the archive must not stay uncounted.
+            self.objects.delete(&[key]).await?;
+            tracing::warn!(job_id = %job.id, "zip job finished after it was seen interrupted");
+            return Ok(());
+        }
         // Freed before the job reads as done, so its owner may start the next one at once.
         if self.runs_in_background(job) {
             self.release_slot(job).await;
@@ -101,6 +107,18 @@ impl Core {
         tracing::info!(user_id = %job.user_id, job_id = %job.id, files = job.files_done,
             bytes = job.bytes_done, archive_bytes = info.size, "zip archive written");
         Ok(())
+    }
+
+    /// Whether the job, stalled for a while, was meanwhile recorded as interrupted (its
+    /// charge and slot given back): then `job` is that record.
+    async fn seen_interrupted(&self, job: &mut ZipJob) -> AppResult<bool> {
+        match self.store.get_job(&job.user_id, &job.id).await? {
+            Some(stored) if stored.status == JobStatus::Failed => {
+                *job = stored;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn write_entries<W: tokio::io::AsyncWrite + Unpin>(

@@ -40,6 +40,9 @@ use crate::store::{JobStatus, ZipJob};
 const LIFETIME_HOURS: i64 = 24;
 /// A running job that has not moved for this long was interrupted (a restart, a crash).
 pub(super) const STALL_MINUTES: i64 = 10;
+/// What the owner of an interrupted job is told.
+pub(super) const INTERRUPTED: &str =
+    "The job was interrupted (the server restarted); start it again.";
 /// `POST /api/zip` takes at most this many paths.
 const MAX_PATHS: usize = 1000;
 
@@ -157,8 +160,9 @@ fn refuse_nested(paths: &[UserPath]) -> AppResult<()> {
 fn archive_name(raw: Option<&str>, fallback: &str) -> AppResult<String> {
     let name = match raw.map(str::trim).filter(|n| !n.is_empty()) {
         None => fallback.to_owned(),
-        Some(n) => match UserPath::check_name(n) {
-            Ok(()) => n.to_owned(),
+        // Checked as one name, kept in NFC as every stored name is.
+        Some(n) => match UserPath::check_name(n).and_then(|()| UserPath::parse(n)) {
+            Ok(name) => name.as_str().to_owned(),
             Err(e) => return Err(AppError::field("name", e.to_string())),
         },
     };
@@ -370,12 +374,11 @@ impl Core {
     }
 
     async fn view(&self, mut job: ZipJob, origin: &str) -> AppResult<JobView> {
-        if job.status == JobStatus::Running
-            && now() - job.updated_at > Duration::minutes(STALL_MINUTES)
-        {
-            job.status = JobStatus::Failed;
-            job.error =
-                Some("The job was interrupted (the server restarted); start it again.".into());
+        if stalled(&job) {
+            // Seen interrupted: recorded so, which ends the archive's charge and the slot now
+            // rather than when the job expires. A stalled job nobody looks at keeps its charge
+            // until then: jobs stall only when a process dies, which no user can cause.
+            self.record_job_failure(&mut job, INTERRUPTED.into()).await;
         }
         let link = if job.status == JobStatus::Done {
             let key = archive_key(&job.user_id, &job.id);
@@ -402,6 +405,11 @@ impl Core {
             expires_at: rfc3339(job.expires_at),
         })
     }
+}
+
+/// A running job that saved no progress for [`STALL_MINUTES`] was interrupted.
+pub(super) fn stalled(job: &ZipJob) -> bool {
+    job.status == JobStatus::Running && now() - job.updated_at > Duration::minutes(STALL_MINUTES)
 }
 
 fn no_job() -> AppError {

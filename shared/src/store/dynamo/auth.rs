@@ -2,6 +2,8 @@
 //! login-failure counters (one item per counter, its window's end in `ttl`).
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::paginator::QueryPaginator;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -62,9 +64,83 @@ impl SessionStore for DynamoStore {
 
     async fn delete_sessions(&self, user_id: &str, keep: Option<&str>) -> StoreResult<()> {
         let keep = keep.map(|k| Key::session(user_id, k));
-        let mut keys: Vec<Key> = self.query(user_id, SESSION, Some("pk, sk")).await?;
-        keys.retain(|k| keep.as_ref() != Some(k));
-        self.batch_delete(&keys).await
+        // A query page (up to 1 MB: thousands of keys) at a time, each in BatchWriteItems of
+        // 25: memory stays flat and thousands of sessions end within seconds.
+        let mut pages = self.session_pages(user_id, "pk, sk").send();
+        while let Some(page) = pages.next().await {
+            let items = page?.items.unwrap_or_default();
+            let mut keys: Vec<Key> = from_items(items)?;
+            keys.retain(|k| keep.as_ref() != Some(k));
+            self.batch_delete(&keys).await?;
+        }
+        Ok(())
+    }
+
+    async fn trim_sessions(&self, user_id: &str, max_live: u64) -> StoreResult<u64> {
+        let now = Utc::now().timestamp();
+        let mut live = Vec::new();
+        let mut expired = Vec::new();
+        let mut pages = self
+            .session_pages(user_id, "pk, sk, created_at, expires_at")
+            .send();
+        while let Some(page) = pages.next().await {
+            for age in from_items::<SessionAge>(page?.items.unwrap_or_default())? {
+                match age.expires_at > now {
+                    true => live.push(age),
+                    false => expired.push(age.key()),
+                }
+            }
+        }
+        // Newest first. Session ids are UUIDv7 (time-ordered within the second); ids of older
+        // sessions (v4) only break ties between sessions made in the same second.
+        live.sort_by(|a, b| (b.created_at, &b.sk).cmp(&(a.created_at, &a.sk)));
+        let excess: Vec<Key> = live
+            .into_iter()
+            .skip(max_live as usize)
+            .map(|a| a.key())
+            .collect();
+        let ended = excess.len() as u64;
+        expired.extend(excess);
+        self.batch_delete(&expired).await?;
+        Ok(ended)
+    }
+}
+
+/// What trimming needs of a session item.
+#[derive(serde::Deserialize)]
+struct SessionAge {
+    pk: String,
+    sk: String,
+    #[serde(default)]
+    created_at: i64,
+    #[serde(default)]
+    expires_at: i64,
+}
+
+impl SessionAge {
+    fn key(self) -> Key {
+        Key {
+            pk: self.pk,
+            sk: self.sk,
+        }
+    }
+}
+
+impl DynamoStore {
+    /// The user's session items, a page (at most 1 MB) at a time, with `projection` only.
+    fn session_pages(&self, user_id: &str, projection: &str) -> QueryPaginator {
+        let values = [
+            (":pk".to_owned(), AttributeValue::S(Key::user(user_id).pk)),
+            (":prefix".to_owned(), AttributeValue::S(SESSION.to_owned())),
+        ];
+        self.client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .set_expression_attribute_values(Some(values.into_iter().collect()))
+            .projection_expression(projection)
+            .into_paginator()
     }
 }
 
@@ -85,6 +161,12 @@ impl ApiKeyStore for DynamoStore {
         let delete = self.delete_item(&Key::api_key(user_id, key_id))?;
         let out = delete.return_values(ReturnValue::AllOld).send().await?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn delete_api_keys(&self, user_id: &str) -> StoreResult<u64> {
+        let keys: Vec<Key> = self.query(user_id, API_KEY, Some("pk, sk")).await?;
+        self.batch_delete(&keys).await?;
+        Ok(keys.len() as u64)
     }
 
     async fn load_key_principal(
@@ -158,11 +240,24 @@ impl ThrottleStore for DynamoStore {
         now: i64,
         window_secs: i64,
     ) -> StoreResult<Vec<Counter>> {
-        let mut counters = Vec::new();
-        for name in names {
-            counters.push(self.count_failure(name, now, window_secs).await?);
-        }
-        Ok(counters)
+        // One item each, so the counters are counted side by side (a login takes three).
+        let counting = names
+            .iter()
+            .map(|name| self.count_failure(name, now, window_secs));
+        futures::future::try_join_all(counting).await
+    }
+
+    async fn throttle_release(&self, names: &[String], now: i64) -> StoreResult<()> {
+        let releasing = names.iter().map(|name| async move {
+            let key = &Key::throttle(name);
+            let values = json!({ ":one": -1, ":now": now, ":zero": 0 });
+            let condition = "#ttl > :now AND #count > :zero";
+            let update = "ADD #count :one";
+            let take = self.update_item(key, update, condition, &["count", "ttl"], values)?;
+            // A closed window or an empty counter has nothing to give back.
+            errors::written(take.send().await).map(|_| ())
+        });
+        futures::future::try_join_all(releasing).await.map(|_| ())
     }
 
     async fn throttle_reset(&self, name: &str) -> StoreResult<()> {

@@ -13,6 +13,7 @@
 //! | ZIP job         | `USER#<id>`           | `ZIPJOB#<jid>`     | the job as JSON in `job`, `ttl`         |
 //! | charge          | `USER#<id>`           | `CHARGE#<cid>`     | bytes, files, `expires_at`; no `ttl`    |
 //! | job slot        | `USER#<id>`           | `JOBSLOT#<i>`      | `job_id`, `expires_at`, `ttl`           |
+//! | superuser count | `META#superusers`     | `META`             | `active_superusers`; see below          |
 //!
 //! `<lower>` is the normalized name or address (`Username::normalized`, `Email::normalized`).
 //! Users, sessions and keys are stored in their own serde form (see [`User`]: times in epoch
@@ -93,6 +94,12 @@ impl Key {
 
     pub fn job_slot(user_id: &str, slot: u32) -> Self {
         Self::of_user(user_id, format!("{JOB_SLOT}{slot}"))
+    }
+
+    /// The count of active superusers: written in the same transaction as every change that
+    /// makes or unmakes one, so the last-superuser rule is one conditional write.
+    pub fn superusers() -> Self {
+        Self::new("META#superusers", "META")
     }
 
     pub fn throttle(name: &str) -> Self {
@@ -179,6 +186,16 @@ pub(super) struct UsageItem {
     pub used_bytes: i64,
     #[serde(default)]
     pub file_count: i64,
+}
+
+/// How many superusers are active. Tables from before the count have none until the first
+/// change that needs it counts them (a conditional put, so two first counts agree).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SuperuserCountItem {
+    #[serde(flatten)]
+    pub key: Key,
+    #[serde(default)]
+    pub active_superusers: i64,
 }
 
 /// A login-failure counter: `count` failures in the window that closes at `ttl`.

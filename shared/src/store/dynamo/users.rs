@@ -8,12 +8,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, Select, TransactWrite
 use serde_json::json;
 
 use super::items::{from_item, to_item, user_index_key, user_item, Item, Key, MarkerItem};
-use super::items::{UsageItem, USERS};
+use super::items::{SuperuserCountItem, UsageItem, USERS};
 use super::{names, DynamoStore, GSI1};
 use crate::aws::errors;
 use crate::aws::retry::{self, Step};
 use crate::domain::{LoginKey, Role, User};
-use crate::store::{Caps, StoreError, StoreResult, UserKey, UserStore, WriteUserError};
+use crate::store::WriteUserError;
+use crate::store::{counts_as_superuser, Caps, StoreError, StoreResult, UserKey, UserStore};
 
 /// What a transaction item's failed condition means (the username is taken, the record
 /// changed), so a cancelled transaction is reported by meaning rather than by position.
@@ -90,6 +91,52 @@ impl DynamoStore {
             .build()?;
         let update = TransactWriteItem::builder().update(update).build();
         Ok((Some(|| WriteUserError::Stale), update))
+    }
+
+    /// Makes sure the superuser count exists: a table from before it gets it counted once from
+    /// the user index, with a conditional put (of two first counts, one is written; both
+    /// counted the same users, as no change of a superuser is written without the count).
+    async fn ensure_superuser_count(&self) -> StoreResult<()> {
+        let key = Key::superusers();
+        if self.get::<SuperuserCountItem>(&key).await?.is_some() {
+            return Ok(());
+        }
+        let active_superusers = self.count_active_superusers().await? as i64;
+        let count = SuperuserCountItem {
+            key,
+            active_superusers,
+        };
+        let put = self
+            .put_item(to_item(&count)?)
+            .condition_expression("attribute_not_exists(pk)");
+        errors::written(put.send().await)?;
+        Ok(())
+    }
+
+    /// The transaction item that changes the superuser count by `delta` (one up or down) with
+    /// the user's write: down only while another active superuser stays.
+    async fn superuser_count_change(&self, delta: i64) -> StoreResult<Tagged> {
+        self.ensure_superuser_count().await?;
+        let (condition, values, guard): (_, _, Guard) = if delta < 0 {
+            let values = json!({ ":delta": delta, ":one": 1 });
+            ("active_superusers > :one", values, || {
+                WriteUserError::LastSuperuser
+            })
+        } else {
+            let values = json!({ ":delta": delta });
+            ("attribute_exists(pk)", values, || WriteUserError::Stale)
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Key::superusers().item()?))
+            .update_expression("ADD active_superusers :delta")
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(to_item(values)?))
+            .build()?;
+        Ok((
+            Some(guard),
+            TransactWriteItem::builder().update(update).build(),
+        ))
     }
 
     /// Runs a transaction, retrying when it only collided with another one in flight. A failed
@@ -188,12 +235,15 @@ impl UserStore for DynamoStore {
     async fn create_user(&self, user: &User) -> Result<(), WriteUserError> {
         let name = Key::username(&user.username.normalized());
         let email = Key::email(&user.email.normalized());
-        self.transact(vec![
+        let mut items = vec![
             self.put_new(user_item(user)?, || WriteUserError::Stale)?,
             self.put_new(marker(name, user)?, || WriteUserError::UsernameTaken)?,
             self.put_new(marker(email, user)?, || WriteUserError::EmailTaken)?,
-        ])
-        .await
+        ];
+        if counts_as_superuser(user) {
+            items.push(self.superuser_count_change(1).await?);
+        }
+        self.transact(items).await
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
@@ -218,6 +268,10 @@ impl UserStore for DynamoStore {
             items.push(self.delete(&Key::email(&old_email))?);
             let marker = marker(Key::email(&new_email), after)?;
             items.push(self.put_new(marker, || WriteUserError::EmailTaken)?);
+        }
+        let delta = i64::from(counts_as_superuser(after)) - i64::from(counts_as_superuser(before));
+        if delta != 0 {
+            items.push(self.superuser_count_change(delta).await?);
         }
         self.transact(items).await
     }
