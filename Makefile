@@ -8,7 +8,7 @@ FUNCTION ?= $(word 2,$(subst /, ,$(EVENT)))
 # the emulators), for the commands that act on the same table and bucket.
 LAMBDA_ENV = $(shell python3 -c 'import tomllib; env = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["metadata"]["lambda"]["env"]; print(" ".join(f"{k}={v}" for k, v in env.items()))')
 
-.PHONY: run test emulators watch invoke superuser token build build-x86 validate deploy deploy-prod bench
+.PHONY: run test emulators watch invoke superuser token build build-x86 validate deploy deploy-prod bench compare
 
 run:            ## the whole API on 127.0.0.1:8000, embedded backend
 	cargo run
@@ -54,7 +54,11 @@ deploy-prod:
 # Cold starts need bootstraps this machine can run: x86_64 ones here, the arm64 ones elsewhere.
 BOOTSTRAPS := $(if $(filter aarch64 arm64,$(shell uname -m)),build,build-x86)
 
-bench:          ## every benchmark, figures only: auth, files, zip (release builds), cold starts
+compare:        ## issue 14's table: each measure beside its peer (nginx, rclone, cp) in one run
+	benches/compare.sh
+
+bench:          ## every benchmark, figures only: the comparison, auth, files, zip (release builds), cold starts
+	benches/compare.sh
 	benches/auth.sh
 	benches/files.sh
 	benches/zip.sh

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Auth benchmark: the cost of one argon2 hash, and login latency (p50/p95) through the local
-# server on the embedded backend. Figures only; nothing is asserted.
+# server on the embedded backend, one after another. Target (issue 14): login p50 <= 1.1x one
+# hash. Figures only; nothing is asserted.
 #
 #   benches/auth.sh [number of logins, default 100]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
 n="${1:-100}"
-profile_flag=()
-[ "${BENCH_RELEASE:-0}" = 1 ] && profile_flag=(--release)
+# The perf profile (release optimisation, no LTO) by default; BENCH_RELEASE=1 for release.
+profile="${BENCH_PROFILE:-perf}"
+[ "${BENCH_RELEASE:-0}" = 1 ] && profile=release
 
-cargo run -q ${profile_flag[@]+"${profile_flag[@]}"} -p vertexcloud-shared --example argon2_cost
+echo "load: $(uptime)"
+cargo run -q --profile "$profile" -p vertexcloud-shared --example argon2_cost
 
-cargo build -q ${profile_flag[@]+"${profile_flag[@]}"} --bin vertexcloud
-bin="target/$([ "${BENCH_RELEASE:-0}" = 1 ] && echo release || echo debug)/vertexcloud"
+cargo build -q --profile "$profile" --bin vertexcloud
+bin="${BENCH_BIN:-target/$profile/vertexcloud}"
 start_server "$bin" "$VC_TMP/data"
 
 base="$VC_SERVER_URL/api/auth"

@@ -1,5 +1,6 @@
 """Driver of benches/files.sh: talks to the local server with curl and the standard library."""
-import argparse, json, os, sqlite3, subprocess, time, urllib.request
+import argparse, json, os, sqlite3, statistics, subprocess, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import common
 from common import api
@@ -10,6 +11,8 @@ p.add_argument("--pid", type=int)
 p.add_argument("--work")
 p.add_argument("--mib", type=int, default=1024)
 p.add_argument("--phase")
+p.add_argument("--reps", type=int, default=3)
+p.add_argument("--only", help="some of form,seq,par (default all)")
 a = p.parse_args()
 base, call = api(a.port)
 state = os.path.join(a.work, "bench.json")
@@ -41,35 +44,107 @@ def curl(*args):
     return float(out[1])
 
 
+def big_file():
+    big = os.path.join(a.work, "big.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != a.mib << 20:
+        with open(big, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(a.mib):
+                f.write(chunk)
+    return big
+
+
+def cp_sync(big, rep):
+    """The disk's pace: `cp` of the same file on the same disk, then its fsync (`sync FILE`)."""
+    dest = os.path.join(a.work, f"cp-{rep}.bin")
+    started = time.monotonic()
+    subprocess.run(["cp", big, dest], check=True)
+    subprocess.run(["sync", dest], check=True)
+    secs = time.monotonic() - started
+    os.remove(dest)
+    return secs
+
+
+def put_part(big, part_size, part):
+    with open(big, "rb") as f:
+        f.seek((part["part_number"] - 1) * part_size)
+        data = f.read(part["size"])
+    req = urllib.request.Request(part["url"], data=data, method="PUT")
+    with urllib.request.urlopen(req) as r:
+        return {"part_number": part["part_number"], "etag": r.headers["etag"]}
+
+
+def direct(t, big, name, parallel):
+    """A direct upload of `big` in parts through the signed URLs, `parallel` PUTs at a time."""
+    started = time.monotonic()
+    up = call("POST", "/files/uploads", {"path": name, "size": a.mib << 20}, t)
+    with ThreadPoolExecutor(parallel) as pool:
+        parts = list(pool.map(lambda p: put_part(big, up["part_size"], p), up["parts"]))
+    call("POST", f"/files/uploads/{up['upload_id']}/complete", {"parts": parts}, t)
+    return time.monotonic() - started
+
+
+def median(xs):
+    return statistics.median(xs)
+
+
+def cpu_secs():
+    """The server's CPU time so far (user + system): what an upload costs, whatever the load."""
+    with open(f"/proc/{a.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_upload(t, big, kind, rep):
+    """One upload of `big` of the given kind; its duration."""
+    if kind == "form":
+        return curl("-H", f"authorization: Bearer {t}", "-F", f"path=form{rep}",
+                    "-F", f"files=@{big}", f"{base}/files/upload")
+    return direct(t, big, f"direct-{kind}-{rep}.bin", 1 if kind == "seq" else 4)
+
+
+def uploads(t, big):
+    """Each upload measure `a.reps` times, interleaved with `cp` + sync, medians printed."""
+    kinds = a.only.split(",") if a.only else ["form", "seq", "par"]
+    runs = {k: [] for k in ["cp", *kinds]}
+    cpu = {k: [] for k in kinds}
+    peaks = {k: 0.0 for k in kinds}
+    for rep in range(a.reps):
+        runs["cp"].append(cp_sync(big, rep))
+        for kind in kinds:
+            reset_peak()
+            before = cpu_secs()
+            runs[kind].append(one_upload(t, big, kind, rep))
+            cpu[kind].append(cpu_secs() - before)
+            peaks[kind] = max(peaks[kind], peak_mib())
+            # Gone at once, so the disk holds one copy at a time.
+            name = f"form{rep}" if kind == "form" else f"direct-{kind}-{rep}.bin"
+            call("POST", "/files/delete", {"path": name}, t)
+    rate = {k: a.mib / median(v) for k, v in runs.items()}
+    parts = -(-a.mib // 16)  # the server's part size up to 16 GB
+    labels = {"cp": "cp + sync (same disk)", "form": "form upload (curl -F)",
+              "seq": f"direct, {parts} parts of 16 MiB, 1 at a time", "par": "direct, same parts, 4 at a time"}
+    print(f"uploads of {a.mib} MiB, {a.reps} runs each, medians (load: {os.getloadavg()[0]:.2f}):")
+    for k in runs:
+        vs = "" if k == "cp" else (f"  {rate[k] / rate['cp']:.2f}x cp  peak RSS {peaks[k]:.0f} MiB"
+                                   f"  server CPU {median(cpu[k]) * 1024 / a.mib:.2f} s/GiB")
+        print(f"  {labels[k]:<40} {rate[k]:6.0f} MiB/s{vs}  "
+              f"(runs: {', '.join(f'{a.mib / s:.0f}' for s in runs[k])})")
+
+
 if a.phase == "transfer":
     t = token()
-    big = os.path.join(a.work, "big.bin")
-    with open(big, "wb") as f:
-        chunk = os.urandom(1 << 20)
-        for _ in range(a.mib):
-            f.write(chunk)
+    big = big_file()
     size = a.mib / 1024
     print(f"server RSS at rest: {peak_mib():.1f} MiB")
-    reset_peak()
-    secs = curl("-H", f"authorization: Bearer {t}", "-F", f"files=@{big}", f"{base}/files/upload")
-    print(f"form upload {size:.2f} GiB: {secs:.1f} s, {a.mib / secs:.0f} MiB/s, server peak RSS {peak_mib():.1f} MiB")
+    uploads(t, big)
+    curl("-H", f"authorization: Bearer {t}", "-F", f"files=@{big}", f"{base}/files/upload")
     reset_peak()
     secs = curl("-H", f"authorization: Bearer {t}", f"{base}/files/download?path=big.bin")
     print(f"download {size:.2f} GiB: {secs:.1f} s, {a.mib / secs:.0f} MiB/s, server peak RSS {peak_mib():.1f} MiB")
-    reset_peak()
-    started = time.monotonic()
-    up = call("POST", "/files/uploads", {"path": "direct.bin", "size": a.mib << 20}, t)
-    parts = []
-    with open(big, "rb") as f:
-        for part in up["parts"]:
-            f.seek((part["part_number"] - 1) * up["part_size"])
-            req = urllib.request.Request(part["url"], data=f.read(part["size"]), method="PUT")
-            with urllib.request.urlopen(req) as r:
-                parts.append({"part_number": part["part_number"], "etag": r.headers["etag"]})
-    call("POST", f"/files/uploads/{up['upload_id']}/complete", {"parts": parts}, t)
-    secs = time.monotonic() - started
-    print(f"direct upload {size:.2f} GiB in {len(parts)} parts of {up['part_size'] >> 20} MiB "
-          f"(sequential): {secs:.1f} s, {a.mib / secs:.0f} MiB/s, server peak RSS {peak_mib():.1f} MiB")
+
+elif a.phase == "uploads":
+    uploads(token(), big_file())
 
 elif a.phase == "copy":
     t = token()

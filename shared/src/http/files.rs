@@ -15,9 +15,9 @@ use crate::error::{AppResult, ErrorBody};
 use crate::objects::PartInfo;
 use crate::services::schema::FileBytes;
 use crate::services::{
-    CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload, DownloadQuery,
-    FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput, PathQuery,
-    RenameInput, SignedUrl,
+    CompleteUploadInput, Conditions, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
+    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput,
+    PathQuery, RenameInput, SignedUrl,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -133,11 +133,13 @@ async fn abort_upload(
 }
 
 /// The bytes behind a download URL this server signed (embedded backend; no other
-/// credentials needed). `Range` is supported. The URL names one version of the file: once the
-/// file is deleted or replaced by other bytes it answers 404.
+/// credentials needed). `Range` (with `If-Range`) and `If-None-Match` are supported. The URL
+/// names one version of the file: once the file is deleted or replaced by other bytes it
+/// answers 404.
 #[utoipa::path(get, path = "/api/files/transfer/{ticket}", tag = "files",
-    params(("ticket" = String, Path)),
+    params(("ticket" = String, Path), ConditionalHeaders),
     responses((status = 200, description = "The file"), (status = 206, description = "A range of it"),
+              (status = 304, description = "`If-None-Match` names the current version: no body"),
               (status = 403, description = "`invalid_signature`, `url_expired`", body = ErrorBody),
               (status = 404, description = "`not_found`: no such file, or not the version the URL was signed for", body = ErrorBody),
               (status = 416, body = ErrorBody)))]
@@ -146,7 +148,7 @@ async fn transfer_get(
     PathParam(ticket): PathParam<String>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let delivery = core.transfer_get(&ticket, range_header(&headers)).await?;
+    let delivery = core.transfer_get(&ticket, conditions(&headers)).await?;
     Ok(deliver(delivery))
 }
 
@@ -181,13 +183,15 @@ async fn transfer_put(
     Ok(response)
 }
 
-/// Download a file: on AWS a 302 to a short-lived presigned S3 URL; on the embedded backend the
-/// bytes (with `Range`). `redirect=false` answers `{url, expires_at}` instead.
+/// Download a file: on AWS a 302 to a short-lived presigned S3 URL (S3 answers the conditional
+/// headers there); on the embedded backend the bytes (with `Range`, `If-Range` and
+/// `If-None-Match`). `redirect=false` answers `{url, expires_at}` instead.
 #[utoipa::path(get, path = "/api/files/download", tag = "files", security(("bearer" = [])),
-    params(DownloadQuery),
+    params(DownloadQuery, ConditionalHeaders),
     responses((status = 200, description = "The file (its own media type), or `{url, expires_at}` with redirect=false",
                content((SignedUrl = "application/json"), (FileBytes = "*/*"))),
               (status = 206, description = "A range of the file"),
+              (status = 304, description = "`If-None-Match` names the current version: no body"),
               (status = 302, description = "To a presigned URL"),
               (status = 400, description = "`invalid_path`, `is_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -200,19 +204,55 @@ async fn download(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let delivery = core
-        .download(&me, query, range_header(&headers), &origin)
+        .download(&me, query, conditions(&headers), &origin)
         .await?;
     Ok(deliver(delivery))
 }
 
-fn range_header(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::RANGE).and_then(|v| v.to_str().ok())
+/// The request headers a download honours (RFC 9110 §13.1.2, §13.1.5, §14.2).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documentation only: `conditions` reads the headers
+struct ConditionalHeaders {
+    /// `bytes=first-last`, `bytes=first-` or `bytes=-suffix`: 206 with that range (one range;
+    /// several are answered with the whole file).
+    #[param(rename = "Range")]
+    range: Option<String>,
+    /// An `ETag` or `Last-Modified` value: the `Range` is served only if the file is still that
+    /// version; otherwise the whole file, with 200.
+    #[param(rename = "If-Range")]
+    if_range: Option<String>,
+    /// `ETag`s the client holds (or `*`): 304 without a body if one is the current version.
+    #[param(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+}
+
+fn conditions(headers: &HeaderMap) -> Conditions<'_> {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    Conditions {
+        range: get(header::RANGE),
+        if_range: get(header::IF_RANGE),
+        if_none_match: get(header::IF_NONE_MATCH),
+    }
 }
 
 fn deliver(delivery: Delivery) -> Response {
     match delivery {
         Delivery::Redirect(signed) => super::found(signed.url),
         Delivery::Link(signed) => Json(signed).into_response(),
+        Delivery::NotModified { etag } => {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            let headers = response.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&etag) {
+                headers.insert(header::ETAG, v);
+            }
+            // The same caching rule as the 200 it stands for (RFC 9110 §15.4.5).
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            );
+            response
+        }
         Delivery::Bytes {
             download,
             range,

@@ -12,20 +12,16 @@
 //! [`LocalObjects::sweep`] removes what a crash or an abandoned upload leaves behind.
 
 use std::collections::HashMap;
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use futures::StreamExt;
 use md5::{Digest, Md5};
 use rusqlite::{params, OptionalExtension, Row};
 use rusqlite_migration::{Migrations, M};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tokio::sync::RwLock;
-use tokio_util::io::ReaderStream;
 
 use super::{
     ByteRange, ByteSource, ByteStream, CopyRefused, Download, IfDest, ListPage, Listed, ObjectInfo,
@@ -34,6 +30,10 @@ use super::{
 use super::{ObjectError, ObjectResult};
 use crate::embedded_db::Db;
 use crate::layout;
+use block_writer::{write_stream, Target};
+
+mod block_writer;
+mod read;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS objects (
@@ -81,6 +81,11 @@ pub struct LocalObjects {
     upload_locks: Arc<Mutex<HashMap<String, Arc<RwLock<()>>>>>,
 }
 
+/// An MD5 as S3 gives it in an ETag: hex, quoted.
+fn quoted_md5(md5: &[u8; 16]) -> String {
+    format!("\"{}\"", hex::encode(md5))
+}
+
 /// A database error the caller cannot act on: HTTP 500.
 fn db_error(err: rusqlite::Error) -> ObjectError {
     ObjectError::other(err)
@@ -105,9 +110,6 @@ fn info_from_row(row: &Row<'_>) -> rusqlite::Result<(ObjectInfo, Option<String>)
         row.get(1)?,
     ))
 }
-
-/// Bytes per chunk when a file is read out (tokio's default of 4 KiB costs a lot per byte).
-const READ_CHUNK: usize = 64 * 1024;
 
 const COLUMNS: &str = "key, blob, size, etag, content_type, modified";
 
@@ -284,14 +286,12 @@ impl LocalObjects {
 
     async fn row(&self, key: &str) -> ObjectResult<Option<(ObjectInfo, Option<String>)>> {
         let key = key.to_owned();
+        // From the readers' pool (the embedded database's module says why).
         self.db
-            .with(move |c| {
-                c.query_row(
-                    &format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"),
-                    [key],
-                    info_from_row,
-                )
-                .optional()
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT {COLUMNS} FROM objects WHERE key = ?1"))?
+                    .query_row([key], info_from_row)
+                    .optional()
             })
             .await
             .map_err(db_error)
@@ -508,47 +508,26 @@ impl LocalObjects {
             .map_err(db_error)
     }
 
-    /// Streams `body` into a new blob; returns (blob id, size, etag), or nothing stored.
+    /// Streams `body` into a new blob (written beside the request, see [`block_writer`]);
+    /// returns (blob id, size, etag), or nothing stored.
     async fn write_blob(
         &self,
-        mut body: ByteSource<'_>,
+        body: ByteSource<'_>,
         max_bytes: u64,
     ) -> ObjectResult<(Option<String>, u64, String)> {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.root.join("tmp").join(&id);
-        let result = async {
-            let mut file = tokio::fs::File::create(&tmp).await.map_err(io_err)?;
-            let mut md5 = Md5::new();
-            let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(io_err)?;
-                size += chunk.len() as u64;
-                if size > max_bytes {
-                    return Err(ObjectError::TooLarge { limit: max_bytes });
-                }
-                md5.update(&chunk);
-                file.write_all(&chunk).await.map_err(io_err)?;
-            }
-            file.sync_all().await.map_err(io_err)?;
-            Ok((size, format!("\"{}\"", hex::encode(md5.finalize()))))
+        let written = write_stream(Target::New(tmp.clone()), body, max_bytes).await?;
+        let etag = quoted_md5(&written.md5);
+        if written.size == 0 {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Ok((None, 0, etag));
         }
-        .await;
-        match result {
-            Ok((0, etag)) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Ok((None, 0, etag))
-            }
-            Ok((size, etag)) => {
-                tokio::fs::rename(&tmp, self.blob_path(&id))
-                    .await
-                    .map_err(io_err)?;
-                Ok((Some(id), size, etag))
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
-                Err(e)
-            }
+        if let Err(e) = tokio::fs::rename(&tmp, self.blob_path(&id)).await {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(io_err(e));
         }
+        Ok((Some(id), written.size, etag))
     }
 
     /// The next index rows after `after` (or from `prefix` on, inclusive, when `after` is None).
@@ -560,12 +539,12 @@ impl LocalObjects {
     ) -> ObjectResult<Vec<ObjectInfo>> {
         let prefix = prefix.to_owned();
         self.db
-            .with(move |c| {
+            .read(move |c| {
                 let (sql, bound) = match after {
                     Some(a) => ("key > ?1", a),
                     None => ("key >= ?1", prefix),
                 };
-                let mut stmt = c.prepare(&format!(
+                let mut stmt = c.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM objects WHERE {sql} ORDER BY key LIMIT ?2"
                 ))?;
                 let rows = stmt.query_map(params![bound, n as i64], info_from_row)?;
@@ -697,21 +676,12 @@ impl ObjectStore for LocalObjects {
                 let body: ByteStream = Box::pin(futures::stream::empty());
                 return Ok(Some(Download { info, body }));
             };
-            let mut file = match tokio::fs::File::open(self.blob_path(&blob)).await {
-                Ok(f) => f,
+            let file = match tokio::fs::File::open(self.blob_path(&blob)).await {
+                Ok(f) => f.into_std().await,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(io_err(e)),
             };
-            let body: ByteStream = match range {
-                Some(r) => {
-                    file.seek(SeekFrom::Start(r.start)).await.map_err(io_err)?;
-                    Box::pin(ReaderStream::with_capacity(
-                        file.take(r.byte_count()),
-                        READ_CHUNK,
-                    ))
-                }
-                None => Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)),
-            };
+            let body = read::stream(file, info.size, range).await.map_err(io_err)?;
             return Ok(Some(Download { info, body }));
         }
         Err(ObjectError::other(anyhow::anyhow!(
@@ -854,7 +824,7 @@ impl ObjectStore for LocalObjects {
         part_number: u32,
         offset: u64,
         size: u64,
-        mut body: ByteSource<'_>,
+        body: ByteSource<'_>,
     ) -> ObjectResult<PartInfo> {
         let lock = self.upload_lock(upload_id);
         let _writing = lock.read().await;
@@ -882,33 +852,19 @@ impl ObjectStore for LocalObjects {
             })
             .await
             .map_err(db_error)?;
-        let mut file = tokio::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .await
-            .map_err(io_err)?;
-        file.seek(SeekFrom::Start(offset)).await.map_err(io_err)?;
-        let mut md5 = Md5::new();
-        let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(io_err)?;
-            written += chunk.len() as u64;
-            if written > size {
-                return Err(ObjectError::TooLarge { limit: size });
-            }
-            md5.update(&chunk);
-            file.write_all(&chunk).await.map_err(io_err)?;
-        }
-        if written != size {
+        // Through a file handle of its own, so parts are written side by side; synced before it
+        // is recorded, so no record names bytes a crash could still lose.
+        let written = write_stream(Target::At(path, offset), body, size).await?;
+        if written.size != size {
             return Err(ObjectError::Invalid(format!(
-                "The part must be exactly {size} bytes; {written} arrived."
+                "The part must be exactly {size} bytes; {} arrived.",
+                written.size
             )));
         }
-        file.sync_data().await.map_err(io_err)?;
         let part = PartInfo {
             part_number,
             size,
-            etag: format!("\"{}\"", hex::encode(md5.finalize())),
+            etag: quoted_md5(&written.md5),
         };
         let (id, row) = (upload_id.to_owned(), part.clone());
         self.db

@@ -21,10 +21,10 @@ pub use api_keys::{ApiKeyCreated, ApiKeyView, CreateKeyInput, NewKey};
 pub use authn::{Credential, Principal};
 pub use check::Check;
 pub use files::{
-    parse_range, CompleteUploadInput, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
-    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, MoveRequest, Moved,
-    NewFolder, NewUpload, NewUploadInput, PartUrl, PathQuery, RangeError, Relocation, RenameInput,
-    SignedUrl, UploadBatch, Uploaded, UploadedFile,
+    parse_range, CompleteUploadInput, Conditions, CreateFolderInput, DeleteInput, Delivery,
+    DirectUpload, DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput,
+    MoveRequest, Moved, NewFolder, NewUpload, NewUploadInput, PartUrl, PathQuery, RangeError,
+    Relocation, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
 };
 
 pub use users::rules as role_rules;

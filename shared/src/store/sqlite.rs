@@ -148,6 +148,14 @@ impl SqliteStore {
     {
         self.db.with(f).await
     }
+
+    /// A read on its own, from the pool of readers (see [`Db::read`]).
+    async fn read<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
+    where
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error>,
+    {
+        self.db.read(f).await
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> i64 {
@@ -158,9 +166,15 @@ fn from_ts(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or_default()
 }
 
-const USER_COLUMNS: &str = "id, username, email, first_name, last_name, role, is_active, \
-    password_hash, quota_bytes, used_bytes, file_count, created_at, updated_at, file_limit, \
-    reserved_bytes, reserved_files";
+/// The columns [`user_from_row`] reads, as a macro so that constant statements can embed them.
+macro_rules! user_columns {
+    () => {
+        "id, username, email, first_name, last_name, role, is_active, password_hash, \
+         quota_bytes, used_bytes, file_count, created_at, updated_at, file_limit, \
+         reserved_bytes, reserved_files"
+    };
+}
+const USER_COLUMNS: &str = user_columns!();
 
 /// The one mapping of a `users` row (selected as [`USER_COLUMNS`]) to a [`User`]. Stored values
 /// are taken as they are, not re-validated: see [`Username`] on older data.
@@ -264,13 +278,17 @@ fn other_active_superusers(c: &Connection, id: &str) -> rusqlite::Result<i64> {
 }
 
 fn get_user(conn: &Connection, id: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
-        [id],
-        user_from_row,
-    )
-    .optional()
+    conn.prepare_cached(USER_BY_ID)?
+        .query_row([id], user_from_row)
+        .optional()
 }
+
+// Statements run on every request, as constants so that `prepare_cached` finds them again.
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = ?1");
+const SESSION_OF_USER: &str = "SELECT id, user_id, refresh_hash, generation, created_at, \
+    expires_at, previous_hash FROM sessions WHERE id = ?1 AND user_id = ?2";
+const KEY_OF_USER: &str = "SELECT id, user_id, name, prefix, key_hash, created_at, expires_at \
+    FROM api_keys WHERE id = ?1 AND user_id = ?2";
 
 #[async_trait]
 impl UserStore for SqliteStore {
@@ -326,8 +344,7 @@ impl UserStore for SqliteStore {
     }
 
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let id = id.to_owned();
-        self.with(move |c| get_user(c, &id)).await.map_err(db_error)
+        self.read(|c| get_user(c, id)).await.map_err(db_error)
     }
 
     async fn find_user_by_login(&self, login: &str) -> StoreResult<Option<User>> {
@@ -335,12 +352,11 @@ impl UserStore for SqliteStore {
             LoginKey::Username(name) => ("username_lc", name),
             LoginKey::Email(address) => ("email_lc", address),
         };
-        self.with(move |c| {
-            c.query_row(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"),
-                [login],
-                user_from_row,
-            )
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"
+            ))?
+            .query_row([login], user_from_row)
             .optional()
         })
         .await
@@ -499,16 +515,11 @@ impl SessionStore for SqliteStore {
         user_id: &str,
         session_id: &str,
     ) -> StoreResult<(Option<User>, Option<Session>)> {
-        let (uid, sid) = (user_id.to_owned(), session_id.to_owned());
-        self.with(move |c| {
-            let user = get_user(c, &uid)?;
+        self.read(|c| {
+            let user = get_user(c, user_id)?;
             let session = c
-                .query_row(
-                    "SELECT id, user_id, refresh_hash, generation, created_at, expires_at, \
-                     previous_hash FROM sessions WHERE id = ?1 AND user_id = ?2",
-                    [&sid, &uid],
-                    session_from_row,
-                )
+                .prepare_cached(SESSION_OF_USER)?
+                .query_row([session_id, user_id], session_from_row)
                 .optional()?;
             Ok((user, session))
         })
@@ -656,16 +667,11 @@ impl ApiKeyStore for SqliteStore {
         user_id: &str,
         key_id: &str,
     ) -> StoreResult<(Option<User>, Option<ApiKey>)> {
-        let (uid, kid) = (user_id.to_owned(), key_id.to_owned());
-        self.with(move |c| {
-            let user = get_user(c, &uid)?;
+        self.read(|c| {
+            let user = get_user(c, user_id)?;
             let key = c
-                .query_row(
-                    "SELECT id, user_id, name, prefix, key_hash, created_at, expires_at \
-                     FROM api_keys WHERE id = ?1 AND user_id = ?2",
-                    [&kid, &uid],
-                    key_from_row,
-                )
+                .prepare_cached(KEY_OF_USER)?
+                .query_row([key_id, user_id], key_from_row)
                 .optional()?;
             Ok((user, key))
         })

@@ -13,17 +13,23 @@ use axum::body::Body;
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use super::watchdog::Busy;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A request body that fails once it sends nothing for `limit`, and says so in `stalled`.
+///
+/// One timer per body, armed at the first wait and moved only when it fires: a fast body
+/// pauses between most frames, and a new timer each time cost an allocation and a timer-wheel
+/// insertion per frame.
 pub(super) struct StallTimeout {
     inner: Incoming,
     limit: Duration,
     sleep: Option<Pin<Box<Sleep>>>,
+    /// When the last frame came (or the body began).
+    last: Instant,
     stalled: Arc<AtomicBool>,
 }
 
@@ -33,6 +39,7 @@ impl StallTimeout {
             inner,
             limit,
             sleep: None,
+            last: Instant::now(),
             stalled,
         }
     }
@@ -48,15 +55,22 @@ impl HttpBody for StallTimeout {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
-            this.sleep = None;
+            this.last = Instant::now();
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        let limit = this.limit;
+        let deadline = this.last + this.limit;
         let sleep = this
             .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        if sleep.as_mut().poll(cx).is_pending() {
-            return Poll::Pending;
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        loop {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            if sleep.deadline() >= deadline {
+                break;
+            }
+            // Frames came since it was armed: the body has until `limit` after the last one.
+            sleep.as_mut().reset(deadline);
         }
         this.stalled.store(true, Ordering::Release);
         let stalled = io::Error::new(io::ErrorKind::TimedOut, "the request body stalled");

@@ -4,6 +4,11 @@
 //! it searches again each time more bytes arrive: a body whose boundary never comes costs memory
 //! and quadratic time until the size limit. This scan sees each byte once and refuses a body
 //! whose preamble or part headers run past a few KB.
+//!
+//! Within a part's content (nearly all of a large upload) a chunk is only searched, with
+//! `memchr`'s vectorised search, and not kept: just its last bytes, which may begin a delimiter.
+
+use memchr::memmem;
 
 /// Bytes allowed before the first boundary, and for one part's headers.
 pub(super) const FRAMING_LIMIT: usize = 16 * 1024;
@@ -30,6 +35,8 @@ pub(super) struct Framing {
     pending: Vec<u8>,
     /// Bytes of the current preamble or headers so far.
     held: usize,
+    /// Searches for `delimiter`, built once.
+    in_content: memmem::Finder<'static>,
 }
 
 /// Where the framing went wrong, in words for the caller.
@@ -37,14 +44,16 @@ pub(super) struct Framing {
 pub(super) struct FramingError(pub(super) &'static str);
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    memmem::find(haystack, needle)
 }
 
 impl Framing {
     pub(super) fn new(boundary: &str) -> Self {
+        let delimiter = format!("\r\n--{boundary}").into_bytes();
         Self {
             stage: Stage::Preamble,
-            delimiter: format!("\r\n--{boundary}").into_bytes(),
+            in_content: memmem::Finder::new(&delimiter).into_owned(),
+            delimiter,
             pending: Vec::new(),
             held: 0,
         }
@@ -61,7 +70,9 @@ impl Framing {
 
     /// Looks at the next chunk of the body.
     pub(super) fn feed(&mut self, chunk: &[u8]) -> Result<(), FramingError> {
-        if self.stage == Stage::Done {
+        if self.stage == Stage::Done
+            || (self.stage == Stage::Content && self.content_goes_on(chunk))
+        {
             return Ok(());
         }
         self.pending.extend_from_slice(chunk);
@@ -101,6 +112,30 @@ impl Framing {
                 }
             }
         }
+    }
+
+    /// Within content: true when no delimiter ends in `chunk` (nor starts in the kept tail and
+    /// ends in it), having kept what may begin one; false leaves everything to [`Self::feed`].
+    fn content_goes_on(&mut self, chunk: &[u8]) -> bool {
+        let keep = self.delimiter.len() - 1;
+        let tail = self.pending.len();
+        // A delimiter across the edge lies within the kept tail and the chunk's first bytes.
+        self.pending
+            .extend_from_slice(&chunk[..keep.min(chunk.len())]);
+        let across = self.in_content.find(&self.pending).is_some();
+        self.pending.truncate(tail);
+        if across || self.in_content.find(chunk).is_some() {
+            return false;
+        }
+        if chunk.len() >= keep {
+            self.pending.clear();
+            self.pending.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let excess = self.pending.len().saturating_sub(keep);
+            self.pending.drain(..excess);
+        }
+        true
     }
 
     /// Keeps only what may begin the pattern; counts what preamble or headers hold.
@@ -189,5 +224,25 @@ mod tests {
             result,
             Err(FramingError("a part's headers are longer than 16 KiB"))
         );
+    }
+
+    #[test]
+    fn a_delimiter_across_chunk_edges_is_seen() {
+        // Content with near-delimiters, then a real one, then headers past the limit: however
+        // the body is cut, the delimiter is found (so the long headers are refused).
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n".to_vec();
+        for _ in 0..50 {
+            body.extend_from_slice(b"data\r\n--Xy\r\n-");
+        }
+        body.extend_from_slice(b"\r\n--XyZ\r\nX-Long: ");
+        body.extend(vec![b'h'; FRAMING_LIMIT]);
+        for size in [1, 2, 3, 5, 7, 8, 13, 64, 700] {
+            let chunks: Vec<&[u8]> = body.chunks(size).collect();
+            assert_eq!(
+                feed_all(&chunks),
+                Err(FramingError("a part's headers are longer than 16 KiB")),
+                "chunks of {size}"
+            );
+        }
     }
 }

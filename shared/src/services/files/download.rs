@@ -5,6 +5,8 @@
 //! `filename` and the exact UTF-8 `filename*`), built here from the parsed path only, so no
 //! name can inject a header.
 
+mod conditions;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,6 +17,8 @@ use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{ByteRange, Download, ObjectInfo, Presign};
 use crate::services::{now, Core, Principal};
+
+pub use conditions::Conditions;
 
 const GET: &str = "get";
 
@@ -50,6 +54,8 @@ pub enum Delivery {
         range: Option<ByteRange>,
         content_disposition: String,
     },
+    /// 304: the client's copy, named by `If-None-Match`, is the current version.
+    NotModified { etag: String },
 }
 
 /// What a signed download URL of the local store says (short names: it travels in the URL).
@@ -238,7 +244,7 @@ impl Core {
         &self,
         me: &Principal,
         query: DownloadQuery,
-        range: Option<&str>,
+        conditions: Conditions<'_>,
         origin: &str,
     ) -> AppResult<Delivery> {
         let path = parse_path("path", query.path.as_deref())?;
@@ -267,13 +273,17 @@ impl Core {
             (true, true) => Ok(Delivery::Redirect(link)),
             (_, false) => Ok(Delivery::Link(link)),
             // The local store: the bytes themselves.
-            (false, true) => self.bytes(&key, &info, range, disposition).await,
+            (false, true) => self.bytes(&key, &info, conditions, disposition).await,
         }
     }
 
     /// The bytes behind a download URL this service signed (local store), if the file is still
     /// the version it was signed for.
-    pub async fn transfer_get(&self, ticket: &str, range: Option<&str>) -> AppResult<Delivery> {
+    pub async fn transfer_get(
+        &self,
+        ticket: &str,
+        conditions: Conditions<'_>,
+    ) -> AppResult<Delivery> {
         let get: GetTicket = self.tickets.check(GET, ticket).map_err(ticket_error)?;
         let info = self.objects.head(&get.key).await?.ok_or_else(not_found)?;
         if get.etag.as_ref().is_some_and(|e| *e != info.etag) {
@@ -284,17 +294,24 @@ impl Core {
             true => get.content_disposition,
             false => force_attachment(get.content_disposition),
         };
-        self.bytes(&get.key, &info, range, disposition).await
+        self.bytes(&get.key, &info, conditions, disposition).await
     }
 
-    /// The bytes of the object `info` describes (all, or `range`); 404 if it changed meanwhile.
+    /// The bytes of the object `info` describes (all, or the range `conditions` leave), or 304;
+    /// 404 if it changed meanwhile.
     async fn bytes(
         &self,
         key: &str,
         info: &ObjectInfo,
-        range: Option<&str>,
+        conditions: Conditions<'_>,
         content_disposition: String,
     ) -> AppResult<Delivery> {
+        if conditions.not_modified(&info.etag) {
+            return Ok(Delivery::NotModified {
+                etag: info.etag.clone(),
+            });
+        }
+        let range = conditions.range(&info.etag, info.modified);
         let range = match range.map(|r| parse_range(r, info.size)).transpose() {
             Ok(r) => r.flatten(),
             Err(RangeError::Unsatisfiable { size }) => {

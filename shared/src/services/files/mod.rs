@@ -14,7 +14,7 @@ mod upload;
 mod usage;
 
 pub use direct::{CompleteUploadInput, DirectUpload, NewUpload, NewUploadInput, PartUrl};
-pub use download::{parse_range, Delivery, DownloadQuery, RangeError, SignedUrl};
+pub use download::{parse_range, Conditions, Delivery, DownloadQuery, RangeError, SignedUrl};
 pub use input::{
     CreateFolderInput, DeleteInput, MoveInput, MoveRequest, NewFolder, Relocation, RenameInput,
 };
@@ -198,6 +198,15 @@ impl Core {
             .is_empty())
     }
 
+    /// `Ok` when the folder exists; 404, or 409 `not_a_directory` on a file, when not.
+    async fn existing_folder(&self, home: &Home, path: &UserPath) -> AppResult<()> {
+        if self.folder_exists(home, path).await? {
+            return Ok(());
+        }
+        self.refuse_file_at(home, path).await?;
+        Err(not_found())
+    }
+
     pub async fn stat(&self, me: &Principal, query: PathQuery) -> AppResult<FileItem> {
         let path = parse_path("path", query.path.as_deref())?;
         let home = Home::of_user(&me.user);
@@ -223,21 +232,29 @@ impl Core {
             None => DEFAULT_PAGE,
         };
         let home = Home::of_user(&me.user);
-        if !self.folder_exists(&home, &path).await? {
-            self.refuse_file_at(&home, &path).await?;
-            return Err(not_found());
-        }
         let cursor = query
             .cursor
             .as_deref()
             .filter(|c| !c.is_empty())
-            .map(|c| decode_cursor(c, &path, recursive))
-            .transpose()?;
+            .map(|c| decode_cursor(c, &path, recursive));
+        let cursor = match cursor.transpose() {
+            Ok(cursor) => cursor,
+            // A missing folder is answered first, whatever the cursor.
+            Err(invalid) => {
+                self.existing_folder(&home, &path).await?;
+                return Err(invalid);
+            }
+        };
         let prefix = home.folder(&path);
         let page = self
             .objects
             .list(&prefix, !recursive, cursor.as_deref(), limit)
             .await?;
+        // Anything listed (the folder's marker included) shows the folder exists; only an empty
+        // page needs the separate check (a listing costs one store round trip, not three).
+        if page.items.is_empty() {
+            self.existing_folder(&home, &path).await?;
+        }
         let items: Vec<FileItem> = page
             .items
             .iter()
