@@ -115,6 +115,27 @@ impl Db {
     }
 }
 
+impl Db {
+    /// [`read`](Self::read) on the blocking pool, for reads that may walk many rows (a listing
+    /// page that rolls up subfolders queries again after each): on the calling thread they
+    /// would hold a runtime worker, and with it every other connection that worker serves.
+    pub(crate) async fn read_apart<T, F>(&self, f: F) -> Result<T, rusqlite::Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.take()?;
+            let result = f(&conn);
+            readers.give_back(conn);
+            result
+        })
+        .await
+        .unwrap_or_else(|join| Err(rusqlite::Error::ToSqlConversionFailure(Box::new(join))))
+    }
+}
+
 /// A database error the caller cannot act on: HTTP 500.
 pub(crate) fn db_error(err: rusqlite::Error) -> StoreError {
     StoreError::other(err)

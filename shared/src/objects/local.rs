@@ -539,7 +539,7 @@ impl LocalObjects {
     ) -> ObjectResult<Vec<ObjectInfo>> {
         let prefix = prefix.to_owned();
         self.db
-            .read(move |c| {
+            .read_apart(move |c| {
                 let (sql, bound) = match after {
                     Some(a) => ("key > ?1", a),
                     None => ("key >= ?1", prefix),

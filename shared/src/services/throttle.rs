@@ -141,7 +141,11 @@ impl Core {
                 .filter(|(_, over)| !**over)
                 .map(|(k, _)| k)
                 .collect();
-            self.store.throttle_release(&within, now).await?;
+            // The answer stays 429 with its `Retry-After` even if giving back fails: the
+            // counts then close with their window.
+            if let Err(e) = self.store.throttle_release(&within, now).await {
+                tracing::warn!(error = %e, "refused attempt stays counted");
+            }
             // Another attempt may have opened the window a second later than this one read
             // the clock: never more than a window.
             let wait = (closes_at - now).clamp(1, limits.window_secs.max(1));

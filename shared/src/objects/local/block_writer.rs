@@ -91,6 +91,9 @@ impl Target {
     }
 }
 
+/// Stack of a writer thread: it loops over MD5 and writes (the default is 2 MiB).
+const WRITER_STACK: usize = 256 * 1024;
+
 /// Writes `body` to `target`, at most `max_bytes` of it, and fsyncs the file; its length and
 /// MD5.
 pub(super) async fn write_stream(
@@ -100,10 +103,19 @@ pub(super) async fn write_stream(
 ) -> ObjectResult<Written> {
     let pool = Arc::new(Pool::default());
     let (to_disk, queue) = mpsc::channel(QUEUE);
-    let writer = {
+    // A thread of its own, not the blocking pool: a slow upload holds its writer for the whole
+    // body, and the pool also runs the database's writes. Connections are bounded, so are these.
+    let (done, writer) = tokio::sync::oneshot::channel();
+    {
         let pool = pool.clone();
-        tokio::task::spawn_blocking(move || write_blocks(&target, queue, &pool))
-    };
+        std::thread::Builder::new()
+            .name("blob-writer".into())
+            .stack_size(WRITER_STACK)
+            .spawn(move || {
+                let _ = done.send(write_blocks(&target, queue, &pool));
+            })
+            .map_err(ObjectError::other)?;
+    }
     let fed = feed(&mut body, max_bytes, &to_disk, &pool).await;
     if fed.is_ok() {
         // Failing only if the writer quit after the last block: its own error follows.
