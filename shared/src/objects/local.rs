@@ -530,6 +530,25 @@ impl LocalObjects {
         Ok((Some(id), written.size, etag))
     }
 
+    /// Writes `body` into a new blob and describes it as the object `key` (not yet indexed).
+    async fn write_object(
+        &self,
+        key: &str,
+        body: ByteSource<'_>,
+        content_type: &str,
+        max_bytes: u64,
+    ) -> ObjectResult<(ObjectInfo, Option<String>)> {
+        let (blob, size, etag) = self.write_blob(body, max_bytes).await?;
+        let info = ObjectInfo {
+            key: key.to_owned(),
+            size,
+            etag,
+            content_type: content_type.to_owned(),
+            modified: Utc::now(),
+        };
+        Ok((info, blob))
+    }
+
     /// The next index rows after `after` (or from `prefix` on, inclusive, when `after` is None).
     async fn rows_after(
         &self,
@@ -623,14 +642,9 @@ impl ObjectStore for LocalObjects {
         content_type: &str,
         max_bytes: u64,
     ) -> ObjectResult<ObjectInfo> {
-        let (blob, size, etag) = self.write_blob(body, max_bytes).await?;
-        let info = ObjectInfo {
-            key: key.to_owned(),
-            size,
-            etag,
-            content_type: content_type.to_owned(),
-            modified: Utc::now(),
-        };
+        let (info, blob) = self
+            .write_object(key, body, content_type, max_bytes)
+            .await?;
         self.commit(info, blob).await
     }
 
@@ -642,14 +656,9 @@ impl ObjectStore for LocalObjects {
         max_bytes: u64,
         dest: IfDest<'_>,
     ) -> ObjectResult<Option<ObjectInfo>> {
-        let (blob, size, etag) = self.write_blob(body, max_bytes).await?;
-        let info = ObjectInfo {
-            key: key.to_owned(),
-            size,
-            etag,
-            content_type: content_type.to_owned(),
-            modified: Utc::now(),
-        };
+        let (info, blob) = self
+            .write_object(key, body, content_type, max_bytes)
+            .await?;
         match self
             .index_if(&info, blob.clone(), Some(Condition::from(dest)))
             .await
