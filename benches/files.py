@@ -1,6 +1,5 @@
 """Driver of benches/files.sh: talks to the local server with curl and the standard library."""
 import argparse, json, os, sqlite3, statistics, subprocess, time, urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import common
 from common import api
@@ -65,21 +64,39 @@ def cp_sync(big, rep):
     return secs
 
 
-def put_part(big, part_size, part):
-    with open(big, "rb") as f:
-        f.seek((part["part_number"] - 1) * part_size)
-        data = f.read(part["size"])
-    req = urllib.request.Request(part["url"], data=data, method="PUT")
-    with urllib.request.urlopen(req) as r:
-        return {"part_number": part["part_number"], "etag": r.headers["etag"]}
+def part_files(big, part_size):
+    """`big` cut into files of one part each, once (like `big` itself, not timed): curl then
+    sends each part from its file, as a client holding the file would."""
+    folder = os.path.join(a.work, f"parts-{part_size}")
+    if not os.path.isdir(folder):
+        os.makedirs(folder)
+        subprocess.run(["split", "-b", str(part_size), "-d", "-a", "5", big, f"{folder}/"], check=True)
+    return folder
+
+
+def put_parts(big, up, parallel):
+    """Every part through its signed URL by one curl process (`parallel` transfers at a time,
+    connections reused): the same client as the form upload, so the two compare."""
+    folder = part_files(big, up["part_size"])
+    args = ["curl", "-sS", "--parallel", "--parallel-max", str(parallel),
+            "-w", "%{http_code} %{url} %header{etag}\n"]
+    for part in up["parts"]:
+        args += ["-T", f"{folder}/{part['part_number'] - 1:05d}", part["url"], "-o", "/dev/null"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    number = {part["url"]: part["part_number"] for part in up["parts"]}
+    parts = []
+    for line in out.splitlines():
+        code, url, etag = line.split(" ", 2)
+        assert code == "200", line
+        parts.append({"part_number": number[url], "etag": etag})
+    return sorted(parts, key=lambda p: p["part_number"])
 
 
 def direct(t, big, name, parallel):
     """A direct upload of `big` in parts through the signed URLs, `parallel` PUTs at a time."""
     started = time.monotonic()
     up = call("POST", "/files/uploads", {"path": name, "size": a.mib << 20}, t)
-    with ThreadPoolExecutor(parallel) as pool:
-        parts = list(pool.map(lambda p: put_part(big, up["part_size"], p), up["parts"]))
+    parts = put_parts(big, up, parallel)
     call("POST", f"/files/uploads/{up['upload_id']}/complete", {"parts": parts}, t)
     return time.monotonic() - started
 
@@ -106,6 +123,7 @@ def one_upload(t, big, kind, rep):
 def uploads(t, big):
     """Each upload measure `a.reps` times, interleaved with `cp` + sync, medians printed."""
     kinds = a.only.split(",") if a.only else ["form", "seq", "par"]
+    part_files(big, 16 << 20)  # the server's part size up to 16 GB
     runs = {k: [] for k in ["cp", *kinds]}
     cpu = {k: [] for k in kinds}
     peaks = {k: 0.0 for k in kinds}

@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
-use md5::{Digest, Md5};
 use rusqlite::{params, OptionalExtension, Row};
 use rusqlite_migration::{Migrations, M};
 use tokio::sync::RwLock;
@@ -30,7 +29,7 @@ use super::{
 use super::{ObjectError, ObjectResult};
 use crate::embedded_db::Db;
 use crate::layout;
-use block_writer::{write_stream, Target};
+use block_writer::{digest_of, write_stream, Digest, Target};
 
 mod block_writer;
 mod read;
@@ -81,9 +80,9 @@ pub struct LocalObjects {
     upload_locks: Arc<Mutex<HashMap<String, Arc<RwLock<()>>>>>,
 }
 
-/// An MD5 as S3 gives it in an ETag: hex, quoted.
-fn quoted_md5(md5: &[u8; 16]) -> String {
-    format!("\"{}\"", hex::encode(md5))
+/// A digest as S3 gives an MD5 in an ETag: hex, quoted.
+fn quoted_etag(digest: &Digest) -> String {
+    format!("\"{}\"", hex::encode(digest))
 }
 
 /// A database error the caller cannot act on: HTTP 500.
@@ -393,7 +392,7 @@ impl LocalObjects {
             .list_parts(key, upload_id)
             .await?
             .ok_or_else(|| ObjectError::Invalid("The upload does not exist any more.".into()))?;
-        let mut md5 = Md5::new();
+        let mut hasher = blake3::Hasher::new();
         for part in parts {
             if !received.contains(part) {
                 return Err(ObjectError::Invalid(format!(
@@ -401,8 +400,8 @@ impl LocalObjects {
                     part.part_number
                 )));
             }
-            // S3's multipart ETag: the MD5 of the parts' MD5s, and the number of parts.
-            md5.update(hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
+            // S3's multipart ETag in shape: the digest of the parts' digests, and their number.
+            hasher.update(&hex::decode(part.etag.trim_matches('"')).unwrap_or_default());
         }
         let size: u64 = parts.iter().map(|p| p.size).sum();
         let path = self.upload_path(upload_id).expect("checked by list_parts");
@@ -429,7 +428,7 @@ impl LocalObjects {
         let info = ObjectInfo {
             key: key.to_owned(),
             size,
-            etag: format!("\"{}-{}\"", hex::encode(md5.finalize()), parts.len()),
+            etag: format!("\"{}-{}\"", hex::encode(digest_of(&hasher)), parts.len()),
             content_type,
             modified: Utc::now(),
         };
@@ -518,7 +517,7 @@ impl LocalObjects {
         let id = uuid::Uuid::new_v4().simple().to_string();
         let tmp = self.root.join("tmp").join(&id);
         let written = write_stream(Target::New(tmp.clone()), body, max_bytes).await?;
-        let etag = quoted_md5(&written.md5);
+        let etag = quoted_etag(&written.digest);
         if written.size == 0 {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Ok((None, 0, etag));
@@ -873,7 +872,7 @@ impl ObjectStore for LocalObjects {
         let part = PartInfo {
             part_number,
             size,
-            etag: quoted_md5(&written.md5),
+            etag: quoted_etag(&written.digest),
         };
         let (id, row) = (upload_id.to_owned(), part.clone());
         self.db

@@ -78,7 +78,8 @@ pub const MAX_LIST_PAGE: usize = 1000;
 pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
-    /// As S3 gives it: the MD5 of the bytes (hex) for single-part objects, quoted.
+    /// Quoted and opaque, changing with the bytes. S3 gives an MD5 (hex) for single-part
+    /// objects; the local store a BLAKE3 digest of the same shape.
     pub etag: String,
     pub content_type: String,
     pub modified: DateTime<Utc>,
