@@ -4,11 +4,9 @@ Each measure runs VertexCloud and its peer back to back, `--reps` times, and kee
 the table at the end has the figures, the ratio and the target. Figures only: nothing here
 passes or fails. Every process started here is stopped on the way out.
 """
-import argparse, atexit, http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys, threading, time
-from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+import argparse, atexit, http.client, json, os, re, shutil, signal, socket, statistics, subprocess, sys, time
 
-from common import api
+from common import api, fresh_page_cache, part_files, put_parts
 
 p = argparse.ArgumentParser()
 p.add_argument("--bin", required=True, help="the vertexcloud binary")
@@ -190,6 +188,7 @@ def make_files(peer_root):
 
 def form_upload(vc, big, rclone):
     cp_dest, ours, cp, rc = os.path.join(a.work, "cp.bin"), [], [], []
+    fresh_page_cache(big)
     for i in range(a.reps):
         ours.append(a.mib / vc.upload([big]))
         cp.append(a.mib / timed(f"cp {big} {cp_dest} && sync"))
@@ -213,32 +212,11 @@ def download(vc, nginx, rclone):
         f"{ours / ng:.2f}× nginx", "≥ 0.9× nginx")
 
 
-def put_parts(parts, big, workers):
-    """PUTs each part's bytes to its URL, `workers` at a time (one connection each)."""
-    local = threading.local()
-
-    def put(part):
-        url = urlsplit(part["url"])
-        if not hasattr(local, "conn"):
-            local.conn = http.client.HTTPConnection(url.hostname, url.port)
-        with open(big, "rb") as f:
-            data = os.pread(f.fileno(), part["size"], part["offset"])
-        local.conn.request("PUT", f"{url.path}?{url.query}", body=data)
-        r = local.conn.getresponse()
-        r.read()
-        assert r.status == 200, r.status
-        return {"part_number": part["part_number"], "etag": r.headers["etag"]}
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(put, parts))
-
-
 def direct_upload(vc, big, workers, i):
     t0 = time.monotonic()
     up = vc.call("POST", "/files/uploads", {"path": f"direct-{i}.bin", "size": a.mib << 20}, vc.token)
-    for part in up["parts"]:
-        part["offset"] = (part["part_number"] - 1) * up["part_size"]
-    parts = put_parts(up["parts"], big, workers)
+    folder = part_files(big, up["part_size"], os.path.join(a.work, f"parts-{up['part_size']}"))
+    parts = put_parts(up["parts"], folder, workers)
     vc.call("POST", f"/files/uploads/{up['upload_id']}/complete", {"parts": parts}, vc.token)
     secs = time.monotonic() - t0
     vc.call("POST", "/files/delete", {"path": f"direct-{i}.bin"}, vc.token)
@@ -246,6 +224,8 @@ def direct_upload(vc, big, workers, i):
 
 
 def direct_uploads(vc, big, cp):
+    part_files(big, 16 << 20, os.path.join(a.work, f"parts-{16 << 20}"))  # the part size up to 16 GB
+    fresh_page_cache(big)
     for workers, target in ((1, "≥ 0.6× cp + sync"), (4, "≥ 0.8× cp + sync")):
         runs = [direct_upload(vc, big, workers, i) for i in range(a.reps)]
         ours = median(r[0] for r in runs)

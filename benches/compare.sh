@@ -6,6 +6,8 @@
 #   benches/compare.sh                  the perf profile (release optimisation, no LTO)
 #   BENCH_PROFILE=release benches/compare.sh   for published figures
 #   BENCH_REPS=5 BENCH_MIB=1024 BENCH_AWS=0 benches/compare.sh
+#   BENCH_BIN=path benches/compare.sh   that server binary as it is (the profile's argon2 example
+#                                       is still built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/common.sh
@@ -22,7 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 export PATH="$PATH:/usr/sbin"
 
-cargo build -q --profile "$profile" --bin vertexcloud
+bin="${BENCH_BIN:-target/$profile/vertexcloud}"
+[ -n "${BENCH_BIN:-}" ] || cargo build -q --profile "$profile" --bin vertexcloud
 cargo build -q --profile "$profile" -p vertexcloud-shared --example argon2_cost
 
 aws=()
@@ -33,9 +36,9 @@ if [ "${BENCH_AWS:-1}" = 1 ]; then
   aws=(--ddb "http://127.0.0.1:$ddb" --s3 "http://127.0.0.1:$s3")
 fi
 
-echo "$(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); profile $profile"
+echo "$(uname -srm), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $bin ($profile)"
 # In the background so that the trap (which stops it, and it its servers) runs at once.
-python3 benches/compare.py --bin "target/$profile/vertexcloud" --argon2 "target/$profile/examples/argon2_cost" \
+python3 benches/compare.py --bin "$bin" --argon2 "target/$profile/examples/argon2_cost" \
   --work "$VC_TMP" --mib "${BENCH_MIB:-1024}" --reps "${BENCH_REPS:-3}" ${aws[@]+"${aws[@]}"} &
 VC_PIDS+=($!)
 wait $!

@@ -64,39 +64,16 @@ def cp_sync(big, rep):
     return secs
 
 
-def part_files(big, part_size):
-    """`big` cut into files of one part each, once (like `big` itself, not timed): curl then
-    sends each part from its file, as a client holding the file would."""
-    folder = os.path.join(a.work, f"parts-{part_size}")
-    if not os.path.isdir(folder):
-        os.makedirs(folder)
-        subprocess.run(["split", "-b", str(part_size), "-d", "-a", "5", big, f"{folder}/"], check=True)
-    return folder
-
-
-def put_parts(big, up, parallel):
-    """Every part through its signed URL by one curl process (`parallel` transfers at a time,
-    connections reused): the same client as the form upload, so the two compare."""
-    folder = part_files(big, up["part_size"])
-    args = ["curl", "-sS", "--parallel", "--parallel-max", str(parallel),
-            "-w", "%{http_code} %{url} %header{etag}\n"]
-    for part in up["parts"]:
-        args += ["-T", f"{folder}/{part['part_number'] - 1:05d}", part["url"], "-o", "/dev/null"]
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
-    number = {part["url"]: part["part_number"] for part in up["parts"]}
-    parts = []
-    for line in out.splitlines():
-        code, url, etag = line.split(" ", 2)
-        assert code == "200", line
-        parts.append({"part_number": number[url], "etag": etag})
-    return sorted(parts, key=lambda p: p["part_number"])
+def part_folder(part_size):
+    return os.path.join(a.work, f"parts-{part_size}")
 
 
 def direct(t, big, name, parallel):
     """A direct upload of `big` in parts through the signed URLs, `parallel` PUTs at a time."""
     started = time.monotonic()
     up = call("POST", "/files/uploads", {"path": name, "size": a.mib << 20}, t)
-    parts = put_parts(big, up, parallel)
+    folder = common.part_files(big, up["part_size"], part_folder(up["part_size"]))
+    parts = common.put_parts(up["parts"], folder, parallel)
     call("POST", f"/files/uploads/{up['upload_id']}/complete", {"parts": parts}, t)
     return time.monotonic() - started
 
@@ -123,7 +100,8 @@ def one_upload(t, big, kind, rep):
 def uploads(t, big):
     """Each upload measure `a.reps` times, interleaved with `cp` + sync, medians printed."""
     kinds = a.only.split(",") if a.only else ["form", "seq", "par"]
-    part_files(big, 16 << 20)  # the server's part size up to 16 GB
+    common.part_files(big, 16 << 20, part_folder(16 << 20))  # the server's part size up to 16 GB
+    common.fresh_page_cache(big)
     runs = {k: [] for k in ["cp", *kinds]}
     cpu = {k: [] for k in kinds}
     peaks = {k: 0.0 for k in kinds}
