@@ -19,14 +19,18 @@ test:           ## the whole suite on every backend (starts its own emulators)
 emulators:      ## DynamoDB Local on :8001 and LocalStack S3 on :4566 with table and bucket (Ctrl-C stops)
 	scripts/emulators.sh
 
-watch:          ## the four functions behind their real paths on 127.0.0.1:9000 (needs `make emulators`)
+watch:          ## the five functions behind their real paths on 127.0.0.1:9000 (needs `make emulators`)
 	$(TOOLS) cargo lambda watch -A 127.0.0.1 -P 9000
 
-invoke:         ## invoke a function with an event: make invoke EVENT=events/files/list.json [TOKEN=$TOKEN]
+invoke:         ## invoke a function with an event: make invoke EVENT=events/files/list.json [TOKEN=$TOKEN] [SHARE=<share id>]
 	@$(TOOLS) data=$(EVENT) && \
 	if grep -q '{{TOKEN}}' $(EVENT); then \
 	  [ -n "$(TOKEN)" ] || { echo "$(EVENT) acts as a user: add TOKEN=... (make token)" >&2; exit 2; }; \
 	  data="$$VC_TMP/event.json" && sed 's|{{TOKEN}}|$(TOKEN)|g' $(EVENT) > "$$data"; \
+	fi && \
+	if grep -q '{{SHARE}}' $(EVENT); then \
+	  [ -n "$(SHARE)" ] || { echo "$(EVENT) visits a share link: add SHARE=<its id>" >&2; exit 2; }; \
+	  sed 's|{{SHARE}}|$(SHARE)|g' "$$data" > "$$VC_TMP/share-event.json" && data="$$VC_TMP/share-event.json"; \
 	fi && \
 	cargo lambda invoke --invoke-address 127.0.0.1 --invoke-port 9000 $(FUNCTION) --data-file "$$data"
 
@@ -36,11 +40,11 @@ superuser:      ## a superuser on the emulators: make superuser USERNAME=admin E
 token:          ## an access token for a user on the emulators: TOKEN=$(make token USERNAME=admin)
 	@env $(LAMBDA_ENV) cargo run -q -- issue-token --username '$(USERNAME)' $(if $(TTL),--ttl $(TTL))
 
-build:          ## the four Lambda bootstraps for arm64 (target/lambda/<fn>/bootstrap)
-	$(TOOLS) use_arm64_target && cargo lambda build --release --arm64 -p auth -p users -p files -p zip
+build:          ## the five Lambda bootstraps for arm64 (target/lambda/<fn>/bootstrap)
+	$(TOOLS) use_arm64_target && cargo lambda build --release --arm64 -p auth -p users -p files -p zip -p shares
 
 build-x86:      ## the same for x86_64
-	$(TOOLS) cargo lambda build --release -p auth -p users -p files -p zip
+	$(TOOLS) cargo lambda build --release -p auth -p users -p files -p zip -p shares
 
 validate:       ## lint the SAM template
 	$(TOOLS) sam validate --lint && cfn-lint infra/template.yaml

@@ -11,21 +11,32 @@ use shared::aws::iam::permissions;
 use shared::aws::{Call, CallLog, Resource};
 
 /// The functions of the template, by the name their calls are recorded under.
-const FUNCTIONS: [(&str, &str); 4] = [
+const FUNCTIONS: [(&str, &str); 5] = [
     ("auth", "AuthFunction"),
     ("users", "UsersFunction"),
     ("files", "FilesFunction"),
     ("zip", "ZipFunction"),
+    ("shares", "SharesFunction"),
 ];
 
 /// Grants that no test exercises, on purpose: (function, action, resource, why).
-const UNEXERCISED: &[(&str, &str, &str, &str)] = &[(
-    "zip",
-    "s3:AbortMultipartUpload",
-    "object:archives/*",
-    "an archive that fails after its first 8 MiB part is aborted; the suite's failing jobs fail \
-     before any part is written (the abort itself is proven on the store in tests/api/objects.rs)",
-)];
+const UNEXERCISED: &[(&str, &str, &str, &str)] = &[
+    (
+        "zip",
+        "s3:AbortMultipartUpload",
+        "object:archives/*",
+        "an archive that fails after its first 8 MiB part is aborted; the suite's failing jobs \
+         fail before any part is written (the abort itself is proven on the store in \
+         tests/api/objects.rs)",
+    ),
+    (
+        "shares",
+        "s3:AbortMultipartUpload",
+        "object:archives/*",
+        "a visitor's archive built within the request, as the zip function's: aborted only when \
+         it fails after its first 8 MiB part",
+    ),
+];
 
 /// One grant of a policy: an action on a resource pattern (`*` matches anything).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

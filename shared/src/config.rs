@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 mod proxies;
+mod shares;
 pub use proxies::{Cidr, TrustedProxies};
+pub use shares::ShareConfig;
 
 /// Where the local server listens unless `VERTEX_ADDR` or `--addr` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";
@@ -216,6 +218,11 @@ pub struct Config {
     pub password_cost: PasswordCost,
     pub limits: Limits,
     pub server: ServerLimits,
+    /// Share links: expiry, passwords, limits, throttling.
+    pub shares: ShareConfig,
+    /// AWS, shares function: the zip function large visitor archives are handed to
+    /// (`VERTEX_ZIP_FUNCTION`).
+    pub zip_function: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -322,6 +329,8 @@ impl Config {
             password_cost: parse_var("VERTEX_PASSWORD_COST", PasswordCost::Standard)?,
             limits: Self::limits()?,
             server: Self::server_limits()?,
+            shares: ShareConfig::from_env()?,
+            zip_function: var("VERTEX_ZIP_FUNCTION"),
         };
         config.check()?;
         Ok(config)
@@ -405,6 +414,7 @@ impl Config {
                 "minimal is for test suites and only accepted by debug builds".into(),
             ));
         }
+        self.shares.check()?;
         if self.backend == Backend::Aws && self.table.is_none() {
             return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));
         }

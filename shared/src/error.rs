@@ -34,6 +34,9 @@ pub enum AppError {
     NotFound { code: &'static str, message: String },
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 410: the thing existed but has ended for good (an expired or used-up share link).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
     /// 409.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
@@ -104,6 +107,12 @@ impl AppError {
             message: message.into(),
         }
     }
+    pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Gone {
+            code,
+            message: message.into(),
+        }
+    }
     pub fn too_large(code: &'static str, message: impl Into<String>) -> Self {
         Self::TooLarge {
             code,
@@ -128,6 +137,7 @@ impl AppError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -151,6 +161,7 @@ impl AppError {
             | Self::Unauthorized { code, message }
             | Self::Forbidden { code, message }
             | Self::NotFound { code, message }
+            | Self::Gone { code, message }
             | Self::Conflict { code, message }
             | Self::TooLarge { code, message } => (message.clone(), code, Value::Null),
             Self::MethodNotAllowed => (

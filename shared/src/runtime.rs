@@ -1,4 +1,4 @@
-//! Process wiring shared by the four Lambda binaries and the local server: tracing, clients and
+//! Process wiring shared by the five Lambda binaries and the local server: tracing, clients and
 //! the [`Core`], built once per process.
 
 use std::sync::Arc;
@@ -256,8 +256,22 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
         warm_connections(&core).await;
     }
     tracing::info!(function = group.name(), "cold start complete");
-    if group != Group::Zip {
-        return lambda_http::run(http::router(Arc::new(core), &[group])).await;
+    match group {
+        Group::Zip => {}
+        Group::Shares => {
+            // Visitors' large archives are built by the zip function, which may run for up to
+            // 15 minutes; this function answers within API Gateway's 30 s.
+            core.launcher = Launcher::Lambda {
+                client: clients.context("the shares function runs on AWS")?.lambda,
+                function: core
+                    .config
+                    .zip_function
+                    .clone()
+                    .context("VERTEX_ZIP_FUNCTION must name the zip function")?,
+            };
+            return lambda_http::run(http::router(Arc::new(core), &[group])).await;
+        }
+        _ => return lambda_http::run(http::router(Arc::new(core), &[group])).await,
     }
     // The zip function hands long jobs to an asynchronous invocation of itself.
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").context("AWS_LAMBDA_FUNCTION_NAME")?;

@@ -110,6 +110,19 @@ async fn openapi_lists_every_route(kind: Kind) {
         ("/api/auth/delete-account", &["post"]),
         ("/api/auth/keys", &["get", "post"]),
         ("/api/auth/keys/{id}", &["delete"]),
+        ("/api/shares", &["get", "post"]),
+        ("/api/shares/{id}", &["get", "patch", "delete"]),
+        ("/api/users/{id}/shares", &["get"]),
+        ("/api/users/{id}/shares/{share_id}", &["delete"]),
+        ("/api/s/{id}", &["get"]),
+        ("/api/s/{id}/token", &["post"]),
+        ("/api/s/{id}/list", &["get"]),
+        ("/api/s/{id}/download", &["get"]),
+        ("/api/s/{id}/download-zip", &["get"]),
+        ("/api/s/{id}/zip/{job_id}", &["get"]),
+        ("/api/s/{id}/uploads", &["post"]),
+        ("/api/s/{id}/uploads/{upload_id}", &["get", "delete"]),
+        ("/api/s/{id}/uploads/{upload_id}/complete", &["post"]),
     ] {
         for m in methods {
             assert!(paths[path].get(*m).is_some(), "{m} {path} missing");

@@ -35,7 +35,7 @@ pub fn call_log() -> &'static CallLog {
     })
 }
 
-/// The four function cores, sharing `config`'s table and bucket, each as its Lambda init
+/// The five function cores, sharing `config`'s table and bucket, each as its Lambda init
 /// leaves it (connections warmed).
 pub async fn functions(config: Config) -> Vec<(Group, Arc<Core>)> {
     let fake = Fake::default();
@@ -58,7 +58,8 @@ pub async fn functions(config: Config) -> Vec<(Group, Arc<Core>)> {
         let backends = aws_backends(&config, &clients).expect("backends");
         let secret = aws_secret(&config, &clients.ssm).await.expect("secret");
         let mut core = Core::new(config.clone(), backends, &secret);
-        if group == Group::Zip {
+        // The shares function hands visitors' large archives to the zip function too.
+        if group == Group::Zip || group == Group::Shares {
             core.launcher = Launcher::Lambda {
                 client: clients.lambda,
                 function: ZIP_FUNCTION.into(),

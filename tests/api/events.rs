@@ -105,15 +105,17 @@ async fn every_files_event_gives_its_status() {
 }
 
 #[tokio::test]
-async fn every_users_and_zip_event_gives_its_status() {
+async fn every_users_zip_and_shares_event_gives_its_status() {
     let app = TestApp::new(Kind::Embedded).await;
     for (group, event) in [
         (Group::Users, "users/list-unauthenticated.json"),
         (Group::Users, "users/list-seed-path-unauthenticated.json"),
         (Group::Users, "users/create-unauthenticated.json"),
         (Group::Users, "users/keys-list-unauthenticated.json"),
+        (Group::Users, "users/shares-list-unauthenticated.json"),
         (Group::Zip, "zip/download-zip-unauthenticated.json"),
         (Group::Zip, "zip/create-unauthenticated.json"),
+        (Group::Shares, "shares/list-unauthenticated.json"),
     ] {
         let (status, body) = invoke(&app, group, event).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{event}: {body}");
@@ -171,7 +173,7 @@ async fn authenticated_events_work_in_order(kind: Kind) {
         Kind::Aws => StatusCode::FOUND,
     };
     type Check = fn(&Answer) -> bool;
-    let steps: [(Group, &str, StatusCode, Check); 17] = [
+    let steps: [(Group, &str, StatusCode, Check); 19] = [
         (Group::Auth, "auth/profile.json", StatusCode::OK, |a| {
             a.json["username"] == "admin" && a.json["user_type"] == "superuser"
         }),
@@ -214,6 +216,20 @@ async fn authenticated_events_work_in_order(kind: Kind) {
         ),
         (Group::Files, "files/list.json", StatusCode::OK, |a| {
             a.json["items"][0]["name"] == "a.txt"
+        }),
+        (
+            Group::Shares,
+            "shares/create.json",
+            StatusCode::CREATED,
+            |a| {
+                a.json["path"] == "docs"
+                    && a.json["url"]
+                        .as_str()
+                        .is_some_and(|u| u.contains("/api/s/"))
+            },
+        ),
+        (Group::Shares, "shares/list.json", StatusCode::OK, |a| {
+            a.json["items"][0]["note"] == "invoke script"
         }),
         (Group::Files, "files/stat.json", StatusCode::OK, |a| {
             a.json["size"] == 5
@@ -296,6 +312,7 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
         bytes_done: 0,
         bytes_total: 5,
         error: None,
+        share_id: None,
         created_at: at,
         updated_at: at,
         expires_at: at + chrono::Duration::hours(1),
@@ -338,7 +355,7 @@ async fn every_event_file_is_covered_and_parses() {
             count += 1;
         }
     }
-    assert!(count >= 36, "{count} event files");
+    assert!(count >= 43, "{count} event files");
 }
 
 /// On Lambda the client address is API Gateway's `sourceIp`, which login throttling counts.
@@ -368,9 +385,45 @@ async fn the_event_source_ip_is_the_throttled_address() {
 #[tokio::test]
 async fn a_function_serves_only_its_group() {
     let app = TestApp::new(Kind::Embedded).await;
-    for group in [Group::Users, Group::Files, Group::Zip] {
+    for group in [Group::Users, Group::Files, Group::Zip, Group::Shares] {
         let (status, body) = invoke(&app, group, "auth/health.json").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{group:?}");
         assert_eq!(body["code"], "not_found");
     }
+}
+
+/// The shares function answers its visitors' events: an unknown link is 404, a live one (its id
+/// in place of the event's `{{SHARE}}`, as benches/cold_start.sh fills it) shows what it offers.
+#[tokio::test]
+async fn the_shares_function_answers_visitor_events() {
+    let app = TestApp::new(Kind::Embedded).await;
+    let (status, body) = invoke(&app, Group::Shares, "shares/info-unknown.json").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["code"], "share_not_found", "{body}");
+    let (_, token, _) = app.user("olga").await;
+    app.post(
+        "/api/files/create-folder",
+        Some(&token),
+        serde_json::json!({"parent_path": "", "folder_name": "docs"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let share = app
+        .post(
+            "/api/shares",
+            Some(&token),
+            serde_json::json!({"path": "docs", "kind": "download"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let id = share["id"].as_str().unwrap();
+    let path = format!("{}/events/shares/info.json", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("{{SHARE}}"), "no placeholder");
+    let request = lambda_http::request::from_str(&text.replace("{{SHARE}}", id)).unwrap();
+    let answer = app.invoke(Group::Shares, request).await;
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap_or_default();
+    assert_eq!(answer.status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], id, "{body}");
+    assert_eq!(body["kind"], "download", "{body}");
 }

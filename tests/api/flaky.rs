@@ -15,7 +15,7 @@ use shared::store::{
     ApiKey, ApiKeyStore, Counter, JobStore, MetaStore, Session, SessionStore, StoreError,
     StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
 };
-use shared::store::{Caps, Charge, ChargeStore, JobSlotStore};
+use shared::store::{Caps, Charge, ChargeStore, JobSlotStore, Share, ShareStore};
 use shared::Core;
 
 use crate::helpers::{TestApp, SECRET};
@@ -80,6 +80,8 @@ pub struct Flaky {
 pub struct Gate {
     shut: std::sync::atomic::AtomicBool,
     opened: tokio::sync::Notify,
+    /// Calls that reached the gate so far.
+    arrived: AtomicUsize,
 }
 
 impl Gate {
@@ -92,7 +94,15 @@ impl Gate {
         self.opened.notify_waiters();
     }
 
+    /// Waits until `n` calls in all have reached the gate.
+    pub async fn reached(&self, n: usize) {
+        while self.arrived.load(Ordering::SeqCst) < n {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     async fn pass(&self) {
+        self.arrived.fetch_add(1, Ordering::SeqCst);
         loop {
             // Created before the check, so an `open` in between still wakes it.
             let opened = self.opened.notified();
@@ -270,6 +280,10 @@ pub struct FlakyMeta {
     pub usage_updates: Nth,
     pub user_updates: Nth,
     pub rotations: Nth,
+    /// `delete_shares_under`: the step that ends shares before a delete or move.
+    pub share_ends: Nth,
+    /// `update_share` waits while it is shut (a read made, its write held back).
+    pub share_update_gate: Gate,
 }
 
 impl FlakyMeta {
@@ -280,6 +294,8 @@ impl FlakyMeta {
             usage_updates: Nth::default(),
             user_updates: Nth::default(),
             rotations: Nth::default(),
+            share_ends: Nth::default(),
+            share_update_gate: Gate::default(),
         });
         let backends = Backends {
             store: flaky.clone(),
@@ -495,5 +511,50 @@ impl JobSlotStore for FlakyMeta {
     }
     async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
         self.inner.release_job_slot(user_id, job_id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl ShareStore for FlakyMeta {
+    async fn create_share(&self, share: &Share, max_per_user: u64) -> StoreResult<bool> {
+        self.inner.create_share(share, max_per_user).await
+    }
+    async fn get_share(&self, user_id: &str, share_id: &str) -> StoreResult<Option<Share>> {
+        self.inner.get_share(user_id, share_id).await
+    }
+    async fn load_share(&self, share_id: &str) -> StoreResult<Option<(Share, User)>> {
+        self.inner.load_share(share_id).await
+    }
+    async fn list_shares(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Share>> {
+        self.inner.list_shares(user_id, after, limit).await
+    }
+    async fn update_share(&self, share: &Share, read_version: u32) -> StoreResult<bool> {
+        self.share_update_gate.pass().await;
+        self.inner.update_share(share, read_version).await
+    }
+    async fn delete_share(&self, user_id: &str, share_id: &str) -> StoreResult<bool> {
+        self.inner.delete_share(user_id, share_id).await
+    }
+    async fn delete_shares_under(&self, user_id: &str, path: &str) -> StoreResult<u64> {
+        if self.share_ends.strikes() {
+            return Err(injected());
+        }
+        self.inner.delete_shares_under(user_id, path).await
+    }
+    async fn claim_share_use(
+        &self,
+        user_id: &str,
+        share_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.inner.claim_share_use(user_id, share_id, now).await
+    }
+    async fn release_share_use(&self, user_id: &str, share_id: &str) -> StoreResult<()> {
+        self.inner.release_share_use(user_id, share_id).await
     }
 }

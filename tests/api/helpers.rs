@@ -233,6 +233,8 @@ fn base_config(backend: Backend) -> Config {
         warm_connections: false,
         limits: shared::config::Limits::default(),
         server: shared::config::ServerLimits::default(),
+        shares: shared::config::ShareConfig::default(),
+        zip_function: None,
         // Hundreds of logins: the real cost is kept by the hasher's own unit test and by
         // auth::passwords_are_hashed_at_the_configured_cost.
         password_cost: shared::config::PasswordCost::Minimal,

@@ -7,11 +7,12 @@ use shared::http::{openapi_for, Group};
 type Routes = BTreeSet<(String, String)>;
 
 /// Each endpoint group and the template resource of its function.
-pub(crate) const FUNCTIONS: [(Group, &str); 4] = [
+pub(crate) const FUNCTIONS: [(Group, &str); 5] = [
     (Group::Auth, "AuthFunction"),
     (Group::Users, "UsersFunction"),
     (Group::Files, "FilesFunction"),
     (Group::Zip, "ZipFunction"),
+    (Group::Shares, "SharesFunction"),
 ];
 
 /// (METHOD, path) of every `HttpApi` event of `resource` in infra/template.yaml. The template

@@ -8,6 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -19,6 +21,8 @@ backend_tests!(no_credential_reaches_the_log_at_trace);
 const BIN: &str = env!("CARGO_BIN_EXE_vertexcloud");
 const PASSWORD: &str = "Log-Secret-Password-31415";
 const NEW_PASSWORD: &str = "Log-Secret-Password-27182";
+const SHARE_PASSWORD: &str = "Log-Share-Password-16180";
+const WRONG_SHARE_PASSWORD: &str = "Log-Share-Guess-14142";
 
 /// `vertexcloud serve` at trace level, its output (standard output and error) in `log`.
 struct Served {
@@ -116,10 +120,20 @@ async fn call(
     body: Option<Value>,
 ) -> (StatusCode, Value) {
     let auth = bearer.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", a.as_str())).collect();
+    call_with(api, method, path, &headers, body).await
+}
+
+/// One JSON request with these headers: (status, body).
+async fn call_with(
+    api: &Api,
+    method: Method,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut headers = vec![("content-type", "application/json")];
-    if let Some(auth) = &auth {
-        headers.push(("authorization", auth.as_str()));
-    }
+    headers.extend_from_slice(extra);
     let body = body.map_or_else(String::new, |b| b.to_string());
     match api {
         Api::Http(base) => {
@@ -168,6 +182,7 @@ async fn session(api: &Api) -> Vec<String> {
     let key = text(&key, "key");
     let listing = call(api, Method::GET, "/api/files/list", Some(&key), None).await;
     ok(listing, StatusCode::OK);
+    let share_secrets = share_visit(api, &access2).await;
     let change = json!({"old_password": PASSWORD, "new_password": NEW_PASSWORD,
                         "new_password2": NEW_PASSWORD});
     ok(
@@ -178,7 +193,7 @@ async fn session(api: &Api) -> Vec<String> {
     let wrong = json!({"username": "logan", "password": PASSWORD});
     let (status, _) = post("/api/auth/login", None, wrong).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    vec![
+    let mut secrets = vec![
         PASSWORD.to_owned(),
         NEW_PASSWORD.to_owned(),
         access,
@@ -186,6 +201,62 @@ async fn session(api: &Api) -> Vec<String> {
         access2,
         refresh2,
         key,
+    ];
+    secrets.extend(share_secrets);
+    secrets
+}
+
+/// A password-protected share link visited: its password sent as `X-Share-Password` and as
+/// `Authorization: Basic`, a wrong one, and the share token used both ways; every secret.
+async fn share_visit(api: &Api, access: &str) -> Vec<String> {
+    let body = json!({"parent_path": "", "folder_name": "shared"});
+    let (status, _) = call(
+        api,
+        Method::POST,
+        "/api/files/create-folder",
+        Some(access),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = json!({"path": "shared", "kind": "download", "password": SHARE_PASSWORD});
+    let (status, share) = call(api, Method::POST, "/api/shares", Some(access), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{share}");
+    let id = share["id"].as_str().expect("id").to_owned();
+    let token_path = format!("/api/s/{id}/token");
+    let basic = format!("Basic {}", STANDARD.encode(format!("x:{SHARE_PASSWORD}")));
+    let (status, _) = call_with(
+        api,
+        Method::POST,
+        &token_path,
+        &[("authorization", &basic)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let wrong = [("x-share-password", WRONG_SHARE_PASSWORD)];
+    let (status, _) = call_with(api, Method::POST, &token_path, &wrong, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let pass = [("x-share-password", SHARE_PASSWORD)];
+    let (status, token) = call_with(api, Method::POST, &token_path, &pass, None).await;
+    assert_eq!(status, StatusCode::OK, "{token}");
+    let token = token["token"].as_str().expect("token").to_owned();
+    let list = format!("/api/s/{id}/list");
+    let bearer = format!("Bearer {token}");
+    for header in [
+        ("x-share-token", token.as_str()),
+        ("authorization", &bearer),
+    ] {
+        let (status, body) = call_with(api, Method::GET, &list, &[header], None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The link's id is the whole secret of a link without a password.
+    vec![
+        SHARE_PASSWORD.to_owned(),
+        WRONG_SHARE_PASSWORD.to_owned(),
+        basic["Basic ".len()..].to_owned(),
+        token,
+        id,
     ]
 }
 
@@ -215,6 +286,10 @@ async fn no_credential_reaches_the_log_at_trace(kind: Kind) {
     // THEN none of the secrets is in the log, which holds each request
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.contains("path=/api/auth/change-password"), "{text}");
+    assert!(
+        text.contains("/token"),
+        "the share visit is not in the log: {text}"
+    );
     if kind == Kind::Aws {
         // The AWS SDK logs at debug and trace: the filter let them through below their caps.
         assert!(text.contains(" DEBUG "), "not a trace-level log: {text}");

@@ -5,7 +5,8 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use shared::domain::{Email, Role, User, UserId, Username};
 use shared::store::{
-    ApiKey, Caps, Charge, Counter, JobStatus, MetaStore, Session, UserKey, WriteUserError, ZipJob,
+    ApiKey, Caps, Charge, Counter, JobStatus, MetaStore, Session, Share, ShareKind, UserKey,
+    WriteUserError, ZipJob,
 };
 
 use crate::backend_tests;
@@ -603,6 +604,7 @@ async fn jobs_are_kept_until_they_expire(kind: Kind) {
         bytes_done: 0,
         bytes_total: 300,
         error: None,
+        share_id: None,
         created_at: at,
         updated_at: at,
         expires_at: at + Duration::hours(1),
@@ -619,6 +621,16 @@ async fn jobs_are_kept_until_they_expire(kind: Kind) {
     store.save_job(&job).await.unwrap();
     let stored = store.get_job(&u.id, "job-1").await.unwrap().unwrap();
     assert_eq!(json(&stored), json(&job));
+    // A share visitor's job keeps the link it was made through.
+    let shared = ZipJob {
+        id: "job-s".into(),
+        share_id: Some("share-1".into()),
+        ..job.clone()
+    };
+    store.save_job(&shared).await.unwrap();
+    let stored = store.get_job(&u.id, "job-s").await.unwrap().unwrap();
+    assert_eq!(stored.share_id.as_deref(), Some("share-1"));
+    assert_eq!(json(&stored), json(&shared));
 
     assert!(store.get_job(&other.id, "job-1").await.unwrap().is_none());
     assert!(store.get_job(&u.id, "job-2").await.unwrap().is_none());
@@ -1062,4 +1074,392 @@ async fn every_key_of_a_user_is_revoked_at_once(kind: Kind) {
         left.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(),
         ["k4"]
     );
+}
+
+backend_tests!(
+    shares_are_created_within_the_limit_and_found,
+    concurrent_share_creates_stop_at_the_limit,
+    share_updates_never_touch_uses,
+    share_uses_are_claimed_atomically,
+    shares_end_under_a_path_not_beside_it,
+    deleting_a_user_deletes_their_shares,
+    load_share_shows_a_disabled_owner,
+    stale_share_updates_are_refused,
+);
+
+fn share(owner: &User, id: &str, path: &str) -> Share {
+    let at = now();
+    Share {
+        id: id.into(),
+        user_id: owner.id.to_string(),
+        path: path.into(),
+        kind: ShareKind::Download,
+        is_folder: true,
+        password_hash: None,
+        password_version: 0,
+        max_uses: None,
+        uses: 0,
+        note: None,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + Duration::days(7),
+    }
+}
+
+/// The ids of the user's shares, in listing order.
+async fn share_ids(store: &dyn MetaStore, owner: &User) -> Vec<String> {
+    let shares = store.list_shares(&owner.id, None, 1000).await.unwrap();
+    shares.into_iter().map(|s| s.id).collect()
+}
+
+async fn shares_are_created_within_the_limit_and_found(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let bob = created(store, "bob", "bob@example.com").await;
+    let mut first = share(&ann, "sh-c", "photos");
+    first.password_hash = Some("$argon2id$hash".into());
+    first.max_uses = Some(5);
+    first.note = Some("for Carl".into());
+    first.kind = ShareKind::Upload;
+    assert!(store.create_share(&first, 3).await.unwrap());
+    for (id, path) in [("sh-a", "docs/a.txt"), ("sh-b", "docs")] {
+        assert!(store.create_share(&share(&ann, id, path), 3).await.unwrap());
+    }
+    // At the limit: refused, nothing written.
+    assert!(!store
+        .create_share(&share(&ann, "sh-d", "x"), 3)
+        .await
+        .unwrap());
+    assert!(store.load_share("sh-d").await.unwrap().is_none());
+    // An id already taken is an error, not a refusal (ids are random: a clash is a bug).
+    assert!(store
+        .create_share(&share(&bob, "sh-a", "y"), 3)
+        .await
+        .is_err());
+
+    assert_eq!(
+        store.get_share(&ann.id, "sh-c").await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_share(&bob.id, "sh-c").await.unwrap(), None);
+    assert_eq!(store.get_share(&ann.id, "sh-x").await.unwrap(), None);
+    let (found, owner) = store.load_share("sh-c").await.unwrap().unwrap();
+    assert_eq!((found, owner.id), (first, ann.id.clone()));
+    assert!(store.load_share("sh-x").await.unwrap().is_none());
+
+    // Paging in id order.
+    let page = store.list_shares(&ann.id, None, 2).await.unwrap();
+    let ids: Vec<&str> = page.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["sh-a", "sh-b"]);
+    let rest = store.list_shares(&ann.id, Some("sh-b"), 2).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].id, "sh-c");
+    assert!(store
+        .list_shares(&ann.id, Some("sh-c"), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(share_ids(store, &bob).await.is_empty());
+
+    // Another user's share cannot be deleted; a deletion frees a place under the limit.
+    assert!(!store.delete_share(&bob.id, "sh-a").await.unwrap());
+    assert!(store.delete_share(&ann.id, "sh-a").await.unwrap());
+    assert!(!store.delete_share(&ann.id, "sh-a").await.unwrap());
+    assert!(store.load_share("sh-a").await.unwrap().is_none());
+    assert!(store
+        .create_share(&share(&ann, "sh-d", "x"), 3)
+        .await
+        .unwrap());
+    assert_eq!(share_ids(store, &ann).await, ["sh-b", "sh-c", "sh-d"]);
+    // A page may resume after a share deleted meanwhile.
+    let resumed = store.list_shares(&ann.id, Some("sh-a"), 1).await.unwrap();
+    assert_eq!(resumed[0].id, "sh-b");
+    // No owner, no share.
+    let ghost = user("ghost", "ghost@example.com");
+    assert!(!store
+        .create_share(&share(&ghost, "sh-g", "x"), 3)
+        .await
+        .unwrap());
+    assert!(store.load_share("sh-g").await.unwrap().is_none());
+}
+
+async fn concurrent_share_creates_stop_at_the_limit(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let won = race(10, |i| {
+        let (store, new) = (app.core.store.clone(), share(&ann, &format!("sh-{i}"), "a"));
+        async move { store.create_share(&new, 3).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 3, "{won:?}");
+    assert_eq!(share_ids(store, &ann).await.len(), 3);
+}
+
+async fn share_updates_never_touch_uses(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let original = share(&ann, "sh", "photos");
+    assert!(store.create_share(&original, 10).await.unwrap());
+    for _ in 0..2 {
+        assert!(store.claim_share_use(&ann.id, "sh", now()).await.unwrap());
+    }
+    // Every editable field set, from a copy read before the uses were claimed.
+    let mut edited = original.clone();
+    edited.password_hash = Some("$argon2id$new".into());
+    edited.password_version = 1;
+    edited.max_uses = Some(4);
+    edited.note = Some("hello".into());
+    edited.expires_at = original.expires_at + Duration::days(1);
+    edited.updated_at = original.updated_at + Duration::seconds(5);
+    // Fields that are not editable stay as created.
+    let mut sneaky = edited.clone();
+    sneaky.path = "elsewhere".into();
+    sneaky.kind = ShareKind::Upload;
+    assert!(store.update_share(&sneaky, 0).await.unwrap());
+    let stored = store.get_share(&ann.id, "sh").await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        Share {
+            uses: 2,
+            ..edited.clone()
+        }
+    );
+    // Options cleared are gone.
+    let mut cleared = edited.clone();
+    (cleared.password_hash, cleared.max_uses, cleared.note) = (None, None, None);
+    cleared.password_version = 2;
+    assert!(store.update_share(&cleared, 1).await.unwrap());
+    let stored = store.get_share(&ann.id, "sh").await.unwrap().unwrap();
+    assert_eq!(stored, Share { uses: 2, ..cleared });
+    // A share that is gone is not written back.
+    assert!(store.delete_share(&ann.id, "sh").await.unwrap());
+    assert!(!store.update_share(&edited, 2).await.unwrap());
+    assert!(store.get_share(&ann.id, "sh").await.unwrap().is_none());
+    assert!(store.load_share("sh").await.unwrap().is_none());
+}
+
+/// An update computed from a read older than the last password change writes nothing: it
+/// would bring the replaced password (and the tokens issued for it) back.
+async fn stale_share_updates_are_refused(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let original = share(&ann, "sh", "photos");
+    assert!(store.create_share(&original, 10).await.unwrap());
+    // A password change, read at version 0.
+    let mut changed = original.clone();
+    changed.password_hash = Some("$argon2id$new".into());
+    changed.password_version = 1;
+    assert!(store.update_share(&changed, 0).await.unwrap());
+    // A note change read before it: refused, the new password stays.
+    let mut late = original.clone();
+    late.note = Some("late".into());
+    assert!(!store.update_share(&late, 0).await.unwrap());
+    let stored = store.get_share(&ann.id, "sh").await.unwrap().unwrap();
+    assert_eq!(stored, changed);
+    // Made again from a fresh read, it lands on top of the new password.
+    let mut again = stored.clone();
+    again.note = Some("late".into());
+    assert!(store.update_share(&again, 1).await.unwrap());
+    assert_eq!(
+        store.get_share(&ann.id, "sh").await.unwrap().unwrap(),
+        again
+    );
+    // Another user's id is no share of ann's.
+    let bob = created(store, "bob", "bob@example.com").await;
+    let mut foreign = again.clone();
+    foreign.user_id = bob.id.to_string();
+    assert!(!store.update_share(&foreign, 1).await.unwrap());
+    assert!(store.get_share(&bob.id, "sh").await.unwrap().is_none());
+}
+
+async fn uses_of(store: &dyn MetaStore, owner: &User, id: &str) -> u64 {
+    store.get_share(&owner.id, id).await.unwrap().unwrap().uses
+}
+
+async fn share_uses_are_claimed_atomically(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let bob = created(store, "bob", "bob@example.com").await;
+    let limited = Share {
+        max_uses: Some(3),
+        ..share(&ann, "sh-3", "a")
+    };
+    assert!(store.create_share(&limited, 10).await.unwrap());
+    let at = now();
+    let won = race(20, |_| {
+        let (store, owner) = (app.core.store.clone(), ann.id.to_string());
+        async move { store.claim_share_use(&owner, "sh-3", at).await.unwrap() }
+    })
+    .await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 3, "{won:?}");
+    assert_eq!(uses_of(store, &ann, "sh-3").await, 3);
+    assert!(!store.claim_share_use(&ann.id, "sh-3", at).await.unwrap());
+    // A use given back can be claimed again, once.
+    store.release_share_use(&ann.id, "sh-3").await.unwrap();
+    assert_eq!(uses_of(store, &ann, "sh-3").await, 2);
+    assert!(store.claim_share_use(&ann.id, "sh-3", at).await.unwrap());
+    assert!(!store.claim_share_use(&ann.id, "sh-3", at).await.unwrap());
+    // Not another user's share, nor a missing one.
+    assert!(!store.claim_share_use(&bob.id, "sh-3", at).await.unwrap());
+    assert!(!store.claim_share_use(&ann.id, "sh-x", at).await.unwrap());
+    store.release_share_use(&bob.id, "sh-3").await.unwrap();
+    store.release_share_use(&ann.id, "sh-x").await.unwrap();
+    assert_eq!(uses_of(store, &ann, "sh-3").await, 3);
+    assert!(store.get_share(&ann.id, "sh-x").await.unwrap().is_none());
+
+    // Releases never go below zero.
+    assert!(store
+        .create_share(&share(&ann, "sh-u", "b"), 10)
+        .await
+        .unwrap());
+    store.release_share_use(&ann.id, "sh-u").await.unwrap();
+    assert_eq!(uses_of(store, &ann, "sh-u").await, 0);
+    // Unlimited: every claim counts.
+    for _ in 0..5 {
+        assert!(store.claim_share_use(&ann.id, "sh-u", at).await.unwrap());
+    }
+    assert_eq!(uses_of(store, &ann, "sh-u").await, 5);
+    // Expired (by the clock passed in, or by the stored expiry): no claim.
+    let expiry = store
+        .get_share(&ann.id, "sh-u")
+        .await
+        .unwrap()
+        .unwrap()
+        .expires_at;
+    assert!(!store
+        .claim_share_use(&ann.id, "sh-u", expiry)
+        .await
+        .unwrap());
+    let expired = Share {
+        expires_at: at - Duration::seconds(5),
+        ..share(&ann, "sh-e", "c")
+    };
+    assert!(store.create_share(&expired, 10).await.unwrap());
+    assert!(!store.claim_share_use(&ann.id, "sh-e", at).await.unwrap());
+    assert_eq!(uses_of(store, &ann, "sh-e").await, 0);
+}
+
+async fn shares_end_under_a_path_not_beside_it(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let bob = created(store, "bob", "bob@example.com").await;
+    let paths = [
+        ("s1", "a"),
+        ("s2", "a/b"),
+        ("s3", "a/b/c.txt"),
+        ("s4", "ab"),
+        ("s5", "a b"),
+        ("s6", "x_"),
+        ("s7", "xy"),
+        ("s8", "x%/z"),
+        ("s9", "x_/z"),
+    ];
+    for (id, path) in paths {
+        assert!(store
+            .create_share(&share(&ann, id, path), 100)
+            .await
+            .unwrap());
+    }
+    assert!(store
+        .create_share(&share(&bob, "b1", "a"), 100)
+        .await
+        .unwrap());
+
+    assert_eq!(store.delete_shares_under(&ann.id, "a").await.unwrap(), 3);
+    assert_eq!(
+        share_ids(store, &ann).await,
+        ["s4", "s5", "s6", "s7", "s8", "s9"]
+    );
+    assert!(store.load_share("s2").await.unwrap().is_none());
+    // `_` and `%` are names, not patterns.
+    assert_eq!(store.delete_shares_under(&ann.id, "x_").await.unwrap(), 2);
+    assert_eq!(share_ids(store, &ann).await, ["s4", "s5", "s7", "s8"]);
+    assert_eq!(
+        store.delete_shares_under(&ann.id, "nothing").await.unwrap(),
+        0
+    );
+    // "": every share of the user, and only theirs; their places under the limit are free.
+    assert_eq!(store.delete_shares_under(&ann.id, "").await.unwrap(), 4);
+    assert!(share_ids(store, &ann).await.is_empty());
+    assert_eq!(share_ids(store, &bob).await, ["b1"]);
+    assert!(store.load_share("b1").await.unwrap().is_some());
+    for i in 0..2 {
+        let again = share(&ann, &format!("n{i}"), "a");
+        assert!(store.create_share(&again, 2).await.unwrap());
+    }
+}
+
+async fn deleting_a_user_deletes_their_shares(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    let bob = created(store, "bob", "bob@example.com").await;
+    for id in ["s1", "s2"] {
+        assert!(store.create_share(&share(&ann, id, "a"), 5).await.unwrap());
+    }
+    assert!(store
+        .create_share(&share(&bob, "b1", "a"), 5)
+        .await
+        .unwrap());
+    store.delete_user(&ann).await.unwrap();
+    for id in ["s1", "s2"] {
+        assert!(store.load_share(id).await.unwrap().is_none());
+        assert!(store.get_share(&ann.id, id).await.unwrap().is_none());
+        assert!(!share_marker_stored(&app, kind, id).await, "marker of {id}");
+    }
+    assert!(share_ids(store, &ann).await.is_empty());
+    assert!(store.load_share("b1").await.unwrap().is_some());
+    assert!(share_marker_stored(&app, kind, "b1").await || kind != Kind::Aws);
+}
+
+/// Whether the DynamoDB marker item of a share is in the table (embedded: there is none).
+async fn share_marker_stored(app: &TestApp, kind: Kind, id: &str) -> bool {
+    if kind != Kind::Aws {
+        return false;
+    }
+    let table = app.core.config.table.clone().unwrap();
+    let key = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.into());
+    let out = crate::helpers::dynamo_client()
+        .await
+        .get_item()
+        .table_name(table)
+        .key("pk", key(&format!("SHARE#{id}")))
+        .key("sk", key("SHARE"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read the marker");
+    out.item.is_some()
+}
+
+async fn load_share_shows_a_disabled_owner(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let store = app.core.store.as_ref();
+    let ann = created(store, "ann", "ann@example.com").await;
+    assert!(store
+        .create_share(&share(&ann, "s1", "a"), 5)
+        .await
+        .unwrap());
+    let disabled = User {
+        is_active: false,
+        updated_at: now() + Duration::seconds(1),
+        ..ann.clone()
+    };
+    store.update_user(&ann, &disabled).await.unwrap();
+    // The visitor's lookup sees the owner as stored now (the service answers 404 for them).
+    let (found, owner) = store.load_share("s1").await.unwrap().unwrap();
+    assert_eq!(found.id, "s1");
+    assert!(!owner.is_active);
+    // A disabled owner makes no new share.
+    assert!(!store
+        .create_share(&share(&ann, "s2", "b"), 5)
+        .await
+        .unwrap());
+    assert!(store.load_share("s2").await.unwrap().is_none());
 }

@@ -337,6 +337,7 @@ async fn a_failed_job_says_why(kind: Kind) {
         bytes_done: 0,
         bytes_total: 1,
         error: None,
+        share_id: None,
         created_at: at,
         updated_at: updated,
         expires_at: at + chrono::Duration::hours(1),

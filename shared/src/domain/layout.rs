@@ -6,6 +6,7 @@
 //! | `users/<user id>/<path>/`         | a folder marker (an empty object keeps a folder)      |
 //! | `staging/<user id>/<random>`      | a file of a form upload, until the whole form arrived |
 //! | `archives/<user id>/<job id>.zip` | the archive a ZIP job wrote                           |
+//! | `archives/shares/<share id>/<job id>.zip` | the archive a share link's visitor asked for  |
 //! | `staging/claims/<key hash>`       | S3: a claim on one key while it is removed            |
 //!
 //! Keys are built only from a user's id, parsed [`UserPath`]s and ids this service generated;
@@ -95,6 +96,22 @@ pub fn archive_key(user_id: &str, job_id: &str) -> String {
     format!("{}{job_id}.zip", archives_of(user_id))
 }
 
+/// The prefix of every archive made through one share link (`archives/shares/<share id>/`).
+/// Apart from the owner's: its key may appear in what the visitor gets (a local download
+/// ticket, a presigned URL), and it names no user.
+pub fn share_archives_of(share_id: &str) -> String {
+    format!("{ARCHIVES_ROOT}shares/{share_id}/")
+}
+
+/// The key of a job's archive: its owner's ([`archive_key`]), or, for a job a share link's
+/// visitor started, that link's ([`share_archives_of`]).
+pub fn job_archive_key(user_id: &str, job_id: &str, share_id: Option<&str>) -> String {
+    match share_id {
+        Some(share) => format!("{}{job_id}.zip", share_archives_of(share)),
+        None => archive_key(user_id, job_id),
+    }
+}
+
 /// The name under which the local store keeps one part of a direct upload apart from the
 /// others (`<upload id>#<part number>`).
 pub fn upload_part(upload_id: &str, part_number: u32) -> String {
@@ -123,6 +140,12 @@ mod tests {
         assert_eq!(home.relative("users/u1/docs/"), "docs");
         assert_eq!(archives_of("u1"), "archives/u1/");
         assert_eq!(archive_key("u1", "j"), "archives/u1/j.zip");
+        assert_eq!(share_archives_of("s1"), "archives/shares/s1/");
+        assert_eq!(job_archive_key("u1", "j", None), "archives/u1/j.zip");
+        assert_eq!(
+            job_archive_key("u1", "j", Some("s1")),
+            "archives/shares/s1/j.zip"
+        );
         assert_eq!(upload_part("x", 3), "x#3");
         assert!(upload_part("x", 3).starts_with(&upload_parts("x")));
         let staged = new_staging_key("u1");

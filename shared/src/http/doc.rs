@@ -18,19 +18,36 @@ pub(super) fn complete(doc: &mut OpenApi) {
 }
 
 /// The operations that hash a password, which wait for a hashing slot (`security::passwords`).
-const HASHING_PATHS: [&str; 6] = [
+/// Every visitor route of a share link ([`VISITOR_PATHS`]) may hash the link's password, which
+/// a header carries; elsewhere only the operations with a body hash.
+const HASHING_PATHS: [&str; 17] = [
     "/api/auth/register",
     "/api/auth/login",
     "/api/auth/change-password",
     "/api/auth/delete-account",
     "/api/users",
     "/api/users/{id}/reset-password",
+    "/api/shares",
+    "/api/shares/{id}",
+    "/api/s/{id}",
+    "/api/s/{id}/token",
+    "/api/s/{id}/list",
+    "/api/s/{id}/download",
+    "/api/s/{id}/download-zip",
+    "/api/s/{id}/zip/{job_id}",
+    "/api/s/{id}/uploads",
+    "/api/s/{id}/uploads/{upload_id}",
+    "/api/s/{id}/uploads/{upload_id}/complete",
 ];
+
+/// Where share links are visited.
+const VISITOR_PATHS: &str = "/api/s/";
 
 /// Adds to each operation the answers it can give but its annotation need not repeat.
 fn add_common_responses(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let hashes_a_password = HASHING_PATHS.contains(&path.as_str());
+        let password_in_header = path.starts_with(VISITOR_PATHS);
         for op in operations(item) {
             let json_body = op
                 .request_body
@@ -61,7 +78,7 @@ fn add_common_responses(doc: &mut OpenApi) {
                     "`request_timeout`: the body stopped arriving (local server)",
                 );
             }
-            if hashes_a_password && op.request_body.is_some() {
+            if hashes_a_password && (op.request_body.is_some() || password_in_header) {
                 add(
                     op,
                     "503",

@@ -213,7 +213,7 @@ async fn download(
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // documentation only: `conditions` reads the headers
-struct ConditionalHeaders {
+pub(super) struct ConditionalHeaders {
     /// `bytes=first-last`, `bytes=first-` or `bytes=-suffix`: 206 with that range (one range;
     /// several are answered with the whole file).
     #[param(rename = "Range")]
@@ -227,7 +227,7 @@ struct ConditionalHeaders {
     if_none_match: Option<String>,
 }
 
-fn conditions(headers: &HeaderMap) -> Conditions<'_> {
+pub(super) fn conditions(headers: &HeaderMap) -> Conditions<'_> {
     let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
     Conditions {
         range: get(header::RANGE),
@@ -236,7 +236,7 @@ fn conditions(headers: &HeaderMap) -> Conditions<'_> {
     }
 }
 
-fn deliver(delivery: Delivery) -> Response {
+pub(super) fn deliver(delivery: Delivery) -> Response {
     match delivery {
         Delivery::Redirect(signed) => super::found(signed.url),
         Delivery::Link(signed) => Json(signed).into_response(),

@@ -1,6 +1,7 @@
 //! What wraps every request: an id (`x-request-id`, tower-http), a log span and one log line
 //! (tower-http `trace`), errors logged once, and headers every answer carries.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,14 +74,50 @@ async fn drop_unusable_request_id(mut req: Request) -> Request {
     req
 }
 
-/// The path as logged: a transfer URL's ticket is a credential (whoever holds it may fetch or
-/// send the bytes it names), so it never reaches a log.
-fn loggable_path(path: &str) -> &str {
+/// The path as logged, without the credentials some paths hold: a transfer URL's ticket and a
+/// visitor's upload id (whoever holds one may fetch or send the bytes it names), and a share
+/// link's id, the whole secret of a link without a password. Of a share id only its first six
+/// characters stay, as the services log it, so lines can still be told apart.
+fn loggable_path(path: &str) -> Cow<'_, str> {
     const TRANSFER: &str = "/api/files/transfer/";
+    const LINK: &str = "/api/s/";
+    const OWNER: &str = "/api/shares/";
     if path.starts_with(TRANSFER) {
-        "/api/files/transfer/{ticket}"
+        return Cow::Borrowed("/api/files/transfer/{ticket}");
+    }
+    if let Some(rest) = path.strip_prefix(LINK) {
+        let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        let tail = match tail.strip_prefix("uploads/") {
+            Some(upload) => {
+                let after = upload.split_once('/').map_or("", |(_, after)| after);
+                format!("/uploads/{{upload_id}}{}", slash_then(after))
+            }
+            None => slash_then(tail),
+        };
+        return Cow::Owned(format!("{LINK}{}…{tail}", share_prefix(id)));
+    }
+    if let Some(id) = path.strip_prefix(OWNER) {
+        return Cow::Owned(format!("{OWNER}{}…", share_prefix(id)));
+    }
+    if let Some((user, id)) = path
+        .strip_prefix("/api/users/")
+        .and_then(|rest| rest.split_once("/shares/"))
+    {
+        return Cow::Owned(format!("/api/users/{user}/shares/{}…", share_prefix(id)));
+    }
+    Cow::Borrowed(path)
+}
+
+fn share_prefix(id: &str) -> &str {
+    let id = id.trim_end_matches('/');
+    id.get(..6).unwrap_or(id)
+}
+
+fn slash_then(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
     } else {
-        path
+        format!("/{tail}")
     }
 }
 
@@ -188,5 +225,34 @@ mod tests {
         assert_eq!(causes.len(), 1, "{logs}");
         assert!(causes[0].contains("request_id=trace-0123456789"), "{logs}");
         assert!(logs.contains("request finished"), "{logs}");
+    }
+
+    #[test]
+    fn logged_paths_hold_no_share_id_or_ticket() {
+        let id = "AbCdEfGhIjKlMnOpQrStUv";
+        for (path, logged) in [
+            (format!("/api/s/{id}"), "/api/s/AbCdEf…".to_owned()),
+            (
+                format!("/api/s/{id}/download"),
+                "/api/s/AbCdEf…/download".into(),
+            ),
+            (
+                format!("/api/s/{id}/uploads/eyJ.secret.ticket/complete"),
+                "/api/s/AbCdEf…/uploads/{upload_id}/complete".into(),
+            ),
+            (format!("/api/shares/{id}"), "/api/shares/AbCdEf…".into()),
+            (
+                format!("/api/users/u-1/shares/{id}"),
+                "/api/users/u-1/shares/AbCdEf…".into(),
+            ),
+            (
+                "/api/files/transfer/t.k.t".into(),
+                "/api/files/transfer/{ticket}".into(),
+            ),
+            ("/api/shares".into(), "/api/shares".into()),
+            ("/api/files/list".into(), "/api/files/list".into()),
+        ] {
+            assert_eq!(super::loggable_path(&path), logged, "{path}");
+        }
     }
 }

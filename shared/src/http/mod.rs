@@ -9,6 +9,9 @@ mod health;
 pub mod middleware;
 #[cfg(feature = "embedded")]
 pub mod serve;
+pub mod share_links;
+pub mod share_uploads;
+mod shares;
 mod slash;
 mod upload;
 mod users;
@@ -42,10 +45,18 @@ pub enum Group {
     Users,
     Files,
     Zip,
+    /// `/api/shares/*` (owners' share links) and `/api/s/*` (their visitors).
+    Shares,
 }
 
 impl Group {
-    pub const ALL: [Group; 4] = [Group::Auth, Group::Users, Group::Files, Group::Zip];
+    pub const ALL: [Group; 5] = [
+        Group::Auth,
+        Group::Users,
+        Group::Files,
+        Group::Zip,
+        Group::Shares,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +64,7 @@ impl Group {
             Group::Users => "users",
             Group::Files => "files",
             Group::Zip => "zip",
+            Group::Shares => "shares",
         }
     }
 
@@ -62,6 +74,9 @@ impl Group {
             Group::Users => users::routes(),
             Group::Files => files::routes(),
             Group::Zip => zip::routes(),
+            Group::Shares => shares::routes()
+                .merge(share_links::routes())
+                .merge(share_uploads::routes()),
         }
     }
 }
@@ -114,6 +129,7 @@ impl Modify for BearerAuth {
         (name = "files", description = "Files and folders in the caller's home"),
         (name = "users", description = "Users administration (managers and superusers)"),
         (name = "zip", description = "ZIP archives of files and folders"),
+        (name = "shares", description = "Share links: owners' public links and their visitors"),
     )
 )]
 struct ApiDoc;

@@ -6,13 +6,13 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, JsonBody, PathParam, QueryParams};
+use super::extract::{Auth, JsonBody, Origin, PathParam, QueryParams};
 use super::AppState;
 use crate::domain::UserView;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::services::{
-    ApiKeyView, NewUserInput, PasswordReset, ResetPasswordInput, UserDetail, UserPage, UserQuery,
-    UserUpdate,
+    ApiKeyView, NewUserInput, PasswordReset, ResetPasswordInput, SharePage, ShareQuery, UserDetail,
+    UserPage, UserQuery, UserUpdate,
 };
 
 /// What the writes of users administration answer when refused.
@@ -27,6 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_password))
         .routes(routes!(list_keys))
         .routes(routes!(delete_key))
+        .routes(routes!(list_user_shares))
+        .routes(routes!(delete_user_share))
 }
 
 /// Every user, a page at a time, in username order; `search` finds text in username, email and
@@ -174,5 +176,41 @@ async fn delete_key(
     PathParam((id, key_id)): PathParam<(String, String)>,
 ) -> AppResult<StatusCode> {
     core.admin_delete_key(&me, &id, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The user's share links, as the user sees them.
+#[utoipa::path(get, path = "/api/users/{id}/shares", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id"), ShareQuery),
+    responses((status = 200, body = SharePage),
+              (status = 400, description = "`invalid_cursor`, field errors", body = ErrorBody),
+              (status = 401, body = ErrorBody),
+              (status = 403, description = "`permission_denied`", body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn list_user_shares(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+    PathParam(id): PathParam<String>,
+    QueryParams(query): QueryParams<ShareQuery>,
+) -> AppResult<Json<SharePage>> {
+    Ok(Json(
+        core.admin_list_shares(&me, &id, query, &origin).await?,
+    ))
+}
+
+/// Revoke one share link of the user: its visitors get 404 from their next request on.
+#[utoipa::path(delete, path = "/api/users/{id}/shares/{share_id}", tag = "users", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id"),
+           ("share_id" = String, Path, description = "The link's id")),
+    responses((status = 204), (status = 401, body = ErrorBody),
+              (status = 403, description = "`permission_denied` (role rules), `api_key_not_allowed` (an API key cannot revoke links of others)", body = ErrorBody),
+              (status = 404, description = "No such user (`no_such_user`), or no such link of theirs (`share_not_found`)", body = ErrorBody)))]
+async fn delete_user_share(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    PathParam((id, share_id)): PathParam<(String, String)>,
+) -> AppResult<StatusCode> {
+    core.admin_delete_share(&me, &id, &share_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

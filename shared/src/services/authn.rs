@@ -15,6 +15,8 @@ pub enum Credential {
     Session(String),
     /// This API key.
     ApiKey(String),
+    /// A visitor of this share link, acting in its owner's home within the share.
+    Share(String),
 }
 
 /// An authenticated, active user, as stored right now.
@@ -28,7 +30,7 @@ impl Principal {
     pub fn session_id(&self) -> Option<&str> {
         match &self.credential {
             Credential::Session(id) => Some(id),
-            Credential::ApiKey(_) => None,
+            Credential::ApiKey(_) | Credential::Share(_) => None,
         }
     }
 
@@ -41,6 +43,10 @@ impl Principal {
             Credential::ApiKey(_) => Err(AppError::forbidden(
                 "api_key_not_allowed",
                 format!("An API key cannot {what}: sign in with a password to do it."),
+            )),
+            Credential::Share(_) => Err(AppError::forbidden(
+                "share_action_not_allowed",
+                format!("A share link cannot {what}."),
             )),
         }
     }

@@ -6,6 +6,7 @@ mod authn;
 mod check;
 mod files;
 pub(crate) mod schema;
+mod shares;
 mod throttle;
 mod users;
 mod zip;
@@ -27,6 +28,10 @@ pub use files::{
     Relocation, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
 };
 
+pub use shares::{
+    share_url, NewShareInput, OpenShare, ShareCredential, ShareInfo, SharePage, ShareQuery,
+    ShareStatus, ShareToken, ShareUpdate, ShareView,
+};
 pub use users::rules as role_rules;
 pub use users::{
     NewUserInput, PasswordReset, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate,

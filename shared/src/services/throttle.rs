@@ -11,7 +11,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{now, Core};
-use crate::config::ThrottleConfig;
+use crate::config::{ShareConfig, ThrottleConfig};
 use crate::domain::LoginKey;
 use crate::error::{AppError, AppResult};
 
@@ -22,8 +22,11 @@ pub(super) struct Counters {
     pair: String,
     /// Everything tried from this address.
     address: Option<String>,
-    /// What was typed, from every address: slows, never refuses.
-    ceiling: Option<String>,
+    /// What was typed, from every address, with its bound: none slows, never refuses (a
+    /// login); a bound refuses past it (a share link, whose owner is never locked out by it).
+    ceiling: Option<(String, Option<u64>)>,
+    /// The pair's bound where it is not the login's (`account_max_failures`).
+    pair_max: Option<u64>,
 }
 
 impl Counters {
@@ -48,24 +51,39 @@ impl Counters {
         Self::new(format!("confirm:{user_id}"), client, false)
     }
 
+    /// A share link's password: per (share, address), the address's budget of password
+    /// guesses shared with logins, and a refusing ceiling per share across addresses (nobody
+    /// is locked out of an account by it: the owner manages shares signed in).
+    pub fn share(share_id: &str, client: Option<IpAddr>, limits: &ShareConfig) -> Self {
+        let mut counters = Self::new(format!("share:{share_id}"), client, false);
+        counters.pair_max = Some(limits.max_failures);
+        counters.ceiling = Some((
+            format!("share:{share_id}"),
+            Some(limits.max_failures_per_share),
+        ));
+        counters
+    }
+
     fn new(subject: String, client: Option<IpAddr>, ceiling: bool) -> Self {
         let bucket = client.map(address_bucket);
         Self {
             pair: format!("{subject}@{}", bucket.as_deref().unwrap_or("unknown")),
             address: bucket.map(|b| format!("addr:{b}")),
-            ceiling: ceiling.then_some(subject),
+            ceiling: ceiling.then_some((subject, None)),
+            pair_max: None,
         }
     }
 
     /// Every counter an attempt takes, with the bound past which it refuses (none for the
     /// ceiling, which only slows).
     fn taken(&self, limits: &ThrottleConfig) -> Vec<(String, Option<u64>)> {
-        let pair = (self.pair.clone(), Some(limits.account_max_failures));
+        let pair_max = self.pair_max.unwrap_or(limits.account_max_failures);
+        let pair = (self.pair.clone(), Some(pair_max));
         let address = self
             .address
             .clone()
             .map(|a| (a, Some(limits.address_max_failures)));
-        let ceiling = self.ceiling.clone().map(|c| (c, None));
+        let ceiling = self.ceiling.clone();
         std::iter::once(pair)
             .chain(address)
             .chain(ceiling)
@@ -76,9 +94,20 @@ impl Counters {
     fn keys(&self) -> Vec<String> {
         std::iter::once(self.pair.clone())
             .chain(self.address.clone())
-            .chain(self.ceiling.clone())
+            .chain(self.ceiling.clone().map(|(c, _)| c))
             .collect()
     }
+}
+
+/// The counter of unknown share ids asked for from one address (id guessing).
+fn share_miss_key(client: IpAddr) -> String {
+    format!("share-miss:{}", address_bucket(client))
+}
+
+/// The mark of a counted download of one version (`etag`) of a share's file to one address:
+/// its resumes take no use while it lasts.
+fn share_download_key(share_id: &str, client: IpAddr, etag: &str) -> String {
+    format!("share-dl:{share_id}:{}:{etag}", address_bucket(client))
 }
 
 /// What a client is counted as: its address, IPv4-mapped IPv6 as IPv4, and IPv6 per /64 (a
@@ -179,6 +208,85 @@ impl Core {
         }
     }
 
+    /// Counts a lookup of a share id from this address as a miss before it runs, atomically,
+    /// so of any number at once no more than the bound get past: 429 beyond it (that lookup
+    /// is given back: a refused request is no miss). A found link gives its count back with
+    /// [`Self::release_share_lookup`]. No address, no bound (as logins).
+    pub(super) async fn claim_share_lookup(&self, client: Option<IpAddr>) -> AppResult<()> {
+        let Some(client) = client else { return Ok(()) };
+        let now = now().timestamp();
+        let window = self.config.throttle.window_secs;
+        let keys = [share_miss_key(client)];
+        let counts = self.store.throttle_hit(&keys, now, window).await?;
+        let max = self.config.shares.max_misses_per_address;
+        match counts.first() {
+            Some(c) if c.count > max => {
+                if let Err(e) = self.store.throttle_release(&keys, now).await {
+                    tracing::warn!(error = %e, "a refused share lookup stays counted");
+                }
+                Err(AppError::Throttled {
+                    retry_after_secs: (c.closes_at - now).clamp(1, window.max(1)) as u64,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Gives back the miss [`Self::claim_share_lookup`] counted, for a lookup that found its
+    /// link (or failed). The visitor's request goes on: a failure only leaves one miss too
+    /// many until the window closes.
+    pub(super) async fn release_share_lookup(&self, client: Option<IpAddr>) {
+        let Some(client) = client else { return };
+        let keys = [share_miss_key(client)];
+        if let Err(e) = self.store.throttle_release(&keys, now().timestamp()).await {
+            tracing::warn!(error = %e, "a found share stays counted as a miss");
+        }
+    }
+
+    /// Marks a counted local download of version `etag` of share `share_id` as started at
+    /// `client`, for the transfer URL lifetime (what a presigned URL on AWS grants). A later
+    /// download renews the mark. No address, no mark: every download from it counts.
+    pub(super) async fn mark_share_download(
+        &self,
+        share_id: &str,
+        client: Option<IpAddr>,
+        etag: &str,
+    ) {
+        let Some(client) = client else { return };
+        let key = share_download_key(share_id, client, etag);
+        let ttl = self.config.transfer_url_ttl_secs;
+        let keys = [key.clone()];
+        let mut marked = self.store.throttle_hit(&keys, now().timestamp(), ttl).await;
+        // An older mark's window closes early: open a fresh one.
+        if matches!(&marked, Ok(c) if c.first().is_some_and(|c| c.count > 1)) {
+            marked = match self.store.throttle_reset(&key).await {
+                Ok(()) => self.store.throttle_hit(&keys, now().timestamp(), ttl).await,
+                Err(e) => Err(e),
+            };
+        }
+        // The download itself was counted and is served: without its mark, a resume counts
+        // one use more.
+        if let Err(e) = marked {
+            tracing::warn!(error = %e, "share download not marked as started");
+        }
+    }
+
+    /// True when a counted download of version `etag` of share `share_id` started at
+    /// `client` within the transfer URL lifetime (see [`Self::mark_share_download`]).
+    pub(super) async fn share_download_started(
+        &self,
+        share_id: &str,
+        client: Option<IpAddr>,
+        etag: &str,
+    ) -> AppResult<bool> {
+        let Some(client) = client else {
+            return Ok(false);
+        };
+        let keys = [share_download_key(share_id, client, etag)];
+        let counts = self.store.throttle_counts(&keys, now().timestamp()).await?;
+        Ok(counts.first().is_some_and(|c| c.count > 0))
+    }
+
     /// Runs a password check `check` (true: the right password) under the throttle: claimed
     /// before, settled after. An error of the check (503 `busy`, a store failure) counts as
     /// nothing and is answered as it is.
@@ -246,6 +354,43 @@ mod tests {
         assert_ne!(
             address_bucket(ip("2001:db8:1:2::1")),
             address_bucket(ip("2001:db8:1:3::1"))
+        );
+    }
+
+    #[test]
+    fn a_share_counts_per_address_and_refuses_at_its_ceiling() {
+        let shares = ShareConfig {
+            max_failures: 3,
+            max_failures_per_share: 7,
+            ..ShareConfig::default()
+        };
+        let ip = "203.0.113.9".parse().ok();
+        let taken = Counters::share("s1", ip, &shares).taken(&limits());
+        assert_eq!(
+            taken,
+            vec![
+                ("share:s1@203.0.113.9".to_owned(), Some(3)),
+                ("addr:203.0.113.9".to_owned(), Some(50)),
+                ("share:s1".to_owned(), Some(7)),
+            ]
+        );
+        // A login's ceiling only slows.
+        let login = Counters::login("alice", ip).taken(&limits());
+        assert_eq!(login[0].1, Some(5));
+        assert_eq!(login[2].1, None);
+    }
+
+    #[test]
+    fn a_started_download_is_marked_per_link_address_and_version() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            share_download_key("s1", ip("203.0.113.9"), "\"e1\""),
+            "share-dl:s1:203.0.113.9:\"e1\""
+        );
+        // One client's /64 is one address, as for every other counter.
+        assert_eq!(
+            share_download_key("s1", ip("2001:db8:1:2::1"), "e"),
+            share_download_key("s1", ip("2001:db8:1:2:ff::2"), "e")
         );
     }
 

@@ -291,6 +291,10 @@ pub struct ZipJob {
     pub bytes_total: u64,
     /// Why a failed job failed, in words for its owner.
     pub error: Option<String>,
+    /// The share link a visitor made this archive through (its archive is kept apart from the
+    /// owner's, and only that link's visitors see the job); None for the owner's own jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_id: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Last progress; a running job that stops moving was interrupted.
     pub updated_at: DateTime<Utc>,
@@ -403,9 +407,108 @@ pub trait ChargeStore: Send + Sync {
     async fn sweep_charges(&self, user_id: &str, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// What a share link lets its visitors do.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareKind {
+    Download,
+    Upload,
+}
+
+/// A public link to one file or folder of its owner's home. The serde form is the stored one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Share {
+    #[serde(rename = "share_id")]
+    pub id: String,
+    /// The owner.
+    pub user_id: String,
+    /// Home-relative path of the shared item (`UserPath::to_string()`), never "".
+    pub path: String,
+    pub kind: ShareKind,
+    /// What the path named when shared (an upload share is always a folder).
+    pub is_folder: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
+    /// Bumped by every password change: share tokens name the version they were issued for.
+    #[serde(default)]
+    pub password_version: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<u64>,
+    #[serde(default)]
+    pub uses: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "chrono::serde::ts_seconds")]
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Share {
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at <= now
+    }
+
+    pub fn is_used_up(&self) -> bool {
+        self.max_uses.is_some_and(|m| self.uses >= m)
+    }
+}
+
+#[async_trait]
+pub trait ShareStore: Send + Sync {
+    /// Stores a new share, if its owner exists, is active and holds fewer than `max_per_user`
+    /// shares, in one atomic step; false (nothing written) otherwise. An id already taken is an
+    /// error.
+    async fn create_share(&self, share: &Share, max_per_user: u64) -> StoreResult<bool>;
+    /// The owner's share; None for a missing one or another user's.
+    async fn get_share(&self, user_id: &str, share_id: &str) -> StoreResult<Option<Share>>;
+    /// A share by id alone with its owner as stored now (the visitor's lookup); None when
+    /// either is gone. One batched read after the marker where the backend needs one.
+    async fn load_share(&self, share_id: &str) -> StoreResult<Option<(Share, User)>>;
+    /// The user's shares in id order after `after`, at most `limit`.
+    async fn list_shares(
+        &self,
+        user_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Share>>;
+    /// Writes the editable fields (password_hash, password_version, max_uses, note,
+    /// expires_at, updated_at) — never `uses` — if the stored `password_version` is still
+    /// `read_version` (the one the change was computed from: a change made from an older read
+    /// must not bring back a replaced password); false, nothing written, when the share is gone
+    /// or its password changed meanwhile.
+    async fn update_share(&self, share: &Share, read_version: u32) -> StoreResult<bool>;
+    /// False when that user has no such share.
+    async fn delete_share(&self, user_id: &str, share_id: &str) -> StoreResult<bool>;
+    /// Ends every share of the user whose path is `path` or lies below it (`path + "/"`
+    /// prefix; "" = all); how many.
+    async fn delete_shares_under(&self, user_id: &str, path: &str) -> StoreResult<u64>;
+    /// One use more, if the share exists, `expires_at > now` and `uses < max_uses` (when
+    /// set), atomically; false: nothing changed.
+    async fn claim_share_use(
+        &self,
+        user_id: &str,
+        share_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// One use back (an action that failed after its claim); never below zero.
+    async fn release_share_use(&self, user_id: &str, share_id: &str) -> StoreResult<()>;
+}
+
 /// Everything the services need from metadata storage.
 pub trait MetaStore:
-    UserStore + SessionStore + ApiKeyStore + ThrottleStore + JobStore + JobSlotStore + ChargeStore
+    UserStore
+    + SessionStore
+    + ApiKeyStore
+    + ThrottleStore
+    + JobStore
+    + JobSlotStore
+    + ChargeStore
+    + ShareStore
 {
 }
 impl<T> MetaStore for T where
@@ -416,5 +519,6 @@ impl<T> MetaStore for T where
         + JobStore
         + JobSlotStore
         + ChargeStore
+        + ShareStore
 {
 }

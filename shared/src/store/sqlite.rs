@@ -98,6 +98,26 @@ CREATE TABLE job_slots (
 );
 ";
 
+/// Step 4: share links (see [`super::Share`]). The owner's rows go with the owner (cascade).
+const SCHEMA_4: &str = "
+CREATE TABLE shares (
+    id               TEXT PRIMARY KEY,
+    user_id          TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    path             TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    is_folder        INTEGER NOT NULL,
+    password_hash    TEXT,
+    password_version INTEGER NOT NULL DEFAULT 0,
+    max_uses         INTEGER,
+    uses             INTEGER NOT NULL DEFAULT 0,
+    note             TEXT,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    expires_at       INTEGER NOT NULL
+);
+CREATE INDEX shares_user ON shares(user_id, id);
+";
+
 /// The schema, one numbered step per change; `user_version` counts the steps a file has had.
 ///
 /// Files made before steps were counted are at `user_version` 0 with some version of step 1
@@ -109,6 +129,7 @@ fn migrations() -> Migrations<'static> {
         M::up_with_hook(SCHEMA_1, add_previous_hash),
         M::up(SCHEMA_2),
         M::up(SCHEMA_3),
+        M::up(SCHEMA_4),
     ])
 }
 
@@ -127,6 +148,7 @@ fn add_previous_hash(tx: &rusqlite::Transaction) -> HookResult {
 
 mod charges;
 mod job_slots;
+mod shares;
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -829,14 +851,8 @@ mod tests {
     fn old_database(path: &Path, schema: &str) {
         let conn = Connection::open(path).unwrap();
         conn.execute_batch(schema).unwrap();
-        conn.execute(
-            "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, \
-             last_name, role, is_active, password_hash, created_at, updated_at) \
-             VALUES ('u1', 'Old', 'old', 'old@example.com', 'old@example.com', '', '', \
-             'superuser', 1, 'hash', 0, 0)",
-            [],
-        )
-        .unwrap();
+        drop(conn);
+        old_database_user(path);
     }
 
     async fn still_has_the_user(store: &SqliteStore) {
@@ -854,11 +870,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 3);
+        assert_eq!(version(&path), 4);
         assert!(has_previous_hash(&path));
         // Opening again runs nothing twice.
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 3);
+        assert_eq!(version(&path), 4);
     }
 
     #[tokio::test]
@@ -868,7 +884,7 @@ mod tests {
         let current = dir.path().join("current.db");
         old_database(&current, SCHEMA_1);
         let store = SqliteStore::open(&current).unwrap();
-        assert_eq!(version(&current), 3);
+        assert_eq!(version(&current), 4);
         still_has_the_user(&store).await;
 
         // Older still: sessions without `previous_hash`, which step 1 adds.
@@ -879,7 +895,59 @@ mod tests {
         assert!(!has_previous_hash(&older));
         let store = SqliteStore::open(&older).unwrap();
         assert!(has_previous_hash(&older));
-        assert_eq!(version(&older), 3);
+        assert_eq!(version(&older), 4);
         still_has_the_user(&store).await;
+    }
+
+    #[tokio::test]
+    async fn a_database_at_step_3_gains_shares_that_go_with_their_owner() {
+        use crate::store::{Share, ShareKind, ShareStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("step3.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let steps = vec![
+            M::up_with_hook(SCHEMA_1, add_previous_hash),
+            M::up(SCHEMA_2),
+            M::up(SCHEMA_3),
+        ];
+        Migrations::new(steps).to_latest(&mut conn).unwrap();
+        drop(conn);
+        old_database_user(&path);
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&path), 4);
+        still_has_the_user(&store).await;
+        let at = from_ts(1_700_000_000);
+        let share = Share {
+            id: "sh".into(),
+            user_id: "u1".into(),
+            path: "a".into(),
+            kind: ShareKind::Download,
+            is_folder: true,
+            password_hash: None,
+            password_version: 0,
+            max_uses: None,
+            uses: 0,
+            note: None,
+            created_at: at,
+            updated_at: at,
+            expires_at: at,
+        };
+        assert!(store.create_share(&share, 1).await.unwrap());
+        let owner = store.get_user("u1").await.unwrap().unwrap();
+        store.delete_user(&owner).await.unwrap();
+        assert!(store.get_share("u1", "sh").await.unwrap().is_none());
+    }
+
+    /// The user of an older build's database, into tables that exist.
+    fn old_database_user(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute(
+            "INSERT INTO users (id, username, username_lc, email, email_lc, first_name, \
+             last_name, role, is_active, password_hash, created_at, updated_at) \
+             VALUES ('u1', 'Old', 'old', 'old@example.com', 'old@example.com', '', '', \
+             'superuser', 1, 'hash', 0, 0)",
+            [],
+        )
+        .unwrap();
     }
 }

@@ -219,14 +219,16 @@ impl Core {
         Ok(())
     }
 
-    /// Deletes the user's files and archives, then the user with sessions, keys and usage.
-    /// Files first: if that fails midway the account still exists and the call can be
-    /// repeated; the metadata goes last, in one step.
+    /// Deletes the user's files and archives (their own and their share links' visitors'),
+    /// then the user with sessions, keys, shares and usage. Files first: if that fails midway
+    /// the account still exists and the call can be repeated; the metadata goes last, in one
+    /// step.
     pub(super) async fn remove_user_data(&self, user: &User) -> AppResult<()> {
         let home = Home::of_user(user);
         self.delete_home(&user.id, home.prefix()).await?;
         self.delete_prefix(None, &layout::archives_of(&user.id))
             .await?;
+        self.delete_all_share_archives(&user.id).await?;
         self.store.delete_user(user).await?;
         Ok(())
     }

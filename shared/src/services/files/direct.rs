@@ -6,7 +6,9 @@
 //! (`/api/files/transfer/{ticket}`) with the same shape and guarantees. The `upload_id` the
 //! client holds is itself a signed ticket naming the user, path, size and part size, so no
 //! upload state is kept besides the store's own; it is valid for a day, after which the
-//! bucket's lifecycle rule (S3) or the sweeper (local) removes the unfinished parts.
+//! bucket's lifecycle rule (S3) or the sweeper (local) removes the unfinished parts. Visitors
+//! of upload share links go through the same steps (the `pub(crate)` ones taking the owner)
+//! with ids of their own kind, which name the link instead (`services::shares::uploads`).
 //!
 //! Starting an upload reserves its declared size and its parts (a [`crate::store::Charge`] that
 //! expires with the ticket): the parts occupy storage before `complete` stores the file, so they
@@ -18,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::target::{already_exists, Replace};
 use super::{file_item, parse_path, FileItem, ItemPath};
-use crate::domain::{rfc3339, UserId, UserPath};
+use crate::domain::{rfc3339, User, UserId, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{content_type_of, ByteSource, IfDest, PartInfo, Presign};
@@ -142,6 +144,52 @@ pub struct TransferTicket {
     len: u64,
 }
 
+/// An upload begun in the store, as its id (a ticket) names it: the owner's tickets say whose
+/// home it is in, a share link's say which link (see `services::shares::uploads`).
+pub(crate) struct StartedUpload {
+    /// The file, in its owner's home.
+    pub(crate) path: UserPath,
+    pub(crate) size: u64,
+    pub(crate) part_size: u64,
+    pub(crate) content_type: String,
+    pub(crate) overwrite: bool,
+    /// The store's id of the upload.
+    pub(crate) store_upload_id: String,
+    /// Epoch seconds: when the ticket and the reservation end.
+    pub(crate) expires: i64,
+    /// The charge holding the upload's room.
+    pub(crate) charge: Option<String>,
+}
+
+impl UploadTicket {
+    fn of(owner: &UserId, upload: &StartedUpload) -> Self {
+        Self {
+            owner: owner.clone(),
+            path: upload.path.to_string(),
+            size: upload.size,
+            part_size: upload.part_size,
+            content_type: upload.content_type.clone(),
+            overwrite: upload.overwrite,
+            store_upload_id: upload.store_upload_id.clone(),
+            expires: upload.expires,
+            charge: upload.charge.clone(),
+        }
+    }
+
+    fn into_started(self) -> AppResult<StartedUpload> {
+        Ok(StartedUpload {
+            path: UserPath::parse(&self.path).map_err(|_| no_upload())?,
+            size: self.size,
+            part_size: self.part_size,
+            content_type: self.content_type,
+            overwrite: self.overwrite,
+            store_upload_id: self.store_upload_id,
+            expires: self.expires,
+            charge: self.charge,
+        })
+    }
+}
+
 /// A direct upload to start, parsed.
 pub struct NewUpload {
     /// The file (not the home).
@@ -213,7 +261,7 @@ fn part_len(size: u64, part_size: u64, n: u32) -> u64 {
     (size - start).min(part_size)
 }
 
-fn no_upload() -> AppError {
+pub(crate) fn no_upload() -> AppError {
     AppError::not_found(
         "upload_not_found",
         "No such upload (or it has ended or expired).",
@@ -240,43 +288,11 @@ impl Core {
         upload: NewUpload,
         origin: &str,
     ) -> AppResult<DirectUpload> {
-        let NewUpload {
-            path,
-            size,
-            content_type,
-            overwrite,
-        } = upload;
-        let home = Home::of_user(&me.user);
-        self.check_target(&home, &path, overwrite).await?;
-        let content_type =
-            content_type.unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
-        let key = home.file(&path);
-        let part_size = part_size_for(size);
-        let expires = now().timestamp() + UPLOAD_TTL_SECS;
-        let files = upload_files(size, part_size);
-        let expires_at = chrono::DateTime::from_timestamp(expires, 0).unwrap_or_default();
-        let charge = self.reserve(&me.user, size, files, expires_at).await?;
-        let store_id = match self.objects.begin_upload(&key, &content_type).await {
-            Ok(id) => id,
-            Err(e) => {
-                self.drop_reservation(&me.user.id, &charge).await;
-                return Err(e.into());
-            }
-        };
-        let ticket = UploadTicket {
-            owner: me.user.id.clone(),
-            path: path.to_string(),
-            size,
-            part_size,
-            content_type,
-            overwrite,
-            store_upload_id: store_id,
-            expires,
-            charge: Some(charge),
-        };
-        let upload_expires = ticket.expires;
-        let upload_id = self.tickets.issue(UPLOAD, upload_expires, &ticket)?;
-        self.describe_upload(upload_id, &ticket, upload_expires, Vec::new(), origin)
+        let started = self.begin_direct_upload(&me.user, upload, None).await?;
+        let ticket = UploadTicket::of(&me.user.id, &started);
+        let upload_id = self.tickets.issue(UPLOAD, started.expires, &ticket)?;
+        let shown = started.path.to_string();
+        self.describe_direct_upload(&me.user.id, upload_id, &started, shown, Vec::new(), origin)
             .await
     }
 
@@ -286,9 +302,11 @@ impl Core {
         upload_id: &str,
         origin: &str,
     ) -> AppResult<DirectUpload> {
-        let (ticket, _, received) = self.live_upload(me, upload_id).await?;
-        let expires = ticket.expires;
-        self.describe_upload(upload_id.to_owned(), &ticket, expires, received, origin)
+        let upload = self.own_upload(me, upload_id)?;
+        let received = self.received_parts(&me.user.id, &upload).await?;
+        let shown = upload.path.to_string();
+        let id = upload_id.to_owned();
+        self.describe_direct_upload(&me.user.id, id, &upload, shown, received, origin)
             .await
     }
 
@@ -298,22 +316,88 @@ impl Core {
         upload_id: &str,
         input: CompleteUploadInput,
     ) -> AppResult<FileItem> {
-        let (ticket, key, received) = self.live_upload(me, upload_id).await?;
+        let upload = self.own_upload(me, upload_id)?;
+        let received = self.received_parts(&me.user.id, &upload).await?;
+        self.finish_direct_upload(&me.user, &upload, received, input)
+            .await
+    }
+
+    pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
+        let upload = self.own_upload(me, upload_id)?;
+        self.received_parts(&me.user.id, &upload).await?;
+        self.drop_direct_upload(&me.user.id, &upload).await
+    }
+
+    /// Checks the target in `owner`'s home, reserves the upload's room and opens it in the
+    /// store: what its id (a ticket, whoever holds it) must then name. The upload (and its
+    /// reservation) lasts a day, or until `not_after` (epoch seconds) if that is sooner.
+    pub(crate) async fn begin_direct_upload(
+        &self,
+        owner: &User,
+        upload: NewUpload,
+        not_after: Option<i64>,
+    ) -> AppResult<StartedUpload> {
+        let NewUpload {
+            path,
+            size,
+            content_type,
+            overwrite,
+        } = upload;
+        let home = Home::of_user(owner);
+        self.check_target(&home, &path, overwrite).await?;
+        let content_type =
+            content_type.unwrap_or_else(|| content_type_of(path.as_str()).to_owned());
+        let key = home.file(&path);
+        let part_size = part_size_for(size);
+        let day = now().timestamp() + UPLOAD_TTL_SECS;
+        let expires = not_after.map_or(day, |limit| limit.min(day));
+        let files = upload_files(size, part_size);
+        let expires_at = chrono::DateTime::from_timestamp(expires, 0).unwrap_or_default();
+        let charge = self.reserve(owner, size, files, expires_at).await?;
+        let store_upload_id = match self.objects.begin_upload(&key, &content_type).await {
+            Ok(id) => id,
+            Err(e) => {
+                self.drop_reservation(&owner.id, &charge).await;
+                return Err(e.into());
+            }
+        };
+        Ok(StartedUpload {
+            path,
+            size,
+            part_size,
+            content_type,
+            overwrite,
+            store_upload_id,
+            expires,
+            charge: Some(charge),
+        })
+    }
+
+    /// Stores the file of an upload in `owner`'s home from the parts `received` (the
+    /// caller's [`Core::received_parts`]); the item names its home path.
+    pub(crate) async fn finish_direct_upload(
+        &self,
+        owner: &User,
+        upload: &StartedUpload,
+        received: Vec<PartInfo>,
+        input: CompleteUploadInput,
+    ) -> AppResult<FileItem> {
         let Some(sent) = input.parts else {
             return Err(AppError::field("parts", REQUIRED));
         };
-        let parts = matched_parts(&ticket, &received, sent)?;
-        let path = UserPath::parse(&ticket.path).map_err(|_| no_upload())?;
-        let home = Home::of_user(&me.user);
+        let parts = matched_parts(upload, &received, sent)?;
+        let path = &upload.path;
+        let home = Home::of_user(owner);
+        let key = home.file(path);
         // A refusal here (the name was taken or the room used meanwhile) leaves the upload as it
         // is: once the caller frees the name or the space, the same completion succeeds.
-        let replaced = self.check_target(&home, &path, ticket.overwrite).await?;
-        let bytes = ticket.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
+        let replaced = self.check_target(&home, path, upload.overwrite).await?;
+        let bytes = upload.size as i64 - replaced.as_ref().map_or(0, |r| r.size as i64);
         let files = i64::from(replaced.is_none());
         // Counted before the file appears, so a failure to count places nothing.
-        let settled = match &ticket.charge {
-            Some(charge) => self.settle(&me.user, charge, bytes, files).await?,
-            None => self.charge(&me.user, bytes, files).await.map(|()| false)?,
+        let settled = match &upload.charge {
+            Some(charge) => self.settle(owner, charge, bytes, files).await?,
+            None => self.charge(owner, bytes, files).await.map(|()| false)?,
         };
         // Written only if the name is still as checked above: of completions racing for one
         // name, exactly one wins.
@@ -321,17 +405,17 @@ impl Core {
             Some(old) => IfDest::Matches(&old.etag),
             None => IfDest::Absent,
         };
-        let stored = if ticket.size == 0 {
+        let stored = if upload.size == 0 {
             self.objects
-                .abort_upload(&key, &ticket.store_upload_id)
+                .abort_upload(&key, &upload.store_upload_id)
                 .await?;
             let empty: ByteSource = Box::pin(futures::stream::empty());
-            let content_type = &ticket.content_type;
+            let content_type = &upload.content_type;
             self.objects
                 .put_if(&key, empty, content_type, 0, dest)
                 .await
         } else {
-            let id = &ticket.store_upload_id;
+            let id = &upload.store_upload_id;
             self.objects
                 .complete_upload_if(&key, id, &parts, dest)
                 .await
@@ -339,16 +423,16 @@ impl Core {
         match stored {
             Ok(Some(info)) => {
                 // A folder of this name may have been created meanwhile: then the file goes.
-                self.keep_unless_folder(&me.user.id, &home, &[(&path, &info)])
+                self.keep_unless_folder(&owner.id, &home, &[(path, &info)])
                     .await?;
                 Ok(file_item(path.as_str(), &info))
             }
             outcome => {
                 // The parts are still there: they are held again, and the file given back.
                 if settled {
-                    self.hold_again(&me.user, &ticket).await;
+                    self.hold_again(owner, upload).await;
                 }
-                self.refund(&me.user.id, bytes, files).await;
+                self.refund(&owner.id, bytes, files).await;
                 Err(match outcome {
                     Err(e) => e.into(),
                     _ => already_exists(format!("A file '{path}' was written meanwhile.")),
@@ -360,16 +444,16 @@ impl Core {
     /// Takes the reservation of an upload whose completion failed after settling it, without
     /// a cap check (it held this room a moment ago). The request already fails with that
     /// cause, so a failure here is logged: the parts are then not counted until they expire.
-    async fn hold_again(&self, user: &crate::domain::User, ticket: &UploadTicket) {
-        let Some(id) = ticket.charge.clone() else {
+    async fn hold_again(&self, user: &User, upload: &StartedUpload) {
+        let Some(id) = upload.charge.clone() else {
             return;
         };
         let charge = crate::store::Charge {
             id,
             user_id: user.id.to_string(),
-            bytes: ticket.size,
-            files: upload_files(ticket.size, ticket.part_size),
-            expires_at: chrono::DateTime::from_timestamp(ticket.expires, 0).unwrap_or_default(),
+            bytes: upload.size,
+            files: upload_files(upload.size, upload.part_size),
+            expires_at: chrono::DateTime::from_timestamp(upload.expires, 0).unwrap_or_default(),
         };
         let caps = crate::store::Caps::default();
         if let Err(e) = self.store.take_charge(&charge, caps).await {
@@ -377,13 +461,18 @@ impl Core {
         }
     }
 
-    pub async fn abort_direct_upload(&self, me: &Principal, upload_id: &str) -> AppResult<()> {
-        let (ticket, key, _) = self.live_upload(me, upload_id).await?;
+    /// Discards an unfinished upload of `owner_id`'s and gives back its room.
+    pub(crate) async fn drop_direct_upload(
+        &self,
+        owner_id: &str,
+        upload: &StartedUpload,
+    ) -> AppResult<()> {
+        let key = Home::of(owner_id).file(&upload.path);
         self.objects
-            .abort_upload(&key, &ticket.store_upload_id)
+            .abort_upload(&key, &upload.store_upload_id)
             .await?;
-        if let Some(charge) = &ticket.charge {
-            self.store.drop_charge(&me.user.id, charge).await?;
+        if let Some(charge) = &upload.charge {
+            self.store.drop_charge(owner_id, charge).await?;
         }
         Ok(())
     }
@@ -423,13 +512,8 @@ impl Core {
             .await
     }
 
-    /// The caller's own, unexpired, unfinished upload (its ticket, key and the parts received);
-    /// anything else is "no such upload".
-    async fn live_upload(
-        &self,
-        me: &Principal,
-        upload_id: &str,
-    ) -> AppResult<(UploadTicket, String, Vec<PartInfo>)> {
+    /// The caller's own, unexpired upload; anything else is "no such upload".
+    fn own_upload(&self, me: &Principal, upload_id: &str) -> AppResult<StartedUpload> {
         let ticket: UploadTicket = self
             .tickets
             .check(UPLOAD, upload_id)
@@ -437,62 +521,45 @@ impl Core {
         if ticket.owner != me.user.id {
             return Err(no_upload());
         }
-        let key = self.upload_key(&ticket)?;
-        let received = self
-            .objects
-            .list_parts(&key, &ticket.store_upload_id)
-            .await?
-            .ok_or_else(no_upload)?;
-        Ok((ticket, key, received))
+        ticket.into_started()
     }
 
-    fn upload_key(&self, ticket: &UploadTicket) -> AppResult<String> {
-        let path = UserPath::parse(&ticket.path).map_err(|_| no_upload())?;
-        Ok(Home::of(&ticket.owner).file(&path))
-    }
-
-    async fn describe_upload(
+    /// The parts the store holds of an unfinished upload of `owner_id`'s; "no such upload"
+    /// once it is finished or aborted.
+    pub(crate) async fn received_parts(
         &self,
+        owner_id: &str,
+        upload: &StartedUpload,
+    ) -> AppResult<Vec<PartInfo>> {
+        let key = Home::of(owner_id).file(&upload.path);
+        self.objects
+            .list_parts(&key, &upload.store_upload_id)
+            .await?
+            .ok_or_else(no_upload)
+    }
+
+    /// What the holder of `upload_id` is told: fresh URLs for the parts not `received` yet.
+    /// `shown_path` is the path as that holder names it.
+    pub(crate) async fn describe_direct_upload(
+        &self,
+        owner_id: &str,
         upload_id: String,
-        upload: &UploadTicket,
-        upload_expires: i64,
+        upload: &StartedUpload,
+        shown_path: String,
         received: Vec<PartInfo>,
         origin: &str,
     ) -> AppResult<DirectUpload> {
+        let upload_expires = upload.expires;
         let ttl = self.config.transfer_url_ttl_secs;
         let expires = (now().timestamp() + ttl).min(upload_expires);
-        let key = self.upload_key(upload)?;
+        let key = Home::of(owner_id).file(&upload.path);
         let mut parts = Vec::new();
         for n in 1..=part_count(upload.size, upload.part_size) {
             let len = part_len(upload.size, upload.part_size, n);
             if received.iter().any(|r| r.part_number == n && r.size == len) {
                 continue;
             }
-            let presigned = self
-                .objects
-                .presign(
-                    Presign::Part {
-                        key: &key,
-                        upload_id: &upload.store_upload_id,
-                        part_number: n,
-                        size: len,
-                    },
-                    std::time::Duration::from_secs((expires - now().timestamp()).max(1) as u64),
-                )
-                .await?;
-            let url = match presigned {
-                Some(url) => url,
-                None => {
-                    let ticket = TransferTicket {
-                        store_upload_id: upload.store_upload_id.clone(),
-                        part_number: n,
-                        offset: (u64::from(n) - 1) * upload.part_size,
-                        len,
-                    };
-                    let ticket = self.tickets.issue(PART, expires, &ticket)?;
-                    format!("{origin}/api/files/transfer/{ticket}")
-                }
-            };
+            let url = self.part_url(&key, upload, n, len, expires, origin).await?;
             parts.push(PartUrl {
                 part_number: n,
                 size: len,
@@ -502,7 +569,7 @@ impl Core {
         let at = |secs: i64| rfc3339(chrono::DateTime::from_timestamp(secs, 0).unwrap_or_default());
         Ok(DirectUpload {
             upload_id,
-            path: upload.path.clone(),
+            path: shown_path,
             size: upload.size,
             part_size: upload.part_size,
             parts,
@@ -518,12 +585,49 @@ impl Core {
             upload_expires_at: at(upload_expires),
         })
     }
+
+    /// Where to send part `n`: a presigned URL (S3), else one this service signed (local).
+    async fn part_url(
+        &self,
+        key: &str,
+        upload: &StartedUpload,
+        n: u32,
+        len: u64,
+        expires: i64,
+        origin: &str,
+    ) -> AppResult<String> {
+        let presigned = self
+            .objects
+            .presign(
+                Presign::Part {
+                    key,
+                    upload_id: &upload.store_upload_id,
+                    part_number: n,
+                    size: len,
+                },
+                std::time::Duration::from_secs((expires - now().timestamp()).max(1) as u64),
+            )
+            .await?;
+        Ok(match presigned {
+            Some(url) => url,
+            None => {
+                let ticket = TransferTicket {
+                    store_upload_id: upload.store_upload_id.clone(),
+                    part_number: n,
+                    offset: (u64::from(n) - 1) * upload.part_size,
+                    len,
+                };
+                let ticket = self.tickets.issue(PART, expires, &ticket)?;
+                format!("{origin}/api/files/transfer/{ticket}")
+            }
+        })
+    }
 }
 
 /// The parts to complete `ticket`'s upload with: every part received at its exact size, as
 /// the client lists them (each once, in order, with the ETag its PUT answered).
 fn matched_parts(
-    ticket: &UploadTicket,
+    ticket: &StartedUpload,
     received: &[PartInfo],
     mut sent: Vec<CompletePart>,
 ) -> AppResult<Vec<PartInfo>> {

@@ -13,6 +13,7 @@ mod target;
 mod upload;
 mod usage;
 
+pub(crate) use direct::{no_upload, StartedUpload};
 pub use direct::{CompleteUploadInput, DirectUpload, NewUpload, NewUploadInput, PartUrl};
 pub use download::{parse_range, Conditions, Delivery, DownloadQuery, RangeError, SignedUrl};
 pub use input::{
@@ -160,7 +161,7 @@ struct Cursor {
     c: String,
 }
 
-fn encode_cursor(path: &UserPath, recursive: bool, store: String) -> String {
+pub(crate) fn encode_cursor(path: &UserPath, recursive: bool, store: String) -> String {
     let json = serde_json::to_vec(&Cursor {
         p: path.to_string(),
         r: recursive,
@@ -170,7 +171,7 @@ fn encode_cursor(path: &UserPath, recursive: bool, store: String) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-fn decode_cursor(raw: &str, path: &UserPath, recursive: bool) -> AppResult<String> {
+pub(crate) fn decode_cursor(raw: &str, path: &UserPath, recursive: bool) -> AppResult<String> {
     let invalid = || AppError::bad_request("invalid_cursor", "The cursor is not valid here.");
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
@@ -315,8 +316,34 @@ impl Core {
         })
     }
 
+    /// Gives an existing folder a marker if it has none, so that it stays until it is deleted or
+    /// moved itself: a folder known only by the files below it vanishes with its last file, and
+    /// a share link to it would then lead to whatever later comes to live at its path.
+    pub(crate) async fn pin_folder(
+        &self,
+        user: &crate::domain::User,
+        path: &UserPath,
+    ) -> AppResult<()> {
+        let marker = Home::of_user(user).folder(path);
+        if path.is_home() || self.objects.head(&marker).await?.is_some() {
+            return Ok(());
+        }
+        self.charge(user, 0, 1).await?;
+        let empty: crate::objects::ByteStream = Box::pin(futures::stream::empty());
+        let written = self
+            .objects
+            .put_if(&marker, empty, FOLDER_TYPE, 0, IfDest::Absent)
+            .await;
+        if !matches!(written, Ok(Some(_))) {
+            // Written meanwhile by someone else (counted there), or not at all.
+            self.refund(&user.id, 0, 1).await;
+        }
+        written.map(|_| ()).map_err(Into::into)
+    }
+
     /// Deletes a file, or a folder with everything below it.
     pub async fn delete_path(&self, me: &Principal, path: UserPath) -> AppResult<String> {
+        self.end_shares_under(&me.user.id, &path).await?;
         let home = Home::of_user(&me.user);
         let file = home.file(&path);
         // A few tries: the file may be replaced between reading and deleting it.

@@ -105,6 +105,7 @@ impl Core {
         let home = Home::of_user(&me.user);
         if let Some(file) = self.objects.head(&home.file(source)).await? {
             self.target_free(&home, target, Replace::Never).await?;
+            self.end_moved_shares(me, source, mode).await?;
             return self.relocate_file(me, &home, &file, target, mode).await;
         }
         if !self.folder_exists(&home, source).await? {
@@ -117,6 +118,7 @@ impl Core {
             ));
         }
         self.target_free(&home, target, Replace::Never).await?;
+        self.end_moved_shares(me, source, mode).await?;
         let (from, to) = (home.folder(source), home.folder(target));
         let mut result = self.relocate_pages(me, &from, &to, mode).await;
         // Write-then-verify (see `target`): a file of the target's name made meanwhile wins.
@@ -133,6 +135,20 @@ impl Core {
             self.undo(&me.user.id, &from, &to, mode).await;
         }
         result
+    }
+
+    /// A move (or rename) ends the shares of what it moves, before anything moves: a share
+    /// names a path, and must not follow the item nor lead to what comes to live there.
+    async fn end_moved_shares(
+        &self,
+        me: &Principal,
+        source: &UserPath,
+        mode: Mode,
+    ) -> AppResult<()> {
+        if mode == Mode::Move {
+            self.end_shares_under(&me.user.id, source).await?;
+        }
+        Ok(())
     }
 
     /// Copies or moves one file to `target`; then, if a folder of that name was created

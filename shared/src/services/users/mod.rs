@@ -7,6 +7,7 @@
 mod input;
 mod keys;
 pub mod rules;
+mod shares;
 
 pub use input::{NewUserInput, ResetPasswordInput, UserUpdate};
 
@@ -240,6 +241,11 @@ impl Core {
             // A disabled account's tokens are refused anyway; ending its sessions means that
             // enabling it again does not bring them back.
             self.store.delete_sessions(&after.id, None).await?;
+        }
+        if !after.is_active {
+            // Likewise for share links: enabling the account again does not revive them. On
+            // every write that leaves it disabled, so repeating one finishes a failed end.
+            self.end_shares_of(&after.id).await?;
         }
         tracing::info!(by = %me.user.id, user_id = %after.id, role = after.role.as_str(),
             active = after.is_active, "user changed by an administrator");

@@ -15,7 +15,7 @@ use super::{Pages, Source};
 use crate::archive::{ArchiveError, ArchiveWriter};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
-use crate::layout::archive_key;
+use crate::layout::job_archive_key;
 use crate::objects::{Listed, ObjectInfo};
 use crate::services::{now, Core};
 use crate::store::{JobStatus, ZipJob};
@@ -71,7 +71,7 @@ impl Core {
             bytes: ReaderStream::with_capacity(source, 64 * 1024),
             finished: finished.clone(),
         };
-        let key = archive_key(&job.user_id, &job.id);
+        let key = job_archive_key(&job.user_id, &job.id, job.share_id.as_deref());
         let store = self
             .objects
             .put(&key, Box::pin(outgoing), "application/zip", u64::MAX);

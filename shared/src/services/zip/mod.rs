@@ -5,7 +5,7 @@
 //! written within the request; larger ones become a [`ZipJob`] run in the background (a task
 //! locally; an asynchronous invocation of the zip function on AWS, see [`Launcher`]). Either
 //! way [`build`] streams the objects one after another through [`crate::archive`] into one
-//! object ([`archive_key`]), which expires after a day (lifecycle rule /
+//! object ([`job_archive_key`]), which expires after a day (lifecycle rule /
 //! sweeper) like the job itself. Jobs are stored in their owner's records: another user's job
 //! id is simply not found.
 
@@ -33,7 +33,7 @@ use super::schema::{ArchiveName, HomePath};
 use super::{now, Core, Principal};
 use crate::domain::{rfc3339, User, UserPath};
 use crate::error::{AppError, AppResult};
-use crate::layout::{archive_key, Home};
+use crate::layout::{job_archive_key, Home};
 use crate::store::{JobStatus, ZipJob};
 
 /// How long an archive and its job live.
@@ -182,8 +182,22 @@ impl Core {
         origin: &str,
     ) -> AppResult<Zipped> {
         let path = self.folder_to_zip(me, &query).await?;
+        self.zip_folder_at(me, path, None, origin).await
+    }
+
+    /// The contents of `me`'s folder `path` (checked to be one) as an archive named after it;
+    /// `share_id`: asked for by a visitor of that share link (the job and its archive are
+    /// then kept apart from the owner's own).
+    pub(crate) async fn zip_folder_at(
+        self: &Arc<Self>,
+        me: &Principal,
+        path: UserPath,
+        share_id: Option<&str>,
+        origin: &str,
+    ) -> AppResult<Zipped> {
         let name = archive_name(None, if path.is_home() { "home" } else { path.name() })?;
-        self.start_zip(me, vec![path], true, name, origin).await
+        self.start_zip(me, vec![path], true, name, share_id, origin)
+            .await
     }
 
     /// `HEAD /api/files/download-zip`: the checks of [`Core::zip_folder`], without writing
@@ -215,11 +229,15 @@ impl Core {
         request: ZipRequest,
         origin: &str,
     ) -> AppResult<Zipped> {
-        self.start_zip(me, request.paths, false, request.name, origin)
+        self.start_zip(me, request.paths, false, request.name, None, origin)
             .await
     }
 
     pub async fn zip_job(&self, me: &Principal, job_id: &str, origin: &str) -> AppResult<JobView> {
+        // Not a job id (DynamoDB refuses keys over 1 KiB): nothing to look up.
+        if !is_job_id(job_id) {
+            return Err(no_job());
+        }
         let job = self
             .store
             .get_job(&me.user.id, job_id)
@@ -234,6 +252,7 @@ impl Core {
         paths: Vec<UserPath>,
         folder_contents: bool,
         name: String,
+        share_id: Option<&str>,
         origin: &str,
     ) -> AppResult<Zipped> {
         // A missing path or clashing names are answered (404/409) before any job exists.
@@ -252,6 +271,7 @@ impl Core {
             bytes_done: 0,
             bytes_total,
             error: None,
+            share_id: share_id.map(str::to_owned),
             created_at: at,
             updated_at: at,
             expires_at: at + Duration::hours(LIFETIME_HOURS),
@@ -373,7 +393,7 @@ impl Core {
         }
     }
 
-    async fn view(&self, mut job: ZipJob, origin: &str) -> AppResult<JobView> {
+    pub(super) async fn view(&self, mut job: ZipJob, origin: &str) -> AppResult<JobView> {
         if stalled(&job) {
             // Seen interrupted: recorded so, which ends the archive's charge and the slot now
             // rather than when the job expires. A stalled job nobody looks at keeps its charge
@@ -381,7 +401,7 @@ impl Core {
             self.record_job_failure(&mut job, INTERRUPTED.into()).await;
         }
         let link = if job.status == JobStatus::Done {
-            let key = archive_key(&job.user_id, &job.id);
+            let key = job_archive_key(&job.user_id, &job.id, job.share_id.as_deref());
             let disposition = content_disposition(false, &job.name);
             Some(
                 signed_url(self, &key, disposition, "application/zip", origin)
@@ -414,4 +434,11 @@ pub(super) fn stalled(job: &ZipJob) -> bool {
 
 fn no_job() -> AppError {
     AppError::not_found("not_found", "No such ZIP job.")
+}
+
+/// True when `id` could name a ZIP job: the service makes UUIDs; anything longer than 64
+/// characters or beyond letters, digits and `-` is not looked up (DynamoDB refuses keys over
+/// 1 KiB with an error, not a miss).
+pub(crate) fn is_job_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }

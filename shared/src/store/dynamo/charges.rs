@@ -5,24 +5,14 @@
 //! its bytes back. They stay until a sweep (or the user's deletion) removes them.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::items::{charge_item, to_item, Key, CHARGE};
-use super::users::{caps_condition, Tagged};
+use super::users::{caps_condition, refused, Tagged};
 use super::DynamoStore;
 use crate::store::{Caps, Charge, ChargeStore, StoreError, StoreResult, WriteUserError};
-
-/// A transaction refused by a condition is "no" (not there, or over a cap); anything else is
-/// the store's failure.
-fn refused(result: Result<(), WriteUserError>) -> StoreResult<bool> {
-    match result {
-        Ok(()) => Ok(true),
-        Err(WriteUserError::Store(e)) => Err(e),
-        Err(_) => Ok(false),
-    }
-}
 
 impl DynamoStore {
     /// Adds to the user's usage and reserved counters, if `condition` holds.
@@ -55,12 +45,7 @@ impl DynamoStore {
     /// Removes a charge (it must be there) and adds `bytes` and `files` to usage in its place.
     async fn end_charge(&self, charge: &Charge, bytes: i64, files: i64) -> StoreResult<bool> {
         let key = Key::charge(&charge.user_id, &charge.id);
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key.item()?))
-            .condition_expression("attribute_exists(pk)")
-            .build()?;
-        let delete = TransactWriteItem::builder().delete(delete).build();
+        let delete = self.delete(&key, Some("attribute_exists(pk)"))?;
         let (held_bytes, held_files) = (charge.bytes as i64, charge.files as i64);
         let counters = self.counters(
             &charge.user_id,
@@ -69,10 +54,7 @@ impl DynamoStore {
             "attribute_exists(pk)".into(),
             json!({}),
         )?;
-        refused(
-            self.transact(vec![(Some(|| WriteUserError::Stale), delete), counters])
-                .await,
-        )
+        refused(self.transact(vec![delete, counters]).await)
     }
 
     async fn charge(&self, user_id: &str, charge_id: &str) -> StoreResult<Option<Charge>> {

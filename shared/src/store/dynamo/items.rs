@@ -13,7 +13,13 @@
 //! | ZIP job         | `USER#<id>`           | `ZIPJOB#<jid>`     | the job as JSON in `job`, `ttl`         |
 //! | charge          | `USER#<id>`           | `CHARGE#<cid>`     | bytes, files, `expires_at`; no `ttl`    |
 //! | job slot        | `USER#<id>`           | `JOBSLOT#<i>`      | `job_id`, `expires_at`, `ttl`           |
+//! | share link      | `USER#<id>`           | `SHARE#<shid>`     | the share; no `ttl` (see below)         |
+//! | share marker    | `SHARE#<shid>`        | `SHARE`            | `user_id`: the visitor's lookup by id   |
 //! | superuser count | `META#superusers`     | `META`             | `active_superusers`; see below          |
+//!
+//! The profile also holds `share_count`, the user's shares, changed in the same transaction as
+//! every share item (so the per-user limit is one condition); `User` does not read it. Share
+//! items have no `ttl`: a TTL delete would leave the marker and the count behind.
 //!
 //! `<lower>` is the normalized name or address (`Username::normalized`, `Email::normalized`).
 //! Users, sessions and keys are stored in their own serde form (see [`User`]: times in epoch
@@ -27,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::User;
-use crate::store::{ApiKey, Charge, JobSlot, Session, StoreError, StoreResult, ZipJob};
+use crate::store::{ApiKey, Charge, JobSlot, Session, Share, StoreError, StoreResult, ZipJob};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -39,6 +45,7 @@ pub(super) const SESSION: &str = "SESSION#";
 pub(super) const API_KEY: &str = "APIKEY#";
 pub(super) const CHARGE: &str = "CHARGE#";
 pub(super) const JOB_SLOT: &str = "JOBSLOT#";
+pub(super) const SHARE: &str = "SHARE#";
 
 pub(super) fn to_item(value: impl Serialize) -> StoreResult<Item> {
     serde_dynamo::to_item(value).map_err(StoreError::other)
@@ -94,6 +101,20 @@ impl Key {
 
     pub fn job_slot(user_id: &str, slot: u32) -> Self {
         Self::of_user(user_id, format!("{JOB_SLOT}{slot}"))
+    }
+
+    pub fn share(user_id: &str, share_id: &str) -> Self {
+        Self::of_user(user_id, format!("{SHARE}{share_id}"))
+    }
+
+    /// The marker that finds a share (and its owner) by the share's id alone.
+    pub fn share_marker(share_id: &str) -> Self {
+        Self::new(format!("{SHARE}{share_id}"), "SHARE")
+    }
+
+    /// The marker of the share whose item has this key, if it is a share's.
+    pub fn marker_of_share(&self) -> Option<Self> {
+        self.sk.strip_prefix(SHARE).map(Self::share_marker)
     }
 
     /// The count of active superusers: written in the same transaction as every change that
@@ -173,6 +194,11 @@ pub(super) fn charge_item(c: &Charge) -> StoreResult<Item> {
 /// With `ttl`: an expired slot is free anyway, so the table may drop it.
 pub(super) fn job_slot_item(s: &JobSlot) -> StoreResult<Item> {
     keyed(&Key::job_slot(&s.user_id, s.slot), s, Some(s.expires_at))
+}
+
+/// No `ttl`: see the table above.
+pub(super) fn share_item(s: &Share) -> StoreResult<Item> {
+    keyed(&Key::share(&s.user_id, &s.id), s, None)
 }
 
 pub(super) fn api_key_item(k: &ApiKey) -> StoreResult<Item> {
@@ -387,6 +413,63 @@ mod tests {
         );
         let back: Charge = from_item(item).unwrap();
         assert_eq!(back, charge);
+    }
+
+    #[test]
+    fn shares_have_no_ttl_and_a_marker_each() {
+        let share = Share {
+            id: "sh".into(),
+            user_id: "u".into(),
+            path: "photos/2024".into(),
+            kind: crate::store::ShareKind::Upload,
+            is_folder: true,
+            password_hash: None,
+            password_version: 0,
+            max_uses: Some(3),
+            uses: 1,
+            note: None,
+            created_at: time(10),
+            updated_at: time(11),
+            expires_at: time(20),
+        };
+        let item = share_item(&share).unwrap();
+        assert_eq!(
+            (s(&item, "pk"), s(&item, "sk")),
+            ("USER#u".into(), "SHARE#sh".into())
+        );
+        assert_eq!(s(&item, "kind"), "upload");
+        assert_eq!(
+            (n(&item, "uses"), n(&item, "max_uses")),
+            ("1".into(), "3".into())
+        );
+        assert_eq!(
+            names(&item),
+            [
+                "created_at",
+                "expires_at",
+                "is_folder",
+                "kind",
+                "max_uses",
+                "password_version",
+                "path",
+                "pk",
+                "share_id",
+                "sk",
+                "updated_at",
+                "user_id",
+                "uses"
+            ]
+        );
+        let back: Share = from_item(item).unwrap();
+        assert_eq!(back, share);
+        let marker = Key::share_marker("sh");
+        assert_eq!(
+            (marker.pk.as_str(), marker.sk.as_str()),
+            ("SHARE#sh", "SHARE")
+        );
+        assert_eq!(Key::share("u", "sh").marker_of_share(), Some(marker));
+        assert_eq!(Key::session("u", "s").marker_of_share(), None);
+        assert_eq!(Key::user("u").marker_of_share(), None);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod auth;
 mod charges;
 mod items;
 mod job_slots;
+mod shares;
 mod table;
 mod users;
 

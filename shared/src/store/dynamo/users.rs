@@ -23,6 +23,16 @@ pub(super) type Guard = fn() -> WriteUserError;
 /// One item of a transaction, with what its condition guards (`None`: it has none).
 pub(super) type Tagged = (Option<Guard>, TransactWriteItem);
 
+/// A transaction refused by a condition is "no" (not there, changed, over a cap); anything else
+/// is the store's failure.
+pub(super) fn refused(result: Result<(), WriteUserError>) -> StoreResult<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(WriteUserError::Store(e)) => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
 /// The marker item that reserves `key` for `user`.
 fn marker(key: Key, user: &User) -> StoreResult<Item> {
     let user_id = user.id.to_string();
@@ -40,13 +50,15 @@ impl DynamoStore {
         Ok((Some(guard), TransactWriteItem::builder().put(put).build()))
     }
 
-    /// An unconditional delete.
-    fn delete(&self, key: &Key) -> StoreResult<Tagged> {
+    /// A delete, under `condition` if given (its failure means the record changed: `Stale`).
+    pub(super) fn delete(&self, key: &Key, condition: Option<&str>) -> StoreResult<Tagged> {
         let delete = Delete::builder()
             .table_name(&self.table)
             .set_key(Some(key.item()?))
+            .set_condition_expression(condition.map(str::to_owned))
             .build()?;
-        Ok((None, TransactWriteItem::builder().delete(delete).build()))
+        let guard: Option<Guard> = condition.map(|_| (|| WriteUserError::Stale) as Guard);
+        Ok((guard, TransactWriteItem::builder().delete(delete).build()))
     }
 
     /// The update of `before`'s record to `after`'s editable fields, if it is still `before`.
@@ -265,7 +277,7 @@ impl UserStore for DynamoStore {
         let mut items = vec![self.user_update(before, after)?];
         let (old_email, new_email) = (before.email.normalized(), after.email.normalized());
         if old_email != new_email {
-            items.push(self.delete(&Key::email(&old_email))?);
+            items.push(self.delete(&Key::email(&old_email), None)?);
             let marker = marker(Key::email(&new_email), after)?;
             items.push(self.put_new(marker, || WriteUserError::EmailTaken)?);
         }
@@ -355,16 +367,19 @@ impl UserStore for DynamoStore {
         // Profile and markers first, atomically: from then on no credential of the user works and
         // the name is free; the rest of the partition (sessions, keys) follows.
         let items = vec![
-            self.delete(&Key::user(&user.id))?,
-            self.delete(&Key::username(&user.username.normalized()))?,
-            self.delete(&Key::email(&user.email.normalized()))?,
+            self.delete(&Key::user(&user.id), None)?,
+            self.delete(&Key::username(&user.username.normalized()), None)?,
+            self.delete(&Key::email(&user.email.normalized()), None)?,
         ];
         // Unconditional deletes cannot be refused for a condition: any error is the store's.
         self.transact(items).await.map_err(|e| match e {
             WriteUserError::Store(e) => e,
             other => StoreError::other(anyhow::anyhow!("deleting user: {other}")),
         })?;
-        let rest: Vec<Key> = self.query(&user.id, "", Some("pk, sk")).await?;
+        let mut rest: Vec<Key> = self.query(&user.id, "", Some("pk, sk")).await?;
+        // Share markers live outside the partition; the count on the profile went with it.
+        let markers: Vec<Key> = rest.iter().filter_map(Key::marker_of_share).collect();
+        rest.extend(markers);
         self.batch_delete(&rest).await
     }
 
