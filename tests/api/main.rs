@@ -34,6 +34,7 @@ mod share_ends;
 mod share_links;
 mod share_passwords;
 mod share_pins;
+mod share_rate;
 mod share_uploads;
 mod share_zips;
 mod shares;

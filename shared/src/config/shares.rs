@@ -24,6 +24,8 @@ pub struct ShareConfig {
     pub max_failures_per_share: u64,
     /// Unknown share ids per window per client address; more are refused.
     pub max_misses_per_address: u64,
+    /// Visitor requests per window per client address, to any links; more are refused.
+    pub max_requests_per_address: u64,
 }
 
 impl Default for ShareConfig {
@@ -37,6 +39,7 @@ impl Default for ShareConfig {
             max_failures: 5,
             max_failures_per_share: 100,
             max_misses_per_address: 50,
+            max_requests_per_address: 3000,
         }
     }
 }
@@ -61,6 +64,10 @@ impl ShareConfig {
             max_misses_per_address: parse_var(
                 "VERTEX_SHARE_MAX_MISSES_PER_ADDRESS",
                 d.max_misses_per_address,
+            )?,
+            max_requests_per_address: parse_var(
+                "VERTEX_SHARE_MAX_REQUESTS_PER_ADDRESS",
+                d.max_requests_per_address,
             )?,
         })
     }
@@ -88,6 +95,10 @@ impl ShareConfig {
             (
                 "VERTEX_SHARE_MAX_MISSES_PER_ADDRESS",
                 self.max_misses_per_address,
+            ),
+            (
+                "VERTEX_SHARE_MAX_REQUESTS_PER_ADDRESS",
+                self.max_requests_per_address,
             ),
         ];
         if let Some((name, _)) = at_least_one.iter().find(|(_, value)| *value < 1) {

@@ -104,6 +104,11 @@ fn share_miss_key(client: IpAddr) -> String {
     format!("share-miss:{}", address_bucket(client))
 }
 
+/// Every visitor request from one address, to any link.
+fn share_request_key(client: IpAddr) -> String {
+    format!("share-req:{}", address_bucket(client))
+}
+
 /// The mark of a counted download of one version (`etag`) of a share's file to one address:
 /// its resumes take no use while it lasts.
 fn share_download_key(share_id: &str, client: IpAddr, etag: &str) -> String {
@@ -211,25 +216,35 @@ impl Core {
     /// Counts a lookup of a share id from this address as a miss before it runs, atomically,
     /// so of any number at once no more than the bound get past: 429 beyond it (that lookup
     /// is given back: a refused request is no miss). A found link gives its count back with
-    /// [`Self::release_share_lookup`]. No address, no bound (as logins).
+    /// [`Self::release_share_lookup`]. The same step counts the address's visitor requests,
+    /// which nothing gives back: public routes are rate-limited per address even on a live
+    /// link. No address, no bound (as logins).
     pub(super) async fn claim_share_lookup(&self, client: Option<IpAddr>) -> AppResult<()> {
         let Some(client) = client else { return Ok(()) };
         let now = now().timestamp();
         let window = self.config.throttle.window_secs;
-        let keys = [share_miss_key(client)];
+        let keys = [share_miss_key(client), share_request_key(client)];
         let counts = self.store.throttle_hit(&keys, now, window).await?;
-        let max = self.config.shares.max_misses_per_address;
-        match counts.first() {
-            Some(c) if c.count > max => {
-                if let Err(e) = self.store.throttle_release(&keys, now).await {
-                    tracing::warn!(error = %e, "a refused share lookup stays counted");
-                }
-                Err(AppError::Throttled {
-                    retry_after_secs: (c.closes_at - now).clamp(1, window.max(1)) as u64,
-                })
-            }
-            _ => Ok(()),
+        let shares = &self.config.shares;
+        let bounds = [
+            shares.max_misses_per_address,
+            shares.max_requests_per_address,
+        ];
+        let over = counts
+            .iter()
+            .zip(bounds)
+            .filter(|(count, max)| count.count > *max)
+            .map(|(count, _)| count.closes_at)
+            .max();
+        let Some(closes_at) = over else {
+            return Ok(());
+        };
+        if let Err(e) = self.store.throttle_release(&keys, now).await {
+            tracing::warn!(error = %e, "a refused share lookup stays counted");
         }
+        Err(AppError::Throttled {
+            retry_after_secs: (closes_at - now).clamp(1, window.max(1)) as u64,
+        })
     }
 
     /// Gives back the miss [`Self::claim_share_lookup`] counted, for a lookup that found its
