@@ -17,10 +17,10 @@ pub(super) fn complete(doc: &mut OpenApi) {
     logout_needs_a_token(doc);
 }
 
-/// The operations that hash a password, which wait for a hashing slot (`security::passwords`).
-/// Every visitor route of a share link ([`VISITOR_PATHS`]) may hash the link's password, which
-/// a header carries; elsewhere only the operations with a body hash.
-const HASHING_PATHS: [&str; 17] = [
+/// The operations with a body that hash a password, which wait for a hashing slot
+/// (`security::passwords`). Every visitor route of a share link ([`VISITOR_PATHS`]) may hash
+/// the link's password too, which a header carries.
+const HASHING_PATHS: [&str; 8] = [
     "/api/auth/register",
     "/api/auth/login",
     "/api/auth/change-password",
@@ -29,15 +29,6 @@ const HASHING_PATHS: [&str; 17] = [
     "/api/users/{id}/reset-password",
     "/api/shares",
     "/api/shares/{id}",
-    "/api/s/{id}",
-    "/api/s/{id}/token",
-    "/api/s/{id}/list",
-    "/api/s/{id}/download",
-    "/api/s/{id}/download-zip",
-    "/api/s/{id}/zip/{job_id}",
-    "/api/s/{id}/uploads",
-    "/api/s/{id}/uploads/{upload_id}",
-    "/api/s/{id}/uploads/{upload_id}/complete",
 ];
 
 /// Where share links are visited.
@@ -46,8 +37,7 @@ const VISITOR_PATHS: &str = "/api/s/";
 /// Adds to each operation the answers it can give but its annotation need not repeat.
 fn add_common_responses(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
-        let hashes_a_password = HASHING_PATHS.contains(&path.as_str());
-        let password_in_header = path.starts_with(VISITOR_PATHS);
+        let visitor = path.starts_with(VISITOR_PATHS);
         for op in operations(item) {
             let json_body = op
                 .request_body
@@ -78,7 +68,11 @@ fn add_common_responses(doc: &mut OpenApi) {
                     "`request_timeout`: the body stopped arriving (local server)",
                 );
             }
-            if hashes_a_password && (op.request_body.is_some() || password_in_header) {
+            if visitor {
+                add_visitor_responses(op);
+            }
+            let hashes = HASHING_PATHS.contains(&path.as_str()) && op.request_body.is_some();
+            if hashes || visitor {
                 add(
                     op,
                     "503",
@@ -96,6 +90,22 @@ fn add_common_responses(doc: &mut OpenApi) {
             }
         }
     }
+}
+
+/// What every route of a share link can answer, whatever it does.
+fn add_visitor_responses(op: &mut Operation) {
+    add(
+        op,
+        "401",
+        "`share_password_required`, `invalid_share_password`, `invalid_share_token`",
+    );
+    add(op, "410", "`share_expired`: the link expired or is used up");
+    add(
+        op,
+        "429",
+        "`throttled`: too many wrong passwords, unknown links or visitor requests from this \
+         address (`Retry-After`)",
+    );
 }
 
 fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {

@@ -114,7 +114,6 @@ struct PasswordHeader {
     responses((status = 200, body = ShareInfo),
               (status = 401, description = "`invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 404, description = "`share_not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
               (status = 429, description = "`throttled`: too many wrong passwords or unknown links from this address", body = ErrorBody)))]
 async fn info(
     State(core): State<AppState>,
@@ -133,9 +132,7 @@ async fn info(
     responses((status = 200, body = ShareToken),
               (status = 400, description = "`no_share_password`: the link has no password", body = ErrorBody),
               (status = 401, description = "`share_password_required`, `invalid_share_password`", body = ErrorBody),
-              (status = 404, description = "`share_not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody)))]
+              (status = 404, description = "`share_not_found`", body = ErrorBody)))]
 async fn token(
     State(core): State<AppState>,
     PathParam(id): PathParam<String>,
@@ -161,11 +158,8 @@ async fn token(
     params(("id" = String, Path, description = "The share id"), ListQuery, ShareHeaders),
     responses((status = 200, body = Listing),
               (status = 400, description = "`invalid_path`, `invalid_cursor`, `not_a_directory`", body = ErrorBody),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: an upload link", body = ErrorBody),
-              (status = 404, description = "`share_not_found`, `not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody)))]
+              (status = 404, description = "`share_not_found`, `not_found`", body = ErrorBody)))]
 async fn list(
     State(core): State<AppState>,
     PathParam(id): PathParam<String>,
@@ -188,12 +182,9 @@ async fn list(
               (status = 302, description = "To a presigned URL"),
               (status = 304, description = "`If-None-Match` names the current version: no body"),
               (status = 400, description = "`invalid_path`, `is_a_directory`", body = ErrorBody),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: an upload link", body = ErrorBody),
               (status = 404, description = "`share_not_found`, `not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
-              (status = 416, body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody)))]
+              (status = 416, body = ErrorBody)))]
 async fn download(
     method: Method,
     State(core): State<AppState>,

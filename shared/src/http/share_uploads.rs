@@ -76,14 +76,11 @@ fn accepted(id: &str, job: JobView) -> Response {
               (status = 200, description = "`redirect=false`: the finished job with `url`", body = JobView),
               (status = 202, description = "A job was started; poll `Location` (`GET /api/s/{id}/zip/{job_id}`)", body = JobView),
               (status = 400, description = "`invalid_path`, `not_a_directory` (a file, or a link to one file)", body = ErrorBody),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: an upload link", body = ErrorBody),
               (status = 404, description = "`share_not_found`, `not_found`", body = ErrorBody),
               (status = 409, description = "`duplicate_name`", body = ErrorBody),
-              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
               (status = 413, description = "`quota_exceeded`: the archive would not fit the owner's room left", body = ErrorBody),
-              (status = 429, description = "`throttled`: too many wrong passwords or unknown links from this address, or as many archives running as the owner may have", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 429, description = "`throttled`: too many wrong passwords or unknown links from this address, or as many archives running as the owner may have", body = ErrorBody)))]
 async fn share_download_zip(
     method: Method,
     State(core): State<AppState>,
@@ -120,12 +117,8 @@ async fn share_download_zip(
     params(("id" = String, Path, description = "The share id"),
            ("job_id" = String, Path, description = "The job's id"), ShareHeaders),
     responses((status = 200, body = JobView),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: an upload link", body = ErrorBody),
-              (status = 404, description = "`share_not_found`; `not_found`: no such job of this link (or expired)", body = ErrorBody),
-              (status = 410, description = "`share_expired`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 404, description = "`share_not_found`; `not_found`: no such job of this link (or expired)", body = ErrorBody)))]
 async fn share_zip_job(
     State(core): State<AppState>,
     PathParam((id, job_id)): PathParam<(String, String)>,
@@ -147,14 +140,10 @@ async fn share_zip_job(
     request_body = ShareUploadInput,
     responses((status = 201, body = DirectUpload),
               (status = 400, description = "`validation_error`, `invalid_json`, `invalid_path`, `not_a_directory`", body = ErrorBody),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: a download link", body = ErrorBody),
               (status = 404, description = "`share_not_found`", body = ErrorBody),
               (status = 409, description = "`already_exists`: the name and its numbered names are taken", body = ErrorBody),
-              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`: no room left in the owner's storage; `too_large`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`: no room left in the owner's storage; `too_large`", body = ErrorBody)))]
 async fn share_start_upload(
     State(core): State<AppState>,
     PathParam(id): PathParam<String>,
@@ -180,12 +169,8 @@ async fn share_start_upload(
     params(("id" = String, Path, description = "The share id"),
            ("upload_id" = String, Path), ShareHeaders),
     responses((status = 200, body = DirectUpload),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: a download link", body = ErrorBody),
-              (status = 404, description = "`share_not_found`, `upload_not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 404, description = "`share_not_found`, `upload_not_found`", body = ErrorBody)))]
 async fn share_upload_status(
     State(core): State<AppState>,
     PathParam((id, upload_id)): PathParam<(String, String)>,
@@ -207,14 +192,10 @@ async fn share_upload_status(
     request_body = CompleteUploadInput,
     responses((status = 201, description = "The file, its `path` relative to the shared folder", body = FileItem),
               (status = 400, description = "`incomplete_upload`, `invalid_parts`", body = ErrorBody),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: a download link", body = ErrorBody),
               (status = 404, description = "`share_not_found`, `upload_not_found`", body = ErrorBody),
               (status = 409, description = "`already_exists`: a file or folder of that name appeared meanwhile", body = ErrorBody),
-              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`: no room left in the owner's storage", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`: no room left in the owner's storage", body = ErrorBody)))]
 async fn share_complete_upload(
     State(core): State<AppState>,
     PathParam((id, upload_id)): PathParam<(String, String)>,
@@ -233,12 +214,8 @@ async fn share_complete_upload(
     params(("id" = String, Path, description = "The share id"),
            ("upload_id" = String, Path), ShareHeaders),
     responses((status = 204),
-              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: a download link", body = ErrorBody),
-              (status = 404, description = "`share_not_found`, `upload_not_found`", body = ErrorBody),
-              (status = 410, description = "`share_expired`", body = ErrorBody),
-              (status = 429, description = "`throttled`", body = ErrorBody),
-              (status = 503, description = "`busy`: the password sent waits for a hashing slot", body = ErrorBody)))]
+              (status = 404, description = "`share_not_found`, `upload_not_found`", body = ErrorBody)))]
 async fn share_abort_upload(
     State(core): State<AppState>,
     PathParam((id, upload_id)): PathParam<(String, String)>,
