@@ -8,7 +8,7 @@ FUNCTION ?= $(word 2,$(subst /, ,$(EVENT)))
 # the emulators), for the commands that act on the same table and bucket.
 LAMBDA_ENV = $(shell python3 -c 'import tomllib; env = tomllib.load(open("Cargo.toml", "rb"))["workspace"]["metadata"]["lambda"]["env"]; print(" ".join(f"{k}={v}" for k, v in env.items()))')
 
-.PHONY: run test emulators watch invoke superuser token build build-x86 validate deploy deploy-prod bench compare
+.PHONY: run test emulators watch invoke superuser token build build-x86 validate deploy deploy-prod deploy-web bench compare
 
 run:            ## the whole API on 127.0.0.1:8000, embedded backend
 	cargo run
@@ -54,6 +54,9 @@ deploy:         ## build with SAM and deploy the dev stack (samconfig.toml)
 
 deploy-prod:
 	$(TOOLS) use_arm64_target && sam build --config-env prod && sam deploy --config-env prod
+
+deploy-web:     ## publish web/app to a deployed stack's CloudFront: make deploy-web [STACK=vertexcloud-prod] [DRY_RUN=1]
+	scripts/deploy-web.sh $(if $(DRY_RUN),--dry-run) $(STACK)
 
 # Cold starts need bootstraps this machine can run: x86_64 ones here, the arm64 ones elsewhere.
 BOOTSTRAPS := $(if $(filter aarch64 arm64,$(shell uname -m)),build,build-x86)

@@ -9,7 +9,8 @@
 # cases (they need the emulators) and the slow tier. This script runs those too
 # (`--include-ignored`), except the cases that wait on an open issue (`::waiting::`).
 #
-# Needs: cargo, java (17+), npm, curl, python3, unzip and Python 3.13 (pyenv) for LocalStack.
+# Needs: cargo, java (17+), node + npm, curl, python3, unzip, Python 3.13 (pyenv) for LocalStack,
+# and apt for Debian's chromium (the web app's browser tests).
 # Downloads are cached in $VERTEX_CACHE_DIR (default ~/.cache/vertexcloud).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,4 +53,6 @@ if [ ${#cargo_args[@]} -eq 0 ] && [ ${#test_args[@]} -eq 0 ]; then
   cargo test --workspace --test iam -- --ignored
   # ...and the served OpenAPI document against the server (schemathesis).
   scripts/api-fuzz.sh
+  # The web app in headless Chromium (Debian's, installed with apt when missing).
+  scripts/web-test.sh
 fi

@@ -1,6 +1,7 @@
 //! `vertexcloud`: the whole API as one local process, and the admin commands.
 
 mod allocator;
+mod web;
 
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use shared::config::{Backend, Config, Overrides, DEFAULT_ADDR, DEFAULT_DATA_DIR};
+use shared::config::{Backend, Config, Overrides, WebApp, DEFAULT_ADDR, DEFAULT_DATA_DIR};
 use shared::domain::Role;
 use shared::http::{self, Group};
 use shared::services::RegisterInput;
@@ -125,14 +126,19 @@ async fn run() -> ExitCode {
 }
 
 async fn serve(cli: &Cli) -> anyhow::Result<()> {
-    let config = config(cli)?;
+    let mut config = config(cli)?;
+    // This server serves the web app itself: share links open its visitor page, unless
+    // VERTEX_WEB_URL puts the app elsewhere.
+    if config.shares.web_app == WebApp::Absent {
+        config.shares.web_app = WebApp::SameOrigin;
+    }
     let addr = config.addr;
     let backend = config.backend;
     let data_dir = config.data_dir.clone();
     let table = config.table.clone();
     let limits = config.server.clone();
     let core = runtime::build_core(config).await?;
-    let app = http::router(core, &Group::ALL);
+    let app = web::with_app(http::router(core, &Group::ALL));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -145,7 +151,7 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
         listener.local_addr()?
     );
     println!(
-        "API reference: http://{}/api/openapi.json",
+        "Web app: http://{0}/ · API reference: http://{0}/api/docs",
         listener.local_addr()?
     );
     http::serve::serve(listener, app, &limits, shutdown_signal()).await?;

@@ -199,3 +199,39 @@ use_schemathesis() {
   export PATH="$SCHEMATHESIS_VENV/bin:$PATH"
   export SCHEMATHESIS_TELEMETRY=false
 }
+
+# Debian's Chromium for the browser tests (playwright-core drives it: browser downloads are not
+# reachable), installed with apt when missing. Exports VERTEX_CHROMIUM.
+use_chromium() {
+  if ! command -v chromium >/dev/null; then
+    echo "Installing chromium (apt, one time)..."
+    apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+  fi
+  export VERTEX_CHROMIUM="$(command -v chromium)"
+}
+
+# web/node_modules exactly as web/package-lock.json pins it (npm ci), redone when the lock changes.
+use_web_packages() {
+  local stamp=web/node_modules/.lock-sha
+  local want
+  want="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "Installing the web app's test packages (npm ci)..."
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
+AWSCLI_VENV="$VERTEX_CACHE_DIR/awscli-venv"
+# The AWS CLI scripts/deploy-web.sh publishes the web app with, pinned (a venv of its own: it
+# pins botocore, which SAM CLI's venv must not have to agree with).
+AWSCLI_PACKAGES=(awscli==1.46.2)
+
+# `aws` on PATH: the machine's, else the pinned one installed into its own cached venv.
+use_awscli() {
+  if ! command -v aws >/dev/null || ! aws --version >/dev/null 2>&1; then
+    ensure_venv "$AWSCLI_VENV" "${AWSCLI_PACKAGES[@]}"
+    export PATH="$AWSCLI_VENV/bin:$PATH"
+  fi
+}

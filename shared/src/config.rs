@@ -7,7 +7,7 @@ use std::str::FromStr;
 mod proxies;
 mod shares;
 pub use proxies::{Cidr, TrustedProxies};
-pub use shares::ShareConfig;
+pub use shares::{ShareConfig, WebApp};
 
 /// Where the local server listens unless `VERTEX_ADDR` or `--addr` says otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8000";

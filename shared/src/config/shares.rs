@@ -1,6 +1,6 @@
-//! Settings of share links (`VERTEX_SHARE_*`, `VERTEX_MAX_SHARES_PER_USER`).
+//! Settings of share links (`VERTEX_SHARE_*`, `VERTEX_MAX_SHARES_PER_USER`, `VERTEX_WEB_URL`).
 
-use super::{parse_var, ConfigError};
+use super::{parse_var, var, ConfigError};
 
 /// The largest `VERTEX_SHARE_MAX_EXPIRY_DAYS`: ten years, a bound that keeps date arithmetic far
 /// from overflow.
@@ -26,6 +26,56 @@ pub struct ShareConfig {
     pub max_misses_per_address: u64,
     /// Visitor requests per window per client address, to any links; more are refused.
     pub max_requests_per_address: u64,
+    /// Where the web app is: the page a link's `url` opens (`VERTEX_WEB_URL`).
+    pub web_app: WebApp,
+}
+
+/// Where the web app is, which decides the `url` of a share link: the app's visitor page
+/// `/s/{id}` when there is an app, else the API's own `/api/s/{id}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum WebApp {
+    /// No app (Lambda functions without `VERTEX_WEB_URL`): `{origin}/api/s/{id}`.
+    #[default]
+    Absent,
+    /// The server serves the app at its own origin (the `vertexcloud` binary): `{origin}/s/{id}`.
+    SameOrigin,
+    /// `VERTEX_WEB_URL`, an origin such as `https://d111111abcdef8.cloudfront.net`:
+    /// `{url}/s/{id}`.
+    At(String),
+}
+
+impl WebApp {
+    /// `VERTEX_WEB_URL`: `http(s)://host[:port]`, a trailing slash dropped; the app is served
+    /// from the root of its origin (its files are named from `/`), so a path is refused.
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        let url = value.trim().trim_end_matches('/');
+        let host = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"));
+        match host {
+            Some(host)
+                if !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)) =>
+            {
+                Ok(Self::At(url.to_owned()))
+            }
+            _ => Err(ConfigError::Invalid(
+                "VERTEX_WEB_URL",
+                format!("{value:?} (expected an origin: https://host[:port])"),
+            )),
+        }
+    }
+
+    /// The link a share's owner hands out for share `id`; `origin` is where the API was reached.
+    pub fn share_url(&self, origin: &str, id: &str) -> String {
+        match self {
+            Self::Absent => format!("{origin}/api/s/{id}"),
+            Self::SameOrigin => format!("{origin}/s/{id}"),
+            Self::At(url) => format!("{url}/s/{id}"),
+        }
+    }
 }
 
 impl Default for ShareConfig {
@@ -40,6 +90,7 @@ impl Default for ShareConfig {
             max_failures_per_share: 100,
             max_misses_per_address: 50,
             max_requests_per_address: 3000,
+            web_app: WebApp::Absent,
         }
     }
 }
@@ -69,6 +120,10 @@ impl ShareConfig {
                 "VERTEX_SHARE_MAX_REQUESTS_PER_ADDRESS",
                 d.max_requests_per_address,
             )?,
+            web_app: var("VERTEX_WEB_URL")
+                .map(|v| WebApp::parse(&v))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
@@ -118,7 +173,37 @@ impl ShareConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::ShareConfig;
+    use super::{ShareConfig, WebApp};
+
+    #[test]
+    fn the_web_url_is_an_origin_and_decides_the_links() {
+        let id = "AbCdEfGhIjKlMnOpQrStUv";
+        let at = WebApp::parse("https://d1.cloudfront.net/").unwrap();
+        assert_eq!(at, WebApp::At("https://d1.cloudfront.net".into()));
+        assert_eq!(
+            at.share_url("https://api.example", id),
+            format!("https://d1.cloudfront.net/s/{id}")
+        );
+        assert!(WebApp::parse("http://127.0.0.1:8080").is_ok());
+        for bad in [
+            "d1.cloudfront.net",
+            "https://",
+            "https://a.b/app",
+            "ftp://a.b",
+            "https://a b",
+        ] {
+            assert!(WebApp::parse(bad).is_err(), "{bad}");
+        }
+        let origin = "http://127.0.0.1:8000";
+        assert_eq!(
+            WebApp::SameOrigin.share_url(origin, id),
+            format!("{origin}/s/{id}")
+        );
+        assert_eq!(
+            WebApp::Absent.share_url(origin, id),
+            format!("{origin}/api/s/{id}")
+        );
+    }
 
     #[test]
     fn share_settings_are_checked() {

@@ -315,6 +315,9 @@ async fn create_folder(
 }
 
 /// Delete a file, or a folder with everything in it.
+///
+/// The folder it was in stays, empty if this was its last item (the folder is then given a
+/// marker, which counts as one stored object); the home never needs one.
 #[utoipa::path(post, path = "/api/files/delete", tag = "files", security(("bearer" = [])),
     request_body = DeleteInput,
     responses((status = 200, body = Message), (status = 400, body = ErrorBody),
@@ -342,6 +345,10 @@ async fn rename(
 }
 
 /// Move a file or folder into another folder.
+///
+/// The folder it left stays, empty if this was its last item, as after a delete (when the
+/// marker that keeps it would pass the file limit, the move still succeeds and the emptied
+/// folder goes).
 #[utoipa::path(post, path = "/api/files/move", tag = "files", security(("bearer" = [])),
     request_body = MoveInput,
     responses((status = 200, body = Moved),

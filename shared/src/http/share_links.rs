@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use serde::Deserialize;
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,8 +18,9 @@ use super::extract::{ClientIp, Origin, PathParam, QueryParams};
 use super::files::{conditions, deliver, ConditionalHeaders};
 use super::AppState;
 use crate::error::{AppError, AppResult, ErrorBody};
+use crate::services::schema::{FileBytes, HomePath};
 use crate::services::{
-    Delivery, ListQuery, Listing, PathQuery, ShareCredential, ShareInfo, ShareToken,
+    Delivery, ListQuery, Listing, PathQuery, ShareCredential, ShareInfo, ShareToken, SignedUrl,
 };
 
 const TOKEN_HEADER: &str = "x-share-token";
@@ -170,20 +173,42 @@ async fn list(
     Ok(Json(core.share_list(&id, &cred, client, query).await?))
 }
 
+/// A visitor's download: which file, and how it is handed over.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ShareDownloadQuery {
+    /// A file inside the shared folder, relative to it (folder links only; a file link takes
+    /// none).
+    #[param(value_type = Option<HomePath>, inline)]
+    path: Option<String>,
+    /// `false`: answer 200 `{url, expires_at}` (a short-lived URL serving the file as an
+    /// attachment to whoever holds it: presigned by S3 on AWS, signed by this service
+    /// locally) instead of redirecting or sending the bytes. For browsers, which cannot send
+    /// `X-Share-Token` on a plain link. Counts a use as the 302 does. A URL signed locally
+    /// names neither the owner nor the link (its claims are encrypted) and stops serving once
+    /// the link is deleted, expires or gets a new password.
+    redirect: Option<bool>,
+}
+
 /// Download the shared file, or (`path`) a file in the shared folder, always as an
 /// attachment: on AWS a 302 to a short-lived presigned URL, on the embedded backend the bytes
-/// (with `Range`, `If-Range`, `If-None-Match`). Each download from the first byte counts a use
-/// of the link; a resume (`Range` from a later byte) of a version whose download started from
-/// the same address within `VERTEX_TRANSFER_URL_TTL_SECS` does not (any other counts as one).
+/// (with `Range`, `If-Range`, `If-None-Match`); with `redirect=false` 200 `{url, expires_at}`
+/// on every backend. Each download from the first byte counts a use of the link, and so does
+/// each URL handed out (its ranges within its lifetime are that use); a resume (`Range` from a
+/// later byte) of a version whose download started from the same address within
+/// `VERTEX_TRANSFER_URL_TTL_SECS` does not (any other counts as one).
 #[utoipa::path(get, path = "/api/s/{id}/download", tag = "shares",
-    params(("id" = String, Path, description = "The share id"), PathQuery, ShareHeaders, ConditionalHeaders),
-    responses((status = 200, description = "The file", content((crate::services::schema::FileBytes = "*/*"))),
+    params(("id" = String, Path, description = "The share id"), ShareDownloadQuery, ShareHeaders, ConditionalHeaders),
+    responses((status = 200, description = "The file, or `{url, expires_at}` with redirect=false",
+               content((SignedUrl = "application/json"), (FileBytes = "*/*"))),
               (status = 206, description = "A range of the file"),
               (status = 302, description = "To a presigned URL"),
               (status = 304, description = "`If-None-Match` names the current version: no body"),
               (status = 400, description = "`invalid_path`, `is_a_directory`", body = ErrorBody),
+              (status = 401, description = "`share_password_required`, `invalid_share_password`, `invalid_share_token`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: an upload link", body = ErrorBody),
               (status = 404, description = "`share_not_found`, `not_found`", body = ErrorBody),
+              (status = 410, description = "`share_expired`: expired or used up", body = ErrorBody),
               (status = 416, body = ErrorBody)))]
 async fn download(
     method: Method,
@@ -191,17 +216,20 @@ async fn download(
     PathParam(id): PathParam<String>,
     ClientIp(client): ClientIp,
     Origin(origin): Origin,
-    QueryParams(query): QueryParams<PathQuery>,
+    QueryParams(query): QueryParams<ShareDownloadQuery>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let cred = credential(&headers)?;
     let head = method == Method::HEAD;
+    let redirect = query.redirect.unwrap_or(true);
+    let query = PathQuery { path: query.path };
     let delivery = core
         .share_download(
             &id,
             &cred,
             client,
             query,
+            redirect,
             head,
             conditions(&headers),
             &origin,

@@ -2,7 +2,14 @@
 //! (a direct upload's id, the service's own transfer URLs). HS256 with a key derived from the
 //! signing secret for this purpose only, and a type in every ticket, so no ticket is ever
 //! accepted as an access token or as a ticket of another kind.
+//!
+//! A ticket is readable by whoever holds it (signed, not encrypted): what its holder must not
+//! read goes in it [`TicketKeys::seal`]ed (AES-256-GCM, a key of its own derived from the same
+//! secret, the ticket's kind as associated data).
 
+use aws_lc_rs::aead::{Aad, Nonce, RandomizedNonceKey, AES_256_GCM, NONCE_LEN};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -28,6 +35,7 @@ pub struct TicketKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    sealing: RandomizedNonceKey,
 }
 
 impl TicketKeys {
@@ -39,11 +47,48 @@ impl TicketKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp"]);
         validation.leeway = 0;
+        let sealing = Sha256::new()
+            .chain_update(b"vertexcloud sealed tickets\0")
+            .chain_update(secret)
+            .finalize();
         Self {
             encoding: EncodingKey::from_secret(&key),
             decoding: DecodingKey::from_secret(&key),
             validation,
+            sealing: RandomizedNonceKey::new(&AES_256_GCM, &sealing)
+                .expect("a 32-byte AES-256 key"),
         }
+    }
+
+    /// `body` encrypted for tickets of kind `typ` only: base64url of a random nonce, the
+    /// ciphertext and its tag.
+    pub fn seal<T: Serialize>(&self, typ: &str, body: &T) -> anyhow::Result<String> {
+        let mut sealed = serde_json::to_vec(body)?;
+        let nonce = self
+            .sealing
+            .seal_in_place_append_tag(Aad::from(typ.as_bytes()), &mut sealed)
+            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+        let mut out = nonce.as_ref().to_vec();
+        out.append(&mut sealed);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// What [`TicketKeys::seal`] sealed for kind `typ` with this secret.
+    pub fn unseal<T: DeserializeOwned>(&self, typ: &str, sealed: &str) -> Result<T, TicketError> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| TicketError::Invalid)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(TicketError::Invalid);
+        }
+        let (nonce, rest) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| TicketError::Invalid)?;
+        let mut rest = rest.to_vec();
+        let plain = self
+            .sealing
+            .open_in_place(nonce, Aad::from(typ.as_bytes()), &mut rest)
+            .map_err(|_| TicketError::Invalid)?;
+        serde_json::from_slice(plain).map_err(|_| TicketError::Invalid)
     }
 
     /// A ticket of kind `typ` saying `body`, valid until `exp` (epoch seconds).
@@ -115,6 +160,39 @@ mod tests {
             keys.check::<Body>("part", &tampered),
             Err(TicketError::Invalid)
         );
+    }
+
+    #[test]
+    fn sealed_bodies_are_opaque_and_bound_to_kind_and_secret() {
+        let keys = TicketKeys::new(b"0123456789abcdef0123456789abcdef");
+        let body = Body {
+            key: "share-id-1234".into(),
+        };
+        let sealed = keys.seal("get", &body).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&sealed).unwrap();
+        assert!(!String::from_utf8_lossy(&raw).contains("share-id-1234"));
+        // A fresh nonce each time.
+        assert_ne!(sealed, keys.seal("get", &body).unwrap());
+        assert_eq!(keys.unseal::<Body>("get", &sealed), Ok(body));
+        assert_eq!(
+            keys.unseal::<Body>("part", &sealed),
+            Err(TicketError::Invalid)
+        );
+        let other = TicketKeys::new(b"another secret, 32 bytes long!!!");
+        assert_eq!(
+            other.unseal::<Body>("get", &sealed),
+            Err(TicketError::Invalid)
+        );
+        let mut tampered = raw.clone();
+        tampered[NONCE_LEN] ^= 1;
+        let tampered = URL_SAFE_NO_PAD.encode(tampered);
+        assert_eq!(
+            keys.unseal::<Body>("get", &tampered),
+            Err(TicketError::Invalid)
+        );
+        for junk in ["", "AAAA", "not base64!"] {
+            assert_eq!(keys.unseal::<Body>("get", junk), Err(TicketError::Invalid));
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{ByteRange, Download, ObjectInfo, Presign};
+use crate::security::TicketError;
 use crate::services::{now, Core, Principal};
 
 pub use conditions::Conditions;
@@ -58,10 +59,25 @@ pub enum Delivery {
     NotModified { etag: String },
 }
 
+/// A signed download URL of the local store as it travels: its [`GetTicket`] sealed (`x`,
+/// encrypted with a key derived from the server's secret), so the URL names neither the
+/// storage key (the owner's id, the path) nor a share link's id, which would open the whole
+/// link to whoever is handed one file's URL. URLs signed before sealing read as they were.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum GetWire {
+    Sealed {
+        x: String,
+    },
+    /// Signed before sealing: the owner's key in clear, never a share (refused).
+    Plain(GetTicket),
+}
+
 /// What a signed download URL of the local store says (short names: it travels in the URL).
 #[derive(Serialize, Deserialize)]
 struct GetTicket {
-    #[serde(rename = "k")]
+    /// Empty in a share link visitor's URL, which names `share` instead.
+    #[serde(rename = "k", default, skip_serializing_if = "String::is_empty")]
     key: String,
     #[serde(rename = "d")]
     content_disposition: String,
@@ -69,6 +85,25 @@ struct GetTicket {
     /// is replaced by other bytes). Absent in URLs signed before versions were bound.
     #[serde(rename = "e", default, skip_serializing_if = "Option::is_none")]
     etag: Option<String>,
+    /// A share link visitor's URL names the link and the file relative to it, not the key,
+    /// so that it serves only while the link does (sealed: see [`GetWire`]).
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    share: Option<SharedFile>,
+}
+
+/// A file of a share link, as a visitor's signed URL names it: resolved to its key when the
+/// URL is used (refused once the link is gone, expired, or its password changed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SharedFile {
+    /// The share id.
+    #[serde(rename = "i")]
+    pub id: String,
+    /// The file, relative to the shared item ("" for a link to one file).
+    #[serde(rename = "p")]
+    pub path: String,
+    /// The link's password version the URL was signed under: a changed password ends it.
+    #[serde(rename = "v")]
+    pub password_version: u32,
 }
 
 /// Types a browser only displays (they run no script): these may be shown `inline`, and keep
@@ -198,6 +233,7 @@ pub(crate) async fn signed_url(
         etag: None,
         disposition,
         content_type,
+        share: None,
     };
     sign(core, what, origin).await
 }
@@ -209,6 +245,8 @@ struct Signing<'a> {
     etag: Option<&'a str>,
     disposition: String,
     content_type: &'a str,
+    /// A visitor's URL: named by the link instead of the key (locally signed URLs only).
+    share: Option<SharedFile>,
 }
 
 /// A signed URL for one version of a file. The local store's URLs name its ETag. S3's
@@ -230,11 +268,18 @@ async fn sign(core: &Core, what: Signing<'_>, origin: &str) -> AppResult<(Signed
         return Ok((SignedUrl { url, expires_at }, true));
     }
     let ticket = GetTicket {
-        key: what.key.to_owned(),
+        key: match what.share {
+            Some(_) => String::new(),
+            None => what.key.to_owned(),
+        },
         content_disposition: what.disposition,
         etag: what.etag.map(str::to_owned),
+        share: what.share,
     };
-    let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &ticket)?;
+    let sealed = GetWire::Sealed {
+        x: core.tickets.seal(GET, &ticket)?,
+    };
+    let ticket = core.tickets.issue(GET, now().timestamp() + ttl, &sealed)?;
     let url = format!("{origin}/api/files/transfer/{ticket}");
     Ok((SignedUrl { url, expires_at }, false))
 }
@@ -246,6 +291,19 @@ impl Core {
         query: DownloadQuery,
         conditions: Conditions<'_>,
         origin: &str,
+    ) -> AppResult<Delivery> {
+        self.download_as(me, query, conditions, origin, None).await
+    }
+
+    /// [`Core::download`]; for a share link's visitor (`share`), a URL this service signs
+    /// names the link's file instead of the owner's key.
+    pub(crate) async fn download_as(
+        &self,
+        me: &Principal,
+        query: DownloadQuery,
+        conditions: Conditions<'_>,
+        origin: &str,
+        share: Option<SharedFile>,
     ) -> AppResult<Delivery> {
         let path = parse_path("path", query.path.as_deref())?;
         let home = Home::of_user(&me.user);
@@ -267,6 +325,7 @@ impl Core {
             etag: Some(&info.etag),
             disposition: disposition.clone(),
             content_type,
+            share,
         };
         let (link, external) = sign(self, link, origin).await?;
         match (external, query.redirect.unwrap_or(true)) {
@@ -284,7 +343,15 @@ impl Core {
         ticket: &str,
         conditions: Conditions<'_>,
     ) -> AppResult<Delivery> {
-        let get: GetTicket = self.tickets.check(GET, ticket).map_err(ticket_error)?;
+        let wire: GetWire = self.tickets.check(GET, ticket).map_err(ticket_error)?;
+        let mut get: GetTicket = match wire {
+            GetWire::Sealed { x } => self.tickets.unseal(GET, &x).map_err(ticket_error)?,
+            GetWire::Plain(get) if get.share.is_none() => get,
+            GetWire::Plain(_) => return Err(ticket_error(TicketError::Invalid)),
+        };
+        if let Some(file) = &get.share {
+            get.key = self.shared_file_key(file).await?;
+        }
         let info = self.objects.head(&get.key).await?.ok_or_else(not_found)?;
         if get.etag.as_ref().is_some_and(|e| *e != info.etag) {
             return Err(not_found());
@@ -383,16 +450,74 @@ mod tests {
             key: "users/u1/a.txt".into(),
             content_disposition: "inline".into(),
             etag: Some("\"abc\"".into()),
+            share: None,
         };
         assert_eq!(
             serde_json::to_value(&ticket).unwrap(),
             serde_json::json!({"k": "users/u1/a.txt", "d": "inline", "e": "\"abc\""})
+        );
+        // A visitor's: the link and the file below it instead of the key.
+        let visitor = GetTicket {
+            key: String::new(),
+            content_disposition: "attachment".into(),
+            etag: None,
+            share: Some(SharedFile {
+                id: "s1".into(),
+                path: "sub/a.txt".into(),
+                password_version: 2,
+            }),
+        };
+        assert_eq!(
+            serde_json::to_value(&visitor).unwrap(),
+            serde_json::json!({"d": "attachment", "s": {"i": "s1", "p": "sub/a.txt", "v": 2}})
         );
         // Signed before versions were bound: still read (they expire within the URL lifetime).
         let old: GetTicket =
             serde_json::from_value(serde_json::json!({"k": "users/u1/a.txt", "d": "inline"}))
                 .unwrap();
         assert_eq!(old.etag, None);
+    }
+
+    /// The URL carries the ticket sealed: none of the key, the link id or the path shows, and
+    /// URLs signed before sealing still read.
+    #[test]
+    fn get_tickets_travel_sealed() {
+        let keys = crate::security::TicketKeys::new(b"0123456789abcdef0123456789abcdef");
+        let visitor = GetTicket {
+            key: String::new(),
+            content_disposition: "attachment".into(),
+            etag: Some("\"abc\"".into()),
+            share: Some(SharedFile {
+                id: "share-id-s1".into(),
+                path: "sub/a.txt".into(),
+                password_version: 0,
+            }),
+        };
+        let wire = GetWire::Sealed {
+            x: keys.seal(GET, &visitor).unwrap(),
+        };
+        let ticket = keys.issue(GET, now().timestamp() + 60, &wire).unwrap();
+        let payload = ticket.split('.').nth(1).unwrap();
+        let claims =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        let claims = String::from_utf8(claims).unwrap();
+        for hidden in ["share-id-s1", "sub/a.txt", "attachment", "abc"] {
+            assert!(!claims.contains(hidden), "{claims}");
+        }
+        let GetWire::Sealed { x } = keys.check::<GetWire>(GET, &ticket).unwrap() else {
+            panic!("sealed");
+        };
+        let back: GetTicket = keys.unseal(GET, &x).unwrap();
+        assert_eq!(back.share, visitor.share);
+        assert_eq!(back.etag, visitor.etag);
+        // Signed before: the plain form.
+        let old = serde_json::json!({"k": "users/u1/a.txt", "d": "inline"});
+        let old = keys.issue(GET, now().timestamp() + 60, old).unwrap();
+        match keys.check::<GetWire>(GET, &old).unwrap() {
+            GetWire::Plain(get) => assert_eq!(get.key, "users/u1/a.txt"),
+            GetWire::Sealed { .. } => panic!("plain"),
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod usage;
 
 pub(crate) use direct::{no_upload, StartedUpload};
 pub use direct::{CompleteUploadInput, DirectUpload, NewUpload, NewUploadInput, PartUrl};
+pub(crate) use download::SharedFile;
 pub use download::{parse_range, Conditions, Delivery, DownloadQuery, RangeError, SignedUrl};
 pub use input::{
     CreateFolderInput, DeleteInput, MoveInput, MoveRequest, NewFolder, Relocation, RenameInput,
@@ -341,6 +342,35 @@ impl Core {
         written.map(|_| ()).map_err(Into::into)
     }
 
+    /// After `gone` left its folder (deleted, or moved elsewhere): if that was the folder's last
+    /// item, the folder stays, empty, pinned with a marker (see [`Core::pin_folder`]); never
+    /// the home. A folder that still holds something needs none yet (it costs an object of the
+    /// file limit), and of concurrent removals of its last items the one that ends last finds
+    /// it empty. Done after the operation, so a delete at the file limit first frees the object
+    /// the marker takes. Best effort, as the operation is done: where the marker does not fit
+    /// the file limit (a move at the limit) or cannot be written, the emptied folder goes, as
+    /// it did before markers were kept, and the reason is logged.
+    pub(crate) async fn keep_parent(&self, user: &crate::domain::User, gone: &UserPath) {
+        let Some(parent) = gone.parent().filter(|p| !p.is_home()) else {
+            return;
+        };
+        let home = Home::of_user(user);
+        let kept = match self.folder_exists(&home, &parent).await {
+            Ok(true) => Ok(()),
+            Ok(false) => self.pin_folder(user, &parent).await,
+            Err(e) => Err(e),
+        };
+        match kept {
+            Ok(()) => {}
+            Err(e @ AppError::TooLarge { .. }) => {
+                tracing::info!(user_id = %user.id, reason = %e, "emptied folder left without a marker");
+            }
+            Err(e) => {
+                tracing::warn!(user_id = %user.id, error = %e, "emptied folder left without a marker");
+            }
+        }
+    }
+
     /// Deletes a file, or a folder with everything below it.
     pub async fn delete_path(&self, me: &Principal, path: UserPath) -> AppResult<String> {
         self.end_shares_under(&me.user.id, &path).await?;
@@ -354,6 +384,7 @@ impl Core {
             // Of concurrent deletes only the one that removed the file gives its bytes back.
             if self.objects.delete_if_match(&file, &info.etag).await? {
                 self.release(&me.user.id, &[info]).await?;
+                self.keep_parent(&me.user, &path).await;
                 return Ok(format!("File '{path}' deleted successfully"));
             }
         }
@@ -362,6 +393,7 @@ impl Core {
         }
         self.delete_prefix(Some(&me.user.id), &home.folder(&path))
             .await?;
+        self.keep_parent(&me.user, &path).await;
         Ok(format!("Folder '{path}' deleted successfully"))
     }
 

@@ -106,7 +106,9 @@ impl Core {
         if let Some(file) = self.objects.head(&home.file(source)).await? {
             self.target_free(&home, target, Replace::Never).await?;
             self.end_moved_shares(me, source, mode).await?;
-            return self.relocate_file(me, &home, &file, target, mode).await;
+            self.relocate_file(me, &home, &file, target, mode).await?;
+            self.keep_source_folder(me, source, target, mode).await;
+            return Ok(());
         }
         if !self.folder_exists(&home, source).await? {
             return Err(not_found());
@@ -133,8 +135,28 @@ impl Core {
         }
         if result.is_err() {
             self.undo(&me.user.id, &from, &to, mode).await;
+        } else {
+            self.keep_source_folder(me, source, target, mode).await;
         }
         result
+    }
+
+    /// A move out of a folder leaves that folder in place, empty if it took its last item
+    /// (see [`Core::keep_parent`]). A rename, or a move into a folder within it, does not need
+    /// it: the folder still holds what was moved.
+    async fn keep_source_folder(
+        &self,
+        me: &Principal,
+        source: &UserPath,
+        target: &UserPath,
+        mode: Mode,
+    ) {
+        let stays = source
+            .parent()
+            .is_some_and(|folder| target.starts_with(&folder));
+        if mode == Mode::Move && !stays {
+            self.keep_parent(&me.user, source).await;
+        }
     }
 
     /// A move (or rename) ends the shares of what it moves, before anything moves: a share

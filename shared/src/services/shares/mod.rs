@@ -29,9 +29,10 @@ use crate::store::Share;
 /// Random bytes of a share id: 128 bits, 22 base64url characters.
 const ID_BYTES: usize = 16;
 
-/// The link visitors open: `{origin}/api/s/{id}`.
-pub fn share_url(origin: &str, id: &str) -> String {
-    format!("{origin}/api/s/{id}")
+/// The link visitors open: the web app's page `{web}/s/{id}` when there is an app, else the
+/// API's `{origin}/api/s/{id}` ([`crate::config::WebApp`]).
+pub fn share_url(config: &ShareConfig, origin: &str, id: &str) -> String {
+    config.web_app.share_url(origin, id)
 }
 
 /// A new, unguessable share id.

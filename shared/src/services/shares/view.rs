@@ -33,7 +33,10 @@ pub enum ShareStatus {
 pub struct ShareView {
     /// 22 random base64url characters; the link's secret part.
     pub id: String,
-    /// The link to hand out: `{origin}/api/s/{id}`.
+    /// The link to hand out, the page to open in a browser: the web app's visitor page
+    /// `{web app}/s/{id}` (the API's own origin when the server serves the app), or
+    /// `{origin}/api/s/{id}` where no web app is deployed. Programs call the API at
+    /// `/api/s/{id}` whatever this says.
     pub url: String,
     /// The shared file or folder, relative to the owner's home.
     pub path: String,
@@ -70,7 +73,7 @@ impl ShareView {
         };
         Self {
             id: share.id.clone(),
-            url: share_url(origin, &share.id),
+            url: share_url(config, origin, &share.id),
             path: share.path.clone(),
             name: name_of(&share.path),
             kind: share.kind,

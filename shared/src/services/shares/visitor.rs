@@ -13,13 +13,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{claim_use, OpenShare, ShareCredential, Uses};
-use super::effective_expiry;
+use super::{effective_expiry, share_expired};
 use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{Listed, MAX_LIST_PAGE};
-use crate::services::files::{decode_cursor, encode_cursor};
-use crate::services::{Conditions, Core, Delivery, DownloadQuery, ListQuery, Listing, PathQuery};
+use crate::services::files::{decode_cursor, encode_cursor, not_found, SharedFile};
+use crate::services::{
+    now, Conditions, Core, Delivery, DownloadQuery, ListQuery, Listing, PathQuery,
+};
 use crate::store::ShareKind;
 
 /// Objects a folder share's info counts at most (ten listing pages); beyond, no count.
@@ -252,7 +254,8 @@ impl Core {
     }
 
     /// A file of a download share: on AWS a 302 to a presigned URL, locally the bytes (with
-    /// `Range`), always as an attachment. A use is counted whenever the answer gives access to
+    /// `Range`), always as an attachment; `redirect` false: the URL itself (presigned, or
+    /// signed by this service locally), counted as the 302 is. A use is counted whenever the answer gives access to
     /// the file's first byte (a 302, a 200, a 206 from byte 0). Locally a counted download
     /// also marks its version as started at the client's address for the transfer URL
     /// lifetime (as long as a presigned URL on AWS serves its ranges): a `Range` from a later
@@ -266,6 +269,7 @@ impl Core {
         cred: &ShareCredential,
         client: Option<IpAddr>,
         query: PathQuery,
+        redirect: bool,
         head: bool,
         conditions: Conditions<'_>,
         origin: &str,
@@ -282,10 +286,22 @@ impl Core {
         let owner_query = DownloadQuery {
             path: Some(path.to_string()),
             inline: Some(false),
-            redirect: Some(true),
+            redirect: Some(redirect),
+        };
+        // A URL this service signs names the link's file, not the owner's key.
+        let file = SharedFile {
+            id: open.share.id.clone(),
+            path: open.relative(path.as_str()).to_owned(),
+            password_version: open.share.password_version,
         };
         let delivery = self
-            .download(&open.principal(), owner_query, conditions, origin)
+            .download_as(
+                &open.principal(),
+                owner_query,
+                conditions,
+                origin,
+                Some(file),
+            )
             .await
             .map_err(|e| match e {
                 AppError::BadRequest {
@@ -319,6 +335,32 @@ impl Core {
             }
         }
         Ok(delivery)
+    }
+}
+
+impl Core {
+    /// The storage key of a file a visitor's signed URL names: 404 once the link is gone or
+    /// its owner disabled, 410 once it expired, 403 `url_expired` once its password changed
+    /// (the URL was the use it took: a link used up since still serves it, for the URL's
+    /// lifetime and version, as a presigned URL does).
+    pub(crate) async fn shared_file_key(&self, file: &SharedFile) -> AppResult<String> {
+        let (share, owner) = match self.store.load_share(&file.id).await? {
+            Some((share, owner)) if owner.is_active => (share, owner),
+            _ => return Err(not_found()),
+        };
+        if effective_expiry(&share, &self.config.shares) <= now() {
+            return Err(share_expired());
+        }
+        if share.password_version != file.password_version {
+            return Err(AppError::forbidden(
+                "url_expired",
+                "This URL has expired: the link's password changed.",
+            ));
+        }
+        let root = UserPath::parse(&share.path).map_err(|_| not_found())?;
+        let open = OpenShare { share, owner, root };
+        let path = open.resolve(Some(&file.path))?;
+        Ok(open.home().file(&path))
     }
 }
 
