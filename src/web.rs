@@ -7,6 +7,7 @@ use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use shared::error::AppError;
 use tower::ServiceExt;
 
 #[derive(rust_embed::Embed)]
@@ -46,17 +47,16 @@ fn is_api(path: &str) -> bool {
 }
 
 fn asset(method: &Method, path: &str, headers: &HeaderMap) -> Response {
+    // Refusals in the contract's JSON shape, from the one error type, like the API's own.
     if method != Method::GET && method != Method::HEAD {
-        return (
-            StatusCode::METHOD_NOT_ALLOWED,
-            [(header::ALLOW, "GET, HEAD")],
-            "Method not allowed",
-        )
-            .into_response();
+        let mut res = AppError::MethodNotAllowed.into_response();
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return res;
     }
     let (name, file) = match lookup(path) {
         Some(found) => found,
-        None => return StatusCode::NOT_FOUND.into_response(),
+        None => return AppError::not_found("not_found", "No such file.").into_response(),
     };
     let etag = format!("\"{}\"", hex16(&file.metadata.sha256_hash()));
     let docs = name.starts_with("api-docs/");

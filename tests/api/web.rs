@@ -226,6 +226,8 @@ async fn app_routes_get_the_app_and_missing_files_and_api_paths_do_not() {
     for missing in ["/js/missing.js", "/missing.css", "/js/views/nothing.js"] {
         let reply = server.get(missing, &[]).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{missing}");
+        let body: Value = serde_json::from_slice(&reply.body).expect("a JSON error");
+        assert_eq!(body["code"], "not_found", "{missing}");
     }
     // Paths under /api/ stay the API's: the contract's JSON 404
     let nope = server.get("/api/nope", &[]).await;
@@ -243,6 +245,8 @@ async fn app_routes_get_the_app_and_missing_files_and_api_paths_do_not() {
     let post = http_fetch(Method::POST, &url, &[], b"x".to_vec()).await;
     assert_eq!(post.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(header_of(&post, "allow"), "GET, HEAD");
+    let body: Value = serde_json::from_slice(&post.body).expect("a JSON error");
+    assert_eq!(body["code"], "method_not_allowed");
     let head = http_fetch(Method::HEAD, &url, &[], Vec::new()).await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty());
