@@ -1,5 +1,7 @@
-"""Driver of benches/zip.sh: one folder size per run, through HTTP with the standard library."""
-import argparse, json, os, random, shutil, subprocess, time, urllib.request
+"""Driver of benches/zip.sh: one folder per run, through HTTP with the standard library. The zip
+phase prints the figures, then one PASS/FAIL line per target of its case (issue 17) and exits
+with 1 when a target is missed."""
+import argparse, json, os, random, shutil, subprocess, sys, time, urllib.request
 
 import common
 from common import api
@@ -10,9 +12,16 @@ p.add_argument("--pid", type=int)
 p.add_argument("--work")
 p.add_argument("--mib", type=int)
 p.add_argument("--phase", choices=["upload", "zip"])
+p.add_argument("--case", choices=["mixed", "incompressible"], default="mixed")
 a = p.parse_args()
 base, call = api(a.port)
 FILES = 1000
+# The incompressible case: twenty files of 10 MiB of random bytes, named as nothing known.
+RANDOM_FILES, RANDOM_MIB = 20, 10
+# Targets (issue 17, design §3.4): job time against zip on the same files, and memory.
+INCOMPRESSIBLE_VS_STORED = 1.5
+MIXED_VS_DEFLATED = 0.6
+PEAK_OVER_REST_MIB = 64
 
 
 def token():
@@ -57,6 +66,15 @@ def make_folder(root, total):
                 left -= n
 
 
+def make_random_folder(root):
+    """Random bytes named `.bin`: only the look at each file's start can tell to store them."""
+    os.makedirs(os.path.join(root, "r"))
+    for i in range(RANDOM_FILES):
+        with open(os.path.join(root, "r", f"f{i:02d}.bin"), "wb") as f:
+            for _ in range(RANDOM_MIB):
+                f.write(os.urandom(1 << 20))
+
+
 def upload(root, folder, t):
     for sub in sorted(os.listdir(root)):
         names = sorted(os.listdir(os.path.join(root, sub)))
@@ -76,11 +94,19 @@ def timed(cmd, cwd):
     return time.monotonic() - started
 
 
+def check(target, ok, detail):
+    print(f"{'PASS' if ok else 'FAIL'} {target}: {detail}")
+    return ok
+
+
 t = token()
-folder = f"set{a.mib}"
+folder = f"set{a.mib}" if a.case == "mixed" else "random"
 root = os.path.join(a.work, folder)
 if a.phase == "upload":
-    make_folder(root, a.mib << 20)
+    if a.case == "mixed":
+        make_folder(root, a.mib << 20)
+    else:
+        make_random_folder(root)
     call("POST", "/files/create-folder", {"parent_path": "", "folder_name": folder}, t)
     upload(root, folder, t)
     raise SystemExit
@@ -113,8 +139,23 @@ os.remove(archive)
 shutil.rmtree(root)
 call("POST", "/files/delete", {"path": folder}, t)
 
-gib = a.mib / 1024
-print(f"{gib:.1f} GiB, {job['files_total']} files: VertexCloud job {ours:.1f} s "
-      f"({a.mib / ours:.0f} MiB/s, archive {ours_size / 2**20:.0f} MiB, "
+mib = a.mib if a.case == "mixed" else RANDOM_FILES * RANDOM_MIB
+label = f"{mib / 1024:.1f} GiB" if a.case == "mixed" else f"incompressible {mib} MiB"
+print(f"{label}, {job['files_total']} files: VertexCloud job {ours:.1f} s "
+      f"({mib / ours:.0f} MiB/s, archive {ours_size / 2**20:.0f} MiB, "
       f"server peak RSS {peak:.1f} MiB, {rest:.1f} before) | zip -r -0 {stored:.1f} s | "
       f"zip -r {deflated:.1f} s (archive {theirs_size / 2**20:.0f} MiB)")
+if a.case == "incompressible":
+    ok = check(f"incompressible job <= {INCOMPRESSIBLE_VS_STORED} x zip -r -0",
+               ours <= INCOMPRESSIBLE_VS_STORED * stored,
+               f"{ours:.2f} s vs {stored:.2f} s ({ours / stored:.2f}x)")
+    # Stored, as zip -0 stores: within headers of the files' own size.
+    ok &= check("incompressible entries stored", ours_size < (mib << 20) * 1.01,
+                f"archive {ours_size} bytes for {mib << 20}")
+else:
+    ok = check(f"mixed {mib} MiB job <= {MIXED_VS_DEFLATED} x zip -r",
+               ours <= MIXED_VS_DEFLATED * deflated,
+               f"{ours:.2f} s vs {deflated:.2f} s ({ours / deflated:.2f}x)")
+ok &= check(f"{label} peak RSS - resting < {PEAK_OVER_REST_MIB} MiB",
+            peak - rest < PEAK_OVER_REST_MIB, f"{peak - rest:.1f} MiB")
+sys.exit(0 if ok else 1)

@@ -138,6 +138,11 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let table = config.table.clone();
     let limits = config.server.clone();
     let core = runtime::build_core(config).await?;
+    // Jobs that were running when this server last stopped go on (from where they were).
+    tokio::spawn({
+        let core = core.clone();
+        async move { core.resume_jobs().await }
+    });
     let app = web::with_app(http::router(core, &Group::ALL));
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -122,8 +122,9 @@ pub struct Limits {
     pub default_file_limit: Option<u64>,
     /// File parts one form upload may carry.
     pub max_form_files: u64,
-    /// ZIP jobs one user may have running at once.
-    pub max_running_zip_jobs: u64,
+    /// Background jobs (archives and folder operations) one user may have running at once
+    /// (`VERTEX_MAX_RUNNING_JOBS`; the older `VERTEX_ZIP_MAX_RUNNING_JOBS` is still read).
+    pub max_running_jobs: u64,
     /// Logins that may wait for a password hash while every core hashes; more get 503.
     pub password_queue: usize,
     /// Live sessions one user may hold; a login beyond it ends the oldest.
@@ -136,7 +137,7 @@ impl Default for Limits {
             registration: Registration::Open,
             default_file_limit: Some(1_000_000),
             max_form_files: 1000,
-            max_running_zip_jobs: 2,
+            max_running_jobs: 3,
             password_queue: 32,
             max_sessions_per_user: 100,
         }
@@ -204,6 +205,19 @@ pub struct Config {
     /// larger ones become background jobs.
     pub zip_sync_max_files: u64,
     pub zip_sync_max_bytes: u64,
+    /// Folder copies, moves, renames and deletes of at most this many objects run within the
+    /// request; larger ones become background jobs (`VERTEX_FOLDER_SYNC_MAX_OBJECTS`; at most
+    /// one listing page less one, so one page tells).
+    pub folder_sync_max_objects: usize,
+    /// A folder job's run hands over to a fresh one after this long (`VERTEX_JOB_SLICE_SECS`;
+    /// 0: after every step, as the tests do).
+    pub job_slice_secs: u64,
+    /// Objects per step of a folder job: the unit recorded before its objects are touched
+    /// (`VERTEX_JOB_STEP_OBJECTS`).
+    pub job_step_objects: usize,
+    /// First pause after a failed step of a folder job, doubled for each further failure
+    /// (`VERTEX_JOB_RETRY_PAUSE_MS`).
+    pub job_retry_pause_ms: u64,
     pub throttle: ThrottleConfig,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`VERTEX_TRUSTED_PROXIES`).
     pub trusted_proxies: TrustedProxies,
@@ -313,6 +327,10 @@ impl Config {
             public_url: var("VERTEX_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
             zip_sync_max_files: parse_var("VERTEX_ZIP_SYNC_MAX_FILES", 1000)?,
             zip_sync_max_bytes: parse_var("VERTEX_ZIP_SYNC_MAX_BYTES", 64 * 1024 * 1024)?,
+            folder_sync_max_objects: parse_var("VERTEX_FOLDER_SYNC_MAX_OBJECTS", 500)?,
+            job_slice_secs: parse_var("VERTEX_JOB_SLICE_SECS", 600)?,
+            job_step_objects: parse_var("VERTEX_JOB_STEP_OBJECTS", 100)?,
+            job_retry_pause_ms: parse_var("VERTEX_JOB_RETRY_PAUSE_MS", 1000)?,
             throttle: ThrottleConfig {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
                 address_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
@@ -342,7 +360,10 @@ impl Config {
             registration: parse_var("VERTEX_REGISTRATION", d.registration)?,
             default_file_limit: optional_var("VERTEX_DEFAULT_FILE_LIMIT", d.default_file_limit)?,
             max_form_files: parse_var("VERTEX_MAX_FORM_FILES", d.max_form_files)?,
-            max_running_zip_jobs: parse_var("VERTEX_ZIP_MAX_RUNNING_JOBS", d.max_running_zip_jobs)?,
+            max_running_jobs: parse_var(
+                "VERTEX_MAX_RUNNING_JOBS",
+                parse_var("VERTEX_ZIP_MAX_RUNNING_JOBS", d.max_running_jobs)?,
+            )?,
             password_queue: parse_var("VERTEX_PASSWORD_QUEUE", d.password_queue)?,
             max_sessions_per_user: parse_var(
                 "VERTEX_MAX_SESSIONS_PER_USER",
@@ -415,9 +436,68 @@ impl Config {
             ));
         }
         self.shares.check()?;
+        self.check_jobs()?;
         if self.backend == Backend::Aws && self.table.is_none() {
             return Err(ConfigError::Missing("VERTEX_TABLE", "aws"));
         }
         Ok(())
+    }
+
+    fn check_jobs(&self) -> Result<(), ConfigError> {
+        // One listing page must hold the threshold and one more object to tell "above" apart.
+        if self.folder_sync_max_objects >= crate::objects::MAX_LIST_PAGE {
+            return Err(ConfigError::Invalid(
+                "VERTEX_FOLDER_SYNC_MAX_OBJECTS",
+                format!("must be below {}", crate::objects::MAX_LIST_PAGE),
+            ));
+        }
+        if !(1..=crate::objects::MAX_LIST_PAGE).contains(&self.job_step_objects) {
+            return Err(ConfigError::Invalid(
+                "VERTEX_JOB_STEP_OBJECTS",
+                format!("must be between 1 and {}", crate::objects::MAX_LIST_PAGE),
+            ));
+        }
+        // A guarded claim checks every slot in one DynamoDB transaction (at most 100 items).
+        if !(1..=100).contains(&self.limits.max_running_jobs) {
+            return Err(ConfigError::Invalid(
+                "VERTEX_MAX_RUNNING_JOBS",
+                "must be between 1 and 100".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_settings_have_their_defaults_and_bounds() {
+        let mut config = Config::load(Overrides::default()).expect("defaults load");
+        assert_eq!(config.folder_sync_max_objects, 500);
+        assert_eq!(config.job_slice_secs, 600);
+        assert_eq!(config.job_step_objects, 100);
+        assert_eq!(config.job_retry_pause_ms, 1000);
+        assert_eq!(config.limits.max_running_jobs, 3);
+        // The threshold and one more object must fit one listing page.
+        config.folder_sync_max_objects = crate::objects::MAX_LIST_PAGE - 1;
+        assert!(config.check().is_ok());
+        config.folder_sync_max_objects = crate::objects::MAX_LIST_PAGE;
+        assert!(config.check().is_err());
+        config.folder_sync_max_objects = 500;
+        for (steps, slots, ok) in [
+            (0, 3, false),
+            (1001, 3, false),
+            (1, 0, false),
+            (1, 101, false),
+        ] {
+            config.job_step_objects = steps;
+            config.limits.max_running_jobs = slots;
+            assert_eq!(config.check().is_ok(), ok, "{steps} {slots}");
+        }
+        config.job_step_objects = 1000;
+        config.limits.max_running_jobs = 100;
+        assert!(config.check().is_ok());
     }
 }

@@ -40,6 +40,10 @@ pub enum AppError {
     /// 409.
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 409 `job_running` with `details: {"job_id"}`: a running job holds the path (or is the
+    /// job asked about), so the request would race it.
+    #[error("a job is running: {job_id}")]
+    JobRunning { job_id: String },
     /// 413.
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
@@ -107,6 +111,11 @@ impl AppError {
             message: message.into(),
         }
     }
+    pub fn job_running(job_id: impl Into<String>) -> Self {
+        Self::JobRunning {
+            job_id: job_id.into(),
+        }
+    }
     pub fn gone(code: &'static str, message: impl Into<String>) -> Self {
         Self::Gone {
             code,
@@ -138,7 +147,7 @@ impl AppError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone { .. } => StatusCode::GONE,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::JobRunning { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
@@ -164,6 +173,14 @@ impl AppError {
             | Self::Gone { code, message }
             | Self::Conflict { code, message }
             | Self::TooLarge { code, message } => (message.clone(), code, Value::Null),
+            Self::JobRunning { job_id } => (
+                format!(
+                    "A job is working on this file or folder: wait for it to end, or cancel \
+                     it (DELETE /api/jobs/{job_id})."
+                ),
+                "job_running",
+                serde_json::json!({ "job_id": job_id }),
+            ),
             Self::MethodNotAllowed => (
                 "Method not allowed.".into(),
                 "method_not_allowed",
@@ -235,7 +252,8 @@ fn details_schema() -> utoipa::openapi::Object {
         )
         .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
         .description(Some(
-            "`null`, a string, or field → message for validation errors.",
+            "`null`, a string, field → message for validation errors, or `{\"job_id\"}` for \
+             `job_running`.",
         ))
         .build()
 }

@@ -257,7 +257,7 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
     }
     tracing::info!(function = group.name(), "cold start complete");
     match group {
-        Group::Zip => {}
+        Group::Zip | Group::Files => {}
         Group::Shares => {
             // Visitors' large archives are built by the zip function, which may run for up to
             // 15 minutes; this function answers within API Gateway's 30 s.
@@ -273,19 +273,25 @@ pub async fn run_lambda(group: Group) -> Result<(), lambda_http::Error> {
         }
         _ => return lambda_http::run(http::router(Arc::new(core), &[group])).await,
     }
-    // The zip function hands long jobs to an asynchronous invocation of itself.
+    // The zip function hands long archives, the files function large folder operations, to
+    // asynchronous invocations of itself (a folder job hands itself over to the next one when
+    // its invocation's time is up).
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").context("AWS_LAMBDA_FUNCTION_NAME")?;
     core.launcher = Launcher::Lambda {
-        client: clients.context("the zip function runs on AWS")?.lambda,
+        client: clients.context("jobs run on AWS")?.lambda,
         function,
     };
     let core = Arc::new(core);
     let http = lambda_http::Adapter::from(http::router(core.clone(), &[group]));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(move |event| {
-        zip_invocation(core.clone(), http.clone(), event)
+        invocation(core.clone(), http.clone(), event)
     }))
     .await
 }
+
+/// What a job's run leaves of its invocation: time to record its outcome, or to hand over,
+/// before Lambda's own timeout ends the process.
+const JOB_MARGIN: Duration = Duration::from_secs(30);
 
 /// One cheap read of each store (a missing user, an empty listing: calls every function's
 /// policy allows), so DNS, TCP and TLS to DynamoDB and S3 are done before the first request
@@ -304,9 +310,9 @@ pub async fn warm_connections(core: &Core) {
     }
 }
 
-/// One invocation of the zip function: a job handed over by an earlier request, or an HTTP
-/// request from API Gateway.
-pub async fn zip_invocation<S>(
+/// One invocation of the zip or files function: a job's run (started by a request or handed
+/// over by the job's previous run), or an HTTP request from API Gateway.
+pub async fn invocation<S>(
     core: Arc<Core>,
     mut http: S,
     event: lambda_http::LambdaEvent<serde_json::Value>,
@@ -320,11 +326,10 @@ where
 {
     let (payload, context) = (event.payload, event.context);
     if let Some(job) = job_event(&payload) {
-        // Leave time to record the outcome before Lambda's own timeout ends the process.
         let budget = Duration::from_millis(context.deadline)
             .saturating_sub(std::time::UNIX_EPOCH.elapsed().unwrap_or_default())
-            .saturating_sub(Duration::from_secs(20));
-        core.run_zip_job_within(&job, budget).await;
+            .saturating_sub(JOB_MARGIN);
+        core.run_job(&job, budget).await;
         return Ok(serde_json::json!({"job_id": job.job_id}));
     }
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(payload)?;

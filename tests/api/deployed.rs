@@ -1,11 +1,13 @@
 //! The AWS backend as it is deployed: each endpoint group served by its own core (its own
 //! function), with its own clients recording every AWS call under the function's name, the
-//! signing secret read from SSM, and ZIP jobs handed over by invoking the zip function. SSM and
-//! Lambda are played by a small fake on loopback; DynamoDB and S3 are the emulators.
+//! signing secret read from SSM, and jobs handed over by invoking a function (archives: the zip
+//! function; folder jobs: the files function, run after run). SSM and Lambda are played by a
+//! small fake on loopback; DynamoDB and S3 are the emulators.
 //!
 //! The recorded calls are what `tests/iam.rs` holds against the template's policies.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +26,10 @@ use crate::helpers::{emulator_sdk, sdk_at, SECRET};
 pub const SECRET_PARAMETER: &str = "/vertexcloud/test/jwt-secret";
 /// The name the zip function invokes itself by (`vertexcloud-<stage>-zip` in the template).
 pub const ZIP_FUNCTION: &str = "vertexcloud-test-zip";
+/// The name the files function invokes itself by, for folder jobs.
+pub const FILES_FUNCTION: &str = "vertexcloud-test-files";
+/// What a job's run is given, as an invocation of a function with the 900 s timeout would.
+const RUN_BUDGET: Duration = Duration::from_secs(870);
 
 /// Every call of this test process: into `VERTEX_TEST_AWS_CALLS` when set (scripts/test.sh),
 /// else in memory.
@@ -59,16 +65,27 @@ pub async fn functions(config: Config) -> Vec<(Group, Arc<Core>)> {
         let secret = aws_secret(&config, &clients.ssm).await.expect("secret");
         let mut core = Core::new(config.clone(), backends, &secret);
         // The shares function hands visitors' large archives to the zip function too.
-        if group == Group::Zip || group == Group::Shares {
+        let function = match group {
+            Group::Zip | Group::Shares => Some(ZIP_FUNCTION),
+            Group::Files => Some(FILES_FUNCTION),
+            _ => None,
+        };
+        if let Some(function) = function {
             core.launcher = Launcher::Lambda {
                 client: clients.lambda,
-                function: ZIP_FUNCTION.into(),
+                function: function.into(),
             };
         }
         warm_connections(&core).await;
         let core = Arc::new(core);
-        if group == Group::Zip {
-            fake.zip.set(core.clone()).ok();
+        match group {
+            Group::Zip => {
+                fake.zip.set(core.clone()).ok();
+            }
+            Group::Files => {
+                fake.files.set(core.clone()).ok();
+            }
+            _ => {}
         }
         cores.push((group, core));
     }
@@ -79,6 +96,7 @@ pub async fn functions(config: Config) -> Vec<(Group, Arc<Core>)> {
 #[derive(Clone, Default)]
 struct Fake {
     zip: Arc<OnceLock<Arc<Core>>>,
+    files: Arc<OnceLock<Arc<Core>>>,
 }
 
 impl Fake {
@@ -118,8 +136,8 @@ async fn ssm(
     (StatusCode::OK, json, answer.to_string())
 }
 
-/// An `Event` invocation of the zip function: the job runs in the background, as Lambda would
-/// run it in a fresh invocation; anything else is refused.
+/// An `Event` invocation of the zip or files function: the job's run goes on in the background,
+/// as Lambda would run it in a fresh invocation; anything else is refused.
 async fn invoke(
     State(fake): State<Fake>,
     Path(name): Path<String>,
@@ -130,10 +148,15 @@ async fn invoke(
     let asynchronous = headers
         .get("x-amz-invocation-type")
         .is_some_and(|v| v == "Event");
-    match (event, fake.zip.get()) {
-        (Some(event), Some(core)) if name == ZIP_FUNCTION && asynchronous => {
+    let core = match name.as_str() {
+        ZIP_FUNCTION => fake.zip.get(),
+        FILES_FUNCTION => fake.files.get(),
+        _ => None,
+    };
+    match (event, core) {
+        (Some(event), Some(core)) if asynchronous => {
             let core = core.clone();
-            tokio::spawn(async move { core.run_zip_job(&event).await });
+            tokio::spawn(async move { core.run_job(&event, RUN_BUDGET).await });
             StatusCode::ACCEPTED
         }
         _ => StatusCode::BAD_REQUEST,

@@ -97,6 +97,11 @@ async fn every_files_event_gives_its_status() {
             StatusCode::FORBIDDEN,
             "invalid_signature",
         ),
+        (
+            "files/job-unauthenticated.json",
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        ),
     ] {
         let (status, body) = invoke(&app, Group::Files, event).await;
         assert_eq!(status, want, "{event}: {body}");
@@ -288,7 +293,7 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
     };
     // An HTTP event: the answer is API Gateway's response shape.
     let event = LambdaEvent::new(read("zip/create-unauthenticated.json"), context.clone());
-    let answer = shared::runtime::zip_invocation(app.core.clone(), http.clone(), event)
+    let answer = shared::runtime::invocation(app.core.clone(), http.clone(), event)
         .await
         .unwrap();
     assert_eq!(answer["statusCode"], 401, "{answer}");
@@ -313,13 +318,18 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
         bytes_total: 5,
         error: None,
         share_id: None,
+        kind: Default::default(),
+        error_code: None,
+        folder: None,
+        run: 0,
+        cancel_requested: false,
         created_at: at,
         updated_at: at,
         expires_at: at + chrono::Duration::hours(1),
     };
     app.core.store.save_job(&job).await.unwrap();
     let event = LambdaEvent::new(payload, context);
-    shared::runtime::zip_invocation(app.core.clone(), http, event)
+    shared::runtime::invocation(app.core.clone(), http, event)
         .await
         .unwrap();
     let done = app
@@ -328,6 +338,99 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
         .expect(StatusCode::OK);
     assert_eq!(done["status"], "done", "{done}");
     assert_eq!(done["bytes_done"], 5);
+}
+
+/// The files function, likewise: API Gateway's HTTP events, and the events of its folder jobs'
+/// runs (`events/jobs/folder-job.json`), each run going on where the job is.
+#[tokio::test]
+async fn the_files_function_runs_http_events_and_its_own_jobs() {
+    use lambda_http::{Context, LambdaEvent};
+    use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
+    let app = TestApp::new(Kind::Embedded).await;
+    let (user_id, token, _) = app.user("uma").await;
+    app.post(
+        "/api/files/create-folder",
+        Some(&token),
+        serde_json::json!({"parent_path": "", "folder_name": "docs"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.upload(
+        &token,
+        &[("path", None, b"docs")],
+        &[("a.txt", b"alpha"), ("b.txt", b"bravo")],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let mut context = Context::default();
+    context.deadline = (chrono::Utc::now().timestamp_millis() + 60_000) as u64;
+    let http = lambda_http::Adapter::from(app.function(Group::Files));
+    let read = |name: &str| -> serde_json::Value {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let event = LambdaEvent::new(read("files/job-unauthenticated.json"), context.clone());
+    let answer = shared::runtime::invocation(app.core.clone(), http.clone(), event)
+        .await
+        .unwrap();
+    assert_eq!(answer["statusCode"], 401, "{answer}");
+    // A job event naming a copy of uma's docs, as a request above the threshold leaves it.
+    let mut payload = read("jobs/folder-job.json");
+    payload["vertex_job"]["user_id"] = user_id.clone().into();
+    let job_id = payload["vertex_job"]["job_id"].as_str().unwrap().to_owned();
+    let at = chrono::Utc::now();
+    let job = Job {
+        id: job_id.clone(),
+        user_id,
+        kind: JobKind::Copy,
+        status: JobStatus::Running,
+        name: "docs".into(),
+        paths: Vec::new(),
+        folder_contents: false,
+        files_done: 0,
+        files_total: 0,
+        bytes_done: 0,
+        bytes_total: 0,
+        error: None,
+        error_code: None,
+        share_id: None,
+        folder: Some(FolderWork {
+            source: "docs".into(),
+            target: Some("copied".into()),
+            phase: FolderPhase::Counting,
+            after: None,
+            step: None,
+            failures: 0,
+            skipped: 0,
+        }),
+        run: 0,
+        cancel_requested: false,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + chrono::Duration::hours(24),
+    };
+    app.core.store.save_job(&job).await.unwrap();
+    let event = LambdaEvent::new(payload, context);
+    let answer = shared::runtime::invocation(app.core.clone(), http, event)
+        .await
+        .unwrap();
+    assert_eq!(answer["job_id"], job_id.as_str(), "{answer}");
+    let done = crate::jobs::settled(&app, &token, &job_id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["kind"], "copy", "{done}");
+    assert_eq!(done["bytes_total"], 10, "{done}");
+    assert_eq!(done["bytes_done"], 10, "{done}");
+    let copied = app
+        .get("/api/files/list?path=copied", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    let names: Vec<&str> = copied["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a.txt", "b.txt"], "{copied}");
 }
 
 #[tokio::test]
@@ -341,7 +444,7 @@ async fn every_event_file_is_covered_and_parses() {
             let path = file.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             if jobs {
-                // Not HTTP: what the zip function sends itself.
+                // Not HTTP: what the zip and files functions send themselves.
                 let value: serde_json::Value = serde_json::from_str(&text).unwrap();
                 assert!(
                     shared::services::job_event(&value).is_some(),
@@ -355,7 +458,7 @@ async fn every_event_file_is_covered_and_parses() {
             count += 1;
         }
     }
-    assert!(count >= 43, "{count} event files");
+    assert!(count >= 45, "{count} event files");
 }
 
 /// On Lambda the client address is API Gateway's `sourceIp`, which login throttling counts.

@@ -697,6 +697,7 @@ async fn relocation_conflicts_and_mistakes(kind: Kind) {
 }
 
 async fn folders_of_many_pages_are_copied_and_moved_whole(kind: Kind) {
+    use crate::folder_job_guards::{finished, started};
     use futures::StreamExt;
     // GIVEN a folder of more objects than one listing page holds (1000)
     let app = TestApp::new(kind).await;
@@ -708,22 +709,27 @@ async fn folders_of_many_pages_are_copied_and_moved_whole(kind: Kind) {
         .collect::<Vec<()>>()
         .await;
     let before = used(&app, &token).await;
-    // WHEN it is renamed (a move), then copied, each page by page
-    app.post(
-        "/api/files/rename",
-        Some(&token),
-        json!({"old_path": "big", "new_name": "moved"}),
-    )
-    .await
-    .expect(StatusCode::OK);
+    // WHEN it is renamed (a move), then copied, each by a job (more objects than one request
+    // takes), page by page
+    let renamed = app
+        .post(
+            "/api/files/rename",
+            Some(&token),
+            json!({"old_path": "big", "new_name": "moved"}),
+        )
+        .await;
+    let job = started(renamed, "rename");
+    assert_eq!(finished(&app, &token, &job).await["status"], "done");
     mkdir(&app, &token, "", "dst").await;
-    app.post(
-        "/api/files/copy",
-        Some(&token),
-        json!({"source_path": "moved", "dest_path": "dst"}),
-    )
-    .await
-    .expect(StatusCode::OK);
+    let copied = app
+        .post(
+            "/api/files/copy",
+            Some(&token),
+            json!({"source_path": "moved", "dest_path": "dst"}),
+        )
+        .await;
+    let job = started(copied, "copy");
+    assert_eq!(finished(&app, &token, &job).await["status"], "done");
     // THEN every object moved and was copied, and the copy was charged for all of them
     let files: BTreeSet<String> = crate::invariants::files_of(&app, &token)
         .await

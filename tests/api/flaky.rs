@@ -1,7 +1,20 @@
 //! Stores that fail on demand, around real ones: the object store and the metadata store of a
 //! test app, for the cases that check what a failure leaves behind.
+//!
+//! How to use them:
+//! - `let (app, flaky) = Flaky::around(&base);` gives an app over `base`'s stores whose object
+//!   calls go through `flaky`; `FlakyMeta::around` does the same for the metadata store. Both
+//!   apps see the same data as `base`.
+//! - [`Nth`] plans one failure: `flaky.lists.fail_after(2)` lets two calls pass and fails the
+//!   third (once); `spent()` tells whether it happened. `lists` covers `list` and `list_after`;
+//!   `FlakyMeta::job_updates` covers `update_job`.
+//! - [`Gate`] holds calls back: `flaky.copy_gate.shut()`, start the work, `copy_gate.reached(k)`
+//!   waits until k `copy_if` calls arrived (counted from the app's start), then check the state
+//!   mid-way and `open()`. `put_gate` does the same for plain puts (archives).
+//! - `flaky.copies_fail.store(true, SeqCst)` makes every `copy_if` fail (after the gate) until
+//!   it is set back to false; `failed_copy = n` fails only the n-th copy.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -12,10 +25,11 @@ use shared::objects::{
 };
 use shared::services::Backends;
 use shared::store::{
-    ApiKey, ApiKeyStore, Counter, JobStore, MetaStore, Session, SessionStore, StoreError,
-    StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
+    ApiKey, ApiKeyStore, Counter, Job, JobStore, JobWrite, MetaStore, Session, SessionStore,
+    StoreError, StoreResult, ThrottleStore, UsageChange, UserKey, UserStore, WriteUserError,
 };
-use shared::store::{Caps, Charge, ChargeStore, JobSlotStore, Share, ShareStore};
+use shared::store::{Caps, Charge, ChargeStore, GuardedClaim, JobSlot, JobSlotStore};
+use shared::store::{Share, ShareStore};
 use shared::Core;
 
 use crate::helpers::{TestApp, SECRET};
@@ -73,6 +87,10 @@ pub struct Flaky {
     pub lists: Nth,
     /// Plain puts (archives) wait while it is shut.
     pub put_gate: Gate,
+    /// `copy_if` (folder copies and moves) waits while it is shut.
+    pub copy_gate: Gate,
+    /// Every `copy_if` fails while set.
+    pub copies_fail: AtomicBool,
 }
 
 /// Holds calls back while shut: a ZIP job stays running for as long as a test needs.
@@ -126,6 +144,8 @@ impl Flaky {
             completions: Nth::default(),
             lists: Nth::default(),
             put_gate: Gate::default(),
+            copy_gate: Gate::default(),
+            copies_fail: AtomicBool::new(false),
         });
         let backends = Backends {
             store: base.core.store.clone(),
@@ -151,6 +171,17 @@ impl ObjectStore for Flaky {
             return Err(injected().into());
         }
         self.inner.list(prefix, delimited, cursor, limit).await
+    }
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ObjectResult<ListPage> {
+        if self.lists.strikes() {
+            return Err(injected().into());
+        }
+        self.inner.list_after(prefix, after, limit).await
     }
     async fn put(
         &self,
@@ -204,8 +235,11 @@ impl ObjectStore for Flaky {
         to: &str,
         dest: IfDest<'_>,
     ) -> ObjectResult<Result<ObjectInfo, CopyRefused>> {
+        self.copy_gate.pass().await;
         let number = self.copies.fetch_add(1, Ordering::SeqCst) + 1;
-        if number == self.failed_copy.load(Ordering::SeqCst) {
+        if number == self.failed_copy.load(Ordering::SeqCst)
+            || self.copies_fail.load(Ordering::SeqCst)
+        {
             return Err(injected().into());
         }
         self.inner.copy_if(from, etag, to, dest).await
@@ -273,8 +307,8 @@ impl ObjectStore for Flaky {
     }
 }
 
-/// A metadata store that fails on demand: usage updates, user updates and session rotations
-/// fail as planned; everything else passes through.
+/// A metadata store that fails on demand: usage updates, user updates, session rotations and
+/// job updates fail as planned; everything else passes through.
 pub struct FlakyMeta {
     inner: Arc<dyn MetaStore>,
     pub usage_updates: Nth,
@@ -284,6 +318,8 @@ pub struct FlakyMeta {
     pub share_ends: Nth,
     /// `update_share` waits while it is shut (a read made, its write held back).
     pub share_update_gate: Gate,
+    /// `update_job` (job progress, take-overs and their usage changes).
+    pub job_updates: Nth,
 }
 
 impl FlakyMeta {
@@ -296,6 +332,7 @@ impl FlakyMeta {
             rotations: Nth::default(),
             share_ends: Nth::default(),
             share_update_gate: Gate::default(),
+            job_updates: Nth::default(),
         });
         let backends = Backends {
             store: flaky.clone(),
@@ -479,11 +516,28 @@ impl ChargeStore for FlakyMeta {
 
 #[async_trait::async_trait]
 impl JobStore for FlakyMeta {
-    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
+    async fn save_job(&self, job: &Job) -> StoreResult<()> {
         self.inner.save_job(job).await
     }
-    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<Job>> {
         self.inner.get_job(user_id, job_id).await
+    }
+    async fn update_job(
+        &self,
+        job: &Job,
+        expected_run: u32,
+        usage: Option<UsageChange>,
+    ) -> StoreResult<JobWrite> {
+        if self.job_updates.strikes() {
+            return Err(injected());
+        }
+        self.inner.update_job(job, expected_run, usage).await
+    }
+    async fn cancel_job(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+        self.inner.cancel_job(user_id, job_id).await
+    }
+    async fn running_jobs(&self, limit: usize) -> StoreResult<Vec<Job>> {
+        self.inner.running_jobs(limit).await
     }
 }
 
@@ -511,6 +565,12 @@ impl JobSlotStore for FlakyMeta {
     }
     async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
         self.inner.release_job_slot(user_id, job_id).await
+    }
+    async fn job_slots(&self, user_id: &str) -> StoreResult<Vec<JobSlot>> {
+        self.inner.job_slots(user_id).await
+    }
+    async fn claim_guarded_slot(&self, claim: &GuardedClaim<'_>) -> StoreResult<bool> {
+        self.inner.claim_guarded_slot(claim).await
     }
 }
 

@@ -221,6 +221,10 @@ fn base_config(backend: Backend) -> Config {
         public_url: None,
         zip_sync_max_files: 1000,
         zip_sync_max_bytes: 64 * 1024 * 1024,
+        folder_sync_max_objects: 500,
+        job_slice_secs: 600,
+        job_step_objects: 100,
+        job_retry_pause_ms: 1000,
         throttle: ThrottleConfig {
             account_max_failures: 5,
             address_max_failures: 50,

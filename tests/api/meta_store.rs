@@ -12,6 +12,8 @@ use shared::store::{
 use crate::backend_tests;
 use crate::helpers::{race, Kind, TestApp};
 
+mod jobs;
+
 backend_tests!(
     names_and_emails_are_unique_in_any_case,
     concurrent_creates_of_one_name_make_one_user,
@@ -605,6 +607,11 @@ async fn jobs_are_kept_until_they_expire(kind: Kind) {
         bytes_total: 300,
         error: None,
         share_id: None,
+        kind: Default::default(),
+        error_code: None,
+        folder: None,
+        run: 0,
+        cancel_requested: false,
         created_at: at,
         updated_at: at,
         expires_at: at + Duration::hours(1),

@@ -26,6 +26,7 @@ backend_tests!(
     conditional_copies_write_only_what_was_asked,
     conditional_deletes_remove_one_version_once,
     conditional_puts_and_completions_write_only_where_asked,
+    listing_after_a_key,
 );
 
 fn stream(chunks: Vec<Bytes>) -> ByteStream {
@@ -276,6 +277,104 @@ async fn pagination_neither_loses_nor_repeats(kind: Kind) {
         );
         assert_eq!(unique, expected, "limit {limit}");
     }
+}
+
+/// The keys of a page, checking that a listing by key holds objects only.
+fn object_keys(page: &shared::objects::ListPage) -> Vec<&str> {
+    let keys = page.items.iter().map(|item| match item {
+        Listed::Object(o) => o.key.as_str(),
+        Listed::Prefix(p) => panic!("a listing by key rolls nothing up: {p}"),
+    });
+    keys.collect()
+}
+
+async fn listing_after_a_key(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let objects = app.core.objects.as_ref();
+    let inside = [
+        "users/u/docs/",
+        "users/u/docs/a.txt",
+        "users/u/docs/b/",
+        "users/u/docs/b/c.txt",
+        "users/u/docs/b/d.txt",
+        "users/u/docs/e.txt",
+    ];
+    for key in inside
+        .iter()
+        .chain(&["users/u/docsx.txt", "users/u/other/x"])
+    {
+        let body = if key.ends_with('/') { "" } else { "x" };
+        put(objects, key, Bytes::from(body)).await;
+    }
+    let prefix = "users/u/docs/";
+    // From the start: every object below the prefix, markers too, none beside it.
+    let page = objects.list_after(prefix, None, 100).await.unwrap();
+    assert_eq!(object_keys(&page), inside);
+    assert!(page.next.is_none());
+    // Strictly after a key, up to the limit; `next` is the last key while more follow.
+    let page = objects
+        .list_after(prefix, Some(inside[2]), 2)
+        .await
+        .unwrap();
+    assert_eq!(object_keys(&page), &inside[3..5]);
+    assert_eq!(page.next.as_deref(), Some(inside[4]));
+    let page = objects
+        .list_after(prefix, page.next.as_deref(), 2)
+        .await
+        .unwrap();
+    assert_eq!(object_keys(&page), &inside[5..]);
+    assert!(page.next.is_none());
+    // A full last page is the last; after the last key there is nothing.
+    let page = objects
+        .list_after(prefix, Some(inside[3]), 2)
+        .await
+        .unwrap();
+    assert_eq!(object_keys(&page), &inside[4..]);
+    assert!(page.next.is_none());
+    let page = objects
+        .list_after(prefix, Some(inside[5]), 2)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+    // A key is a position for ever: one that no longer exists, or never did, still is.
+    objects.delete(&[inside[3].to_owned()]).await.unwrap();
+    let page = objects
+        .list_after(prefix, Some(inside[3]), 100)
+        .await
+        .unwrap();
+    assert_eq!(object_keys(&page), &inside[4..]);
+    let page = objects
+        .list_after(prefix, Some("users/u/docs/b"), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        object_keys(&page),
+        ["users/u/docs/b/", "users/u/docs/b/d.txt", inside[5]]
+    );
+    // Page by page from any size, nothing is lost or repeated.
+    let left: Vec<&str> = inside.iter().copied().filter(|k| *k != inside[3]).collect();
+    for limit in [1, 2, 4] {
+        let (mut seen, mut after) = (Vec::new(), None::<String>);
+        loop {
+            let page = objects
+                .list_after(prefix, after.as_deref(), limit)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit);
+            seen.extend(object_keys(&page).into_iter().map(str::to_owned));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, left, "limit {limit}");
+    }
+    // Markers are listed with their size (none).
+    let page = objects.list_after(prefix, None, 1).await.unwrap();
+    let Listed::Object(marker) = &page.items[0] else {
+        unreachable!()
+    };
+    assert_eq!((marker.key.as_str(), marker.size), (inside[0], 0));
 }
 
 async fn copy_and_delete(kind: Kind) {

@@ -234,6 +234,11 @@ async fn a_failed_archive_gives_its_room_back(kind: Kind) {
         bytes_total: 600,
         error: None,
         share_id: None,
+        kind: Default::default(),
+        error_code: None,
+        folder: None,
+        run: 0,
+        cancel_requested: false,
         created_at: at,
         updated_at: at,
         expires_at: at + Duration::hours(1),
@@ -257,6 +262,7 @@ async fn a_failed_archive_gives_its_room_back(kind: Kind) {
     let event = JobEvent {
         user_id: user_id.clone(),
         job_id: "j1".into(),
+        run: 0,
     };
     app.core.run_zip_job(&event).await;
     // THEN its room is free again
@@ -433,6 +439,11 @@ async fn a_stalled_archive_gives_its_room_back_once_seen(kind: Kind) {
         bytes_total: 30,
         error: None,
         share_id: None,
+        kind: Default::default(),
+        error_code: None,
+        folder: None,
+        run: 0,
+        cancel_requested: false,
         created_at: at,
         updated_at: at,
         expires_at: at + Duration::hours(24),
@@ -452,6 +463,7 @@ async fn a_stalled_archive_gives_its_room_back_once_seen(kind: Kind) {
     let event = JobEvent {
         user_id: user_id.clone(),
         job_id: "j2".into(),
+        run: 0,
     };
     let running = tokio::spawn(async move { core.run_zip_job(&event).await });
     assert_eq!(storage(&app, &token).await, (30, 30, 3));

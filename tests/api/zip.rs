@@ -18,6 +18,8 @@ backend_tests!(
     zip_requests_are_checked,
     large_archives_become_jobs_their_owner_can_follow,
     a_failed_job_says_why,
+    random_bin_files_are_stored_text_deflated,
+    a_large_text_file_is_deflated_in_chunks,
 );
 
 /// What Python's zipfile reads in an archive: name → (method, bytes as text).
@@ -26,6 +28,15 @@ import json, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z:
     assert z.testzip() is None, "bad CRC"
     print(json.dumps({i.filename: [i.compress_type, z.read(i).decode("utf-8", "replace")]
+                      for i in z.infolist()}))
+"#;
+
+/// What Python's zipfile reads of each entry: name → [method, size, compressed size, CRC].
+const SIZES: &str = r#"
+import json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    assert z.testzip() is None, "bad CRC"
+    print(json.dumps({i.filename: [i.compress_type, i.file_size, i.compress_size, i.CRC]
                       for i in z.infolist()}))
 "#;
 
@@ -286,7 +297,7 @@ async fn large_archives_become_jobs_their_owner_can_follow(kind: Kind) {
     let id = reply.body["job_id"].as_str().unwrap().to_owned();
     assert_eq!(
         reply.headers[header::LOCATION],
-        format!("/api/zip/{id}").as_str()
+        format!("/api/jobs/{id}").as_str()
     );
     assert_eq!(reply.body["files_total"], 3);
     assert_eq!(reply.body["bytes_total"], 6000 + 17 + 4);
@@ -338,6 +349,11 @@ async fn a_failed_job_says_why(kind: Kind) {
         bytes_total: 1,
         error: None,
         share_id: None,
+        kind: Default::default(),
+        error_code: None,
+        folder: None,
+        run: 0,
+        cancel_requested: false,
         created_at: at,
         updated_at: updated,
         expires_at: at + chrono::Duration::hours(1),
@@ -348,6 +364,7 @@ async fn a_failed_job_says_why(kind: Kind) {
         .run_zip_job(&JobEvent {
             user_id: user_id.clone(),
             job_id: "j1".into(),
+            run: 0,
         })
         .await;
     let failed = app
@@ -429,4 +446,138 @@ async fn zip64_when_entries_pass_the_zip32_count() {
         tail.windows(4).any(|w| w == [0x50, 0x4b, 0x06, 0x07]),
         "no ZIP64 locator"
     );
+}
+
+/// Downloads the archive of a done job, checks it with all three readers and returns
+/// Python's sizes of its entries (see [`SIZES`]) and its bytes.
+async fn sizes_of(app: &TestApp, job: &Value) -> (Value, Vec<u8>) {
+    assert_eq!(job["status"], "done", "{job}");
+    let raw = app
+        .fetch(Method::GET, job["url"].as_str().unwrap(), &[], Vec::new())
+        .await;
+    assert_eq!(raw.status, StatusCode::OK);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("archive.zip");
+    std::fs::write(&path, &raw.body).unwrap();
+    unzip_and_7zip_accept(&path);
+    let python = Command::new("python3")
+        .args(["-c", SIZES])
+        .arg(&path)
+        .output()
+        .expect("python3");
+    assert!(
+        python.status.success(),
+        "zipfile: {}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let sizes = serde_json::from_slice(&python.stdout).expect("json");
+    (sizes, raw.body.to_vec())
+}
+
+/// Bytes no deflate can shrink (BLAKE3's output stream).
+fn noise(len: usize, seed: &str) -> Vec<u8> {
+    let mut out = vec![0; len];
+    blake3::Hasher::new()
+        .update(seed.as_bytes())
+        .finalize_xof()
+        .fill(&mut out);
+    out
+}
+
+/// Text of numbered lines: compressible, but not trivially.
+fn numbered_text(len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut i = 0u64;
+    while out.len() < len {
+        out.extend_from_slice(
+            format!("{i:08} the quick brown fox, {}\n", i * 7919 % 1000).as_bytes(),
+        );
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+async fn random_bin_files_are_stored_text_deflated(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let (_, token, _) = app.user("uma").await;
+    app.post(
+        "/api/files/create-folder",
+        Some(&token),
+        json!({"parent_path": "", "folder_name": "mixed"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let random = noise(300_000, "random.bin");
+    let text = numbered_text(200_000);
+    app.upload(
+        &token,
+        &[("path", None, b"mixed")],
+        &[
+            ("random.bin", &random),
+            // Named like binary content: the look at its start finds text.
+            ("text.bin", &text),
+            // Named like compressed content: stored unread.
+            ("photo.jpg", &text),
+            ("small.txt", b"x"),
+            ("empty.txt", b""),
+        ],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let job = app
+        .post("/api/zip", Some(&token), json!({"paths": ["mixed"]}))
+        .await
+        .expect(StatusCode::OK);
+    let (sizes, _) = sizes_of(&app, &job).await;
+    let method = |name: &str| sizes[format!("mixed/{name}")][0].as_i64().unwrap();
+    let size = |name: &str| sizes[format!("mixed/{name}")][1].as_u64().unwrap();
+    assert_eq!(method("random.bin"), STORED, "{sizes}");
+    assert_eq!(size("random.bin"), 300_000);
+    assert_eq!(
+        sizes["mixed/random.bin"][2], 300_000,
+        "stored as it is: {sizes}"
+    );
+    assert_eq!(method("text.bin"), DEFLATED, "{sizes}");
+    assert_eq!(size("text.bin"), 200_000);
+    assert_eq!(method("photo.jpg"), STORED, "{sizes}");
+    assert_eq!(method("small.txt"), DEFLATED, "{sizes}");
+    assert_eq!(method("empty.txt"), STORED, "{sizes}");
+    assert_eq!(size("empty.txt"), 0);
+    assert_eq!(job["files_done"], 5);
+    assert_eq!(job["bytes_done"], 300_000 + 2 * 200_000 + 1);
+}
+
+async fn a_large_text_file_is_deflated_in_chunks(kind: Kind) {
+    // Past the pipeline's 1 MiB chunks: deflated on several workers, one stream in the end.
+    const LEN: usize = 5 * 1024 * 1024 + 7;
+    let app = TestApp::new(kind).await;
+    let (_, token, _) = app.user("uma").await;
+    let text = numbered_text(LEN);
+    app.upload(&token, &[], &[("big.log", &text)])
+        .await
+        .expect(StatusCode::CREATED);
+    let job = app
+        .post("/api/zip", Some(&token), json!({"paths": ["big.log"]}))
+        .await
+        .expect(StatusCode::OK);
+    let (sizes, archive) = sizes_of(&app, &job).await;
+    let entry = &sizes["big.log"];
+    assert_eq!(entry[0], DEFLATED, "{sizes}");
+    assert_eq!(entry[1], LEN as u64);
+    assert!(entry[2].as_u64().unwrap() < LEN as u64 / 3, "{sizes}");
+    // The bytes themselves, as Python inflates them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.zip");
+    std::fs::write(&path, &archive).unwrap();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read('big.log'))",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout == text, "inflated bytes differ");
 }

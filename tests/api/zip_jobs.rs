@@ -1,4 +1,4 @@
-//! At most `limits.max_running_zip_jobs` background ZIP jobs per user, on every backend: more
+//! At most `limits.max_running_jobs` background ZIP jobs per user, on every backend: more
 //! are refused with 429 `throttled` and `Retry-After`, nothing of them remains, a finished job
 //! frees its slot, a slot whose job died is taken over, and archives written within the
 //! request take no slot.
@@ -24,7 +24,7 @@ backend_tests!(
 /// One job at a time; more than two files make a background job.
 async fn app_with_one_slot(kind: Kind) -> TestApp {
     TestApp::with(kind, |c| {
-        c.limits.max_running_zip_jobs = 1;
+        c.limits.max_running_jobs = 1;
         c.zip_sync_max_files = 2;
     })
     .await

@@ -16,8 +16,8 @@ use crate::objects::PartInfo;
 use crate::services::schema::FileBytes;
 use crate::services::{
     CompleteUploadInput, Conditions, CreateFolderInput, DeleteInput, Delivery, DirectUpload,
-    DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput, Moved, NewUploadInput,
-    PathQuery, RenameInput, SignedUrl,
+    DownloadQuery, FileItem, FolderCreated, JobView, ListQuery, Listing, MoveInput, Moved,
+    NewUploadInput, PathQuery, Relocated, RenameInput, SignedUrl,
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -51,7 +51,8 @@ async fn list(
     Ok(Json(core.list_files(&me, query).await?))
 }
 
-/// One file or folder.
+/// One file or folder. While a running job copies, moves, renames or deletes it (or puts a
+/// folder at this path), `job` names that job; its target folder is shown from the start.
 #[utoipa::path(get, path = "/api/files/stat", tag = "files", security(("bearer" = [])),
     params(PathQuery),
     responses((status = 200, body = FileItem), (status = 400, body = ErrorBody),
@@ -73,7 +74,7 @@ async fn stat(
     request_body = NewUploadInput,
     responses((status = 201, body = DirectUpload),
               (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the path (`details.job_id`)", body = ErrorBody),
               (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`, `too_large`", body = ErrorBody)))]
 async fn start_upload(
     State(core): State<AppState>,
@@ -301,7 +302,7 @@ pub(super) fn deliver(delivery: Delivery) -> Response {
     request_body = CreateFolderInput,
     responses((status = 201, body = FolderCreated), (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the path (`details.job_id`)", body = ErrorBody),
               (status = 413, description = "`file_limit_exceeded` (a folder's marker counts as one stored object)", body = ErrorBody)))]
 async fn create_folder(
     State(core): State<AppState>,
@@ -317,64 +318,105 @@ async fn create_folder(
 /// Delete a file, or a folder with everything in it.
 ///
 /// The folder it was in stays, empty if this was its last item (the folder is then given a
-/// marker, which counts as one stored object); the home never needs one.
+/// marker, which counts as one stored object); the home never needs one. A folder of more
+/// objects than one request takes (`VERTEX_FOLDER_SYNC_MAX_OBJECTS`) is deleted by a job: 202
+/// with the job and `Location: /api/jobs/{job_id}` to poll.
 #[utoipa::path(post, path = "/api/files/delete", tag = "files", security(("bearer" = [])),
     request_body = DeleteInput,
-    responses((status = 200, body = Message), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Message),
+              (status = 202, description = JOB_STARTED, body = JobView, headers(("Location" = String, description = "`/api/jobs/{job_id}`, the job to poll"))),
+              (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, description = "`job_running`: a job works on the path (`details.job_id`)", body = ErrorBody),
+              (status = 429, description = THROTTLED, body = ErrorBody)))]
 async fn delete(
     State(core): State<AppState>,
     Auth(me): Auth,
+    Origin(origin): Origin,
     JsonBody(input): JsonBody<DeleteInput>,
-) -> AppResult<Json<Message>> {
-    Ok(Message::json(core.delete_path(&me, input.parse()?).await?))
+) -> AppResult<Response> {
+    let deleted = core.delete_path(&me, input.parse()?, &origin).await?;
+    Ok(relocated(deleted.map(|message| Message { message })))
 }
 
 /// Rename a file or folder within its folder.
+///
+/// A folder of more objects than one request takes (`VERTEX_FOLDER_SYNC_MAX_OBJECTS`) is renamed
+/// by a job: 202 with the job and `Location: /api/jobs/{job_id}` to poll.
 #[utoipa::path(post, path = "/api/files/rename", tag = "files", security(("bearer" = [])),
     request_body = RenameInput,
-    responses((status = 200, body = Moved), (status = 400, body = ErrorBody),
+    responses((status = 200, body = Moved),
+              (status = 202, description = JOB_STARTED, body = JobView, headers(("Location" = String, description = "`/api/jobs/{job_id}`, the job to poll"))),
+              (status = 400, body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody)))]
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the source or the target (`details.job_id`)", body = ErrorBody),
+              (status = 429, description = THROTTLED, body = ErrorBody)))]
 async fn rename(
     State(core): State<AppState>,
     Auth(me): Auth,
+    Origin(origin): Origin,
     JsonBody(input): JsonBody<RenameInput>,
-) -> AppResult<Json<Moved>> {
-    Ok(Json(core.rename(&me, input.parse()?).await?))
+) -> AppResult<Response> {
+    Ok(relocated(core.rename(&me, input.parse()?, &origin).await?))
 }
 
 /// Move a file or folder into another folder.
 ///
 /// The folder it left stays, empty if this was its last item, as after a delete (when the
 /// marker that keeps it would pass the file limit, the move still succeeds and the emptied
-/// folder goes).
+/// folder goes). A folder of more objects than one request takes
+/// (`VERTEX_FOLDER_SYNC_MAX_OBJECTS`) is moved by a job: 202 with the job and
+/// `Location: /api/jobs/{job_id}` to poll.
 #[utoipa::path(post, path = "/api/files/move", tag = "files", security(("bearer" = [])),
     request_body = MoveInput,
     responses((status = 200, body = Moved),
+              (status = 202, description = JOB_STARTED, body = JobView, headers(("Location" = String, description = "`/api/jobs/{job_id}`, the job to poll"))),
               (status = 400, description = "`invalid_destination` (a folder into itself), `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody)))]
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the source or the target (`details.job_id`)", body = ErrorBody),
+              (status = 429, description = THROTTLED, body = ErrorBody)))]
 async fn move_item(
     State(core): State<AppState>,
     Auth(me): Auth,
+    Origin(origin): Origin,
     JsonBody(input): JsonBody<MoveInput>,
-) -> AppResult<Json<Moved>> {
-    Ok(Json(core.move_item(&me, input.parse()?).await?))
+) -> AppResult<Response> {
+    Ok(relocated(
+        core.move_item(&me, input.parse()?, &origin).await?,
+    ))
 }
 
 /// Copy a file or folder into another folder.
+///
+/// A folder of more objects than one request takes (`VERTEX_FOLDER_SYNC_MAX_OBJECTS`) is copied
+/// by a job, charged as it copies: 202 with the job and `Location: /api/jobs/{job_id}` to poll.
 #[utoipa::path(post, path = "/api/files/copy", tag = "files", security(("bearer" = [])),
     request_body = MoveInput,
     responses((status = 200, body = Moved),
+              (status = 202, description = JOB_STARTED, body = JobView, headers(("Location" = String, description = "`/api/jobs/{job_id}`, the job to poll"))),
               (status = 400, description = "`invalid_destination` (a folder into itself), `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody),
-              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`", body = ErrorBody)))]
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the source or the target (`details.job_id`)", body = ErrorBody),
+              (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`", body = ErrorBody),
+              (status = 429, description = THROTTLED, body = ErrorBody)))]
 async fn copy_item(
     State(core): State<AppState>,
     Auth(me): Auth,
+    Origin(origin): Origin,
     JsonBody(input): JsonBody<MoveInput>,
-) -> AppResult<Json<Moved>> {
-    Ok(Json(core.copy_item(&me, input.parse()?).await?))
+) -> AppResult<Response> {
+    Ok(relocated(
+        core.copy_item(&me, input.parse()?, &origin).await?,
+    ))
+}
+
+const JOB_STARTED: &str = "A job was started for a large folder; poll `GET /api/jobs/{job_id}`";
+const THROTTLED: &str = "`throttled`: as many of the caller's jobs as allowed are running; retry after `Retry-After` seconds";
+
+/// 200 with what was done, or 202 with the job doing it.
+fn relocated<T: serde::Serialize>(outcome: Relocated<T>) -> Response {
+    match outcome {
+        Relocated::Done(done) => Json(done).into_response(),
+        Relocated::Started(job) => super::jobs::accepted(job),
+    }
 }

@@ -6,6 +6,7 @@ mod doc;
 pub mod extract;
 mod files;
 mod health;
+mod jobs;
 pub mod middleware;
 #[cfg(feature = "embedded")]
 pub mod serve;
@@ -72,7 +73,7 @@ impl Group {
         match self {
             Group::Auth => auth::routes().merge(health::routes()),
             Group::Users => users::routes(),
-            Group::Files => files::routes(),
+            Group::Files => files::routes().merge(jobs::routes()),
             Group::Zip => zip::routes(),
             Group::Shares => shares::routes()
                 .merge(share_links::routes())
@@ -129,6 +130,8 @@ impl Modify for BearerAuth {
         (name = "files", description = "Files and folders in the caller's home"),
         (name = "users", description = "Users administration (managers and superusers)"),
         (name = "zip", description = "ZIP archives of files and folders"),
+        (name = "jobs", description = "Background jobs: archives, and copy, move, rename or \
+            delete of large folders (progress, cancel, resume, undo)"),
         (name = "shares", description = "Share links: owners' public links and their visitors"),
     )
 )]

@@ -142,7 +142,7 @@ async fn share_zip_job(
               (status = 400, description = "`validation_error`, `invalid_json`, `invalid_path`, `not_a_directory`", body = ErrorBody),
               (status = 403, description = "`share_action_not_allowed`: a download link", body = ErrorBody),
               (status = 404, description = "`share_not_found`", body = ErrorBody),
-              (status = 409, description = "`already_exists`: the name and its numbered names are taken", body = ErrorBody),
+              (status = 409, description = "`already_exists`: the name and its numbered names are taken; `job_running`: the owner's folder is being changed", body = ErrorBody),
               (status = 413, description = "`quota_exceeded`, `file_limit_exceeded`: no room left in the owner's storage; `too_large`", body = ErrorBody)))]
 async fn share_start_upload(
     State(core): State<AppState>,

@@ -75,7 +75,7 @@ pub(super) struct UploadForm {
     responses((status = 201, body = Uploaded),
               (status = 400, description = "`invalid_path`, `invalid_form` (also: no boundary or part headers within 16 KiB), `field_order`, `duplicate_name`, `too_many_files`, `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody),
-              (status = 409, description = "`already_exists`", body = ErrorBody),
+              (status = 409, description = "`already_exists`; `job_running`: a job works on the path (`details.job_id`)", body = ErrorBody),
               (status = 413, description = "`request_too_large` (use a direct upload), `quota_exceeded` (also: the body is larger than the room left, refused before storing), `file_limit_exceeded`", body = ErrorBody),
               (status = 415, body = ErrorBody)))]
 pub(super) async fn upload(

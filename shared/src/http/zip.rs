@@ -1,13 +1,14 @@
 //! The `zip` endpoint group: thin handlers over [`Core`](crate::Core).
 
 use axum::extract::State;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{Auth, JsonBody, Origin, PathParam, QueryParams};
+use super::jobs::accepted;
 use super::AppState;
 use crate::error::{AppResult, ErrorBody};
 use crate::services::{JobView, ZipFolderQuery, ZipInput, Zipped};
@@ -19,17 +20,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(zip_job))
 }
 
-/// 202 with the job and a `Location` to poll.
-fn accepted(job: JobView) -> Response {
-    let location = format!("/api/zip/{}", job.job_id);
-    (
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(job),
-    )
-        .into_response()
-}
-
 /// Download a folder as a ZIP archive (entries named below the folder). Small folders are
 /// archived within the request: 302 to the archive. Larger ones: 202 with a job to poll, or
 /// 429 while the caller already has as many jobs running as allowed.
@@ -38,7 +28,7 @@ fn accepted(job: JobView) -> Response {
     params(ZipFolderQuery),
     responses((status = 302, description = "To the finished archive (a short-lived URL)"),
               (status = 200, description = "`redirect=false`: the finished job with `url`", body = JobView),
-              (status = 202, description = "A job was started; poll `GET /api/zip/{job_id}`", body = JobView),
+              (status = 202, description = "A job was started; poll `Location` (`GET /api/jobs/{job_id}`)", body = JobView),
               (status = 400, description = "`invalid_path`, `not_a_directory`", body = ErrorBody),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 413, description = "`quota_exceeded`: the archive would not fit the room left", body = ErrorBody),
@@ -71,7 +61,7 @@ async fn download_zip(
 #[utoipa::path(post, path = "/api/zip", tag = "zip", security(("bearer" = [])),
     request_body = ZipInput,
     responses((status = 200, description = "Done: `status` is `done` and `url` set", body = JobView),
-              (status = 202, description = "A job was started", body = JobView),
+              (status = 202, description = "A job was started; poll `Location` (`GET /api/jobs/{job_id}`)", body = JobView),
               (status = 400, description = "`validation_error`, `invalid_path`, `invalid_json`, `nested_paths` (a path inside another listed one)", body = ErrorBody),
               (status = 401, body = ErrorBody),
               (status = 404, body = ErrorBody),
@@ -90,7 +80,8 @@ async fn create_zip(
     })
 }
 
-/// A ZIP job of the caller: progress, and when done a fresh short-lived `url`.
+/// A job of the caller, as `GET /api/jobs/{job_id}` shows it (kept for clients that poll
+/// archives here): progress, and when a ZIP job is done a fresh short-lived `url`.
 #[utoipa::path(get, path = "/api/zip/{job_id}", tag = "zip", security(("bearer" = [])),
     params(("job_id" = String, Path, description = "The job's id")),
     responses((status = 200, body = JobView), (status = 401, body = ErrorBody),

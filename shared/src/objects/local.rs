@@ -634,6 +634,16 @@ impl ObjectStore for LocalObjects {
         Ok(ListPage { items, next })
     }
 
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ObjectResult<ListPage> {
+        // Undelimited, this store's cursor already is the last key listed.
+        self.list(prefix, false, after, limit).await
+    }
+
     async fn put(
         &self,
         key: &str,

@@ -188,6 +188,17 @@ pub trait ObjectStore: Send + Sync {
         limit: usize,
     ) -> ObjectResult<ListPage>;
 
+    /// Keys starting with `prefix` and strictly after the key `after` (a whole key, not a
+    /// cursor), in key order, undelimited, at most `limit` (≤ [`MAX_LIST_PAGE`]). Unlike a
+    /// [`ObjectStore::list`] cursor, a key stays a valid position for ever: a job resumes
+    /// from it hours later in another process. `next` is the page's last key when more follow.
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ObjectResult<ListPage>;
+
     /// Stores the stream under `key`, replacing any object there, all or nothing: a failed or
     /// oversized upload leaves the previous state. More than `max_bytes` is
     /// [`ObjectError::TooLarge`].

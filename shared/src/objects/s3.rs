@@ -62,6 +62,19 @@ pub struct S3Objects {
     bucket: String,
 }
 
+/// A listed object. ListObjectsV2 leaves out content types: listings show the type guessed
+/// from the name.
+fn object_info(o: aws_sdk_s3::types::Object) -> ObjectInfo {
+    let key = o.key.unwrap_or_default();
+    ObjectInfo {
+        content_type: super::content_type_of(&key).to_owned(),
+        key,
+        size: o.size.unwrap_or(0).max(0) as u64,
+        etag: o.e_tag.unwrap_or_default(),
+        modified: time(o.last_modified.as_ref()),
+    }
+}
+
 fn time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<Utc> {
     t.and_then(|t| Utc.timestamp_millis_opt(t.to_millis().ok()?).single())
         .unwrap_or_default()
@@ -512,16 +525,7 @@ impl ObjectStore for S3Objects {
             .contents
             .unwrap_or_default()
             .into_iter()
-            .map(|o| {
-                let key = o.key.unwrap_or_default();
-                Listed::Object(ObjectInfo {
-                    content_type: super::content_type_of(&key).to_owned(),
-                    key,
-                    size: o.size.unwrap_or(0).max(0) as u64,
-                    etag: o.e_tag.unwrap_or_default(),
-                    modified: time(o.last_modified.as_ref()),
-                })
-            })
+            .map(|o| Listed::Object(object_info(o)))
             .chain(
                 out.common_prefixes
                     .unwrap_or_default()
@@ -535,6 +539,36 @@ impl ObjectStore for S3Objects {
             .unwrap_or(false)
             .then_some(out.next_continuation_token)
             .flatten();
+        Ok(ListPage { items, next })
+    }
+
+    async fn list_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> ObjectResult<ListPage> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(limit.clamp(1, super::MAX_LIST_PAGE) as i32)
+            .set_start_after(after.map(str::to_owned))
+            .send()
+            .await
+            .map_err(classify)?;
+        let items: Vec<Listed> = out
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| Listed::Object(object_info(o)))
+            .collect();
+        // The position is the last key, not S3's continuation token (which does not last).
+        let next = match out.is_truncated.unwrap_or(false) {
+            true => items.last().map(|i| i.key().to_owned()),
+            false => None,
+        };
         Ok(ListPage { items, next })
     }
 

@@ -5,6 +5,7 @@ mod api_keys;
 mod authn;
 mod check;
 mod files;
+mod jobs;
 pub(crate) mod schema;
 mod shares;
 mod throttle;
@@ -25,9 +26,12 @@ pub use files::{
     parse_range, CompleteUploadInput, Conditions, CreateFolderInput, DeleteInput, Delivery,
     DirectUpload, DownloadQuery, FileItem, FolderCreated, ListQuery, Listing, MoveInput,
     MoveRequest, Moved, NewFolder, NewUpload, NewUploadInput, PartUrl, PathQuery, RangeError,
-    Relocation, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
+    Relocated, Relocation, RenameInput, SignedUrl, UploadBatch, Uploaded, UploadedFile,
 };
 
+pub use jobs::{
+    job_event, CancelFlags, JobEvent, JobRef, JobRole, JobView, Launcher, JOB_EVENT_KEY,
+};
 pub use shares::{
     share_url, NewShareInput, OpenShare, ShareCredential, ShareInfo, SharePage, ShareQuery,
     ShareStatus, ShareToken, ShareUpdate, ShareView,
@@ -36,10 +40,7 @@ pub use users::rules as role_rules;
 pub use users::{
     NewUserInput, PasswordReset, ResetPasswordInput, UserDetail, UserPage, UserQuery, UserUpdate,
 };
-pub use zip::{
-    job_event, JobEvent, JobView, Launcher, ZipFolderQuery, ZipInput, ZipRequest, Zipped,
-    JOB_EVENT_KEY,
-};
+pub use zip::{ZipFolderQuery, ZipInput, ZipRequest, Zipped};
 
 use crate::config::Config;
 use crate::objects::ObjectStore;
@@ -57,8 +58,10 @@ pub struct Core {
     /// Direct-upload ids and the local store's transfer URLs.
     pub tickets: TicketKeys,
     pub passwords: PasswordHasher,
-    /// Where ZIP jobs run in the background.
+    /// Where jobs run in the background.
     pub launcher: Launcher,
+    /// The cancel flags of the job runs of this process.
+    pub cancels: CancelFlags,
 }
 
 /// The two stores of one backend.
@@ -80,6 +83,7 @@ impl Core {
             tickets: TicketKeys::new(jwt_secret),
             passwords,
             launcher: Launcher::Task,
+            cancels: CancelFlags::default(),
         }
     }
 }

@@ -268,45 +268,179 @@ pub enum JobStatus {
     Running,
     Done,
     Failed,
+    /// Stopped on its owner's request; what was done stays done (resumable).
+    Cancelled,
+    /// A cancelled or failed job whose work was put back.
+    Undone,
 }
 
-/// A ZIP archive being made (or made) for its owner. Stored whole; it lives until `expires_at`,
-/// like the archive it names.
+/// What a job does. Records written before kinds existed are ZIP jobs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    #[default]
+    Zip,
+    Copy,
+    Move,
+    Rename,
+    Delete,
+}
+
+/// Where a folder job is in its work.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum FolderPhase {
+    /// Listing the source to learn the totals.
+    Counting,
+    Working,
+    /// Passes over stragglers, then the folder markers.
+    Finishing,
+    /// Putting a cancelled or failed job's work back.
+    Undoing,
+}
+
+/// The step of a folder job in progress, recorded before its objects are touched, so a run
+/// that takes over redoes it without charging or counting it twice.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Step {
+    /// Last key (relative to the listed prefix) the step covers.
+    pub through: String,
+    pub bytes: u64,
+    pub files: u64,
+}
+
+/// The state of a folder copy, move, rename or delete, kept in its job's record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FolderWork {
+    /// Home-relative path of the folder worked on (`UserPath::to_string`).
+    pub source: String,
+    /// Where copy/move/rename put it; None for delete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub phase: FolderPhase,
+    /// Last key (relative to the listed prefix) of the work done in this phase; None: start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
+    /// Consecutive failed steps (backoff, then the job fails).
+    #[serde(default)]
+    pub failures: u32,
+    /// Sources that vanished meanwhile.
+    #[serde(default)]
+    pub skipped: u64,
+}
+
+/// A background job of its owner: a ZIP archive being made, or a folder operation. Stored
+/// whole; it lives until `expires_at` (archives: like the archive it names; folder jobs: a
+/// day after their last write, pushed forward by every write).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ZipJob {
+pub struct Job {
     pub id: String,
     pub user_id: String,
+    #[serde(default)]
+    pub kind: JobKind,
     pub status: JobStatus,
-    /// The archive's file name, as downloads name it (`photos.zip`).
+    /// The archive's file name, as downloads name it (`photos.zip`); folder jobs: the name of
+    /// the folder worked on.
+    #[serde(default)]
     pub name: String,
-    /// What to put in it: paths relative to the owner's home.
+    /// What to put in an archive: paths relative to the owner's home.
+    #[serde(default)]
     pub paths: Vec<String>,
     /// True: the one path is a folder whose contents are named below it (download-zip);
     /// false: each path appears under its own name.
     #[serde(default)]
     pub folder_contents: bool,
+    /// Files (archives) or objects (folder jobs).
     pub files_done: u64,
     pub files_total: u64,
     pub bytes_done: u64,
     pub bytes_total: u64,
     /// Why a failed job failed, in words for its owner.
     pub error: Option<String>,
+    /// The API error code of a failure (`quota_exceeded`, `service_unavailable`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// The share link a visitor made this archive through (its archive is kept apart from the
     /// owner's, and only that link's visitors see the job); None for the owner's own jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<FolderWork>,
+    /// The run that owns the job: one more at every hand-over and take-over. The stores keep
+    /// it beside the body too, so writes can be conditional on it.
+    #[serde(default)]
+    pub run: u32,
+    /// Asked to stop. Filled by the store from its own flag; never written by save or update.
+    #[serde(default, skip_serializing)]
+    pub cancel_requested: bool,
     pub created_at: DateTime<Utc>,
     /// Last progress; a running job that stops moving was interrupted.
     pub updated_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
+/// The name the archive jobs had before folder jobs shared their record.
+pub type ZipJob = Job;
+
+/// A change of a user's usage counters made in the same atomic step as a job's write; with
+/// `caps`, growth past them refuses the whole write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UsageChange {
+    pub bytes: i64,
+    pub files: i64,
+    pub caps: Option<Caps>,
+}
+
+/// What a conditional job write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobWrite {
+    /// Written; the job's stored cancel flag as it is now.
+    Saved { cancel_requested: bool },
+    /// Another run owns the job (or it is gone): nothing written.
+    Superseded,
+    /// The usage change would pass the caps: nothing written.
+    OverCaps,
+}
+
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Creates or replaces the job (progress and outcome are written over it).
-    async fn save_job(&self, job: &ZipJob) -> StoreResult<()>;
-    /// The user's job, if it exists and has not expired.
-    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>>;
+    /// Creates or overwrites the job (body, run, expiry, whether it is running); keeps the
+    /// cancel flag while the job runs and clears it when the job has ended.
+    async fn save_job(&self, job: &Job) -> StoreResult<()>;
+    /// The user's job, if it exists and has not expired, with `cancel_requested` from the
+    /// stored flag.
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<Job>>;
+    /// Writes `job` iff the stored run is `expected_run`. The cancel flag survives the writes
+    /// of a running job, hand-overs and take-overs included (a stop asked between a read and
+    /// the write is never lost), and goes with the write that ends the job. With `usage`, the user's counters change in the
+    /// same atomic step (refused against its caps: `OverCaps`, nothing written). A write that
+    /// collides with another one in flight (DynamoDB's `TransactionConflict`) is tried again
+    /// while the stored run is still `expected_run`, and is `Superseded` once it is not; one
+    /// that keeps colliding is [`StoreError::Unavailable`].
+    async fn update_job(
+        &self,
+        job: &Job,
+        expected_run: u32,
+        usage: Option<UsageChange>,
+    ) -> StoreResult<JobWrite>;
+    /// Sets the cancel flag of the user's running job; false if there is none.
+    async fn cancel_job(&self, user_id: &str, job_id: &str) -> StoreResult<bool>;
+    /// Running jobs of every user, at most `limit` (the local server resumes them at start).
+    async fn running_jobs(&self, limit: usize) -> StoreResult<Vec<Job>>;
 }
 
 /// How many ZIP jobs a user has running: a few numbered slots, each held by one job.
@@ -334,6 +468,13 @@ pub trait JobSlotStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Frees the slot `job_id` holds, if it still holds one (never another job's slot).
     async fn release_job_slot(&self, user_id: &str, job_id: &str) -> StoreResult<bool>;
+    /// Every slot item of the user, live or lapsed.
+    async fn job_slots(&self, user_id: &str) -> StoreResult<Vec<JobSlot>>;
+    /// Writes slot `claim.slot` (absent, or lapsed before `now`) for the job with its paths,
+    /// iff every other slot `0..slots` is absent, lapsed, or still held by the job `seen`
+    /// there. False (nothing written) otherwise, also when the claim collided with another
+    /// write in flight.
+    async fn claim_guarded_slot(&self, claim: &GuardedClaim<'_>) -> StoreResult<bool>;
 }
 
 /// One of a user's running-job slots, held by a job until it ends or `expires_at` passes (a
@@ -345,6 +486,25 @@ pub struct JobSlot {
     pub job_id: String,
     #[serde(with = "chrono::serde::ts_seconds")]
     pub expires_at: DateTime<Utc>,
+    /// What a folder job holds while it runs (home-relative paths): other writes there wait.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+}
+
+/// A claim of slot `slot` that holds `paths`, made only if the user's other slots are as they
+/// were `seen` (so checking for overlaps and claiming are one atomic step among jobs).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardedClaim<'a> {
+    pub user_id: &'a str,
+    pub job_id: &'a str,
+    pub slot: u32,
+    /// How many slots a user has (`0..slots`).
+    pub slots: u64,
+    pub paths: &'a [String],
+    pub now: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    /// The slots read before deciding to claim.
+    pub seen: &'a [JobSlot],
 }
 
 /// A hold on part of a user's quota and file limit that ends by itself: the declared size of a

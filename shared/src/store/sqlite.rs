@@ -12,8 +12,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use rusqlite_migration::{HookResult, Migrations, M};
 
 use super::{
-    counts_as_superuser, ApiKey, ApiKeyStore, Caps, Counter, JobStore, Session, SessionStore,
-    StoreError, StoreResult, ThrottleStore, UserKey, UserStore, WriteUserError, ZipJob,
+    counts_as_superuser, ApiKey, ApiKeyStore, Caps, Counter, Job, JobStatus, JobStore, JobWrite,
+    Session, SessionStore, StoreError, StoreResult, ThrottleStore, UsageChange, UserKey, UserStore,
+    WriteUserError,
 };
 use crate::domain::{Email, LoginKey, Role, User, UserId, Username};
 use crate::embedded_db::{db_error, Db};
@@ -118,6 +119,18 @@ CREATE TABLE shares (
 CREATE INDEX shares_user ON shares(user_id, id);
 ";
 
+/// Step 5: jobs of every kind (the table keeps its name). `run` and `cancel` beside the body so
+/// writes can be conditional on the run and the cancel flag outlives them; `running` indexes
+/// the jobs to resume at start (archives running at the upgrade included). Slots hold the paths a folder job reserves (JSON array).
+const SCHEMA_5: &str = "
+ALTER TABLE zip_jobs ADD COLUMN run INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE zip_jobs ADD COLUMN cancel INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE zip_jobs ADD COLUMN running INTEGER NOT NULL DEFAULT 0;
+UPDATE zip_jobs SET running = 1 WHERE json_extract(body, '$.status') = 'running';
+CREATE INDEX zip_jobs_running ON zip_jobs(running) WHERE running = 1;
+ALTER TABLE job_slots ADD COLUMN paths TEXT NOT NULL DEFAULT '[]';
+";
+
 /// The schema, one numbered step per change; `user_version` counts the steps a file has had.
 ///
 /// Files made before steps were counted are at `user_version` 0 with some version of step 1
@@ -130,6 +143,7 @@ fn migrations() -> Migrations<'static> {
         M::up(SCHEMA_2),
         M::up(SCHEMA_3),
         M::up(SCHEMA_4),
+        M::up(SCHEMA_5),
     ])
 }
 
@@ -789,19 +803,29 @@ impl ThrottleStore for SqliteStore {
 
 #[async_trait]
 impl JobStore for SqliteStore {
-    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
-        let body = serde_json::to_string(job).map_err(StoreError::other)?;
-        let (id, user, expires) = (job.id.clone(), job.user_id.clone(), ts(job.expires_at));
+    async fn save_job(&self, job: &Job) -> StoreResult<()> {
+        let row = JobRow::of(job)?;
         self.with(move |c| {
             // Expired jobs go as new ones come (the table's TTL, in effect).
             c.execute(
                 "DELETE FROM zip_jobs WHERE expires_at < ?1",
                 [ts(chrono::Utc::now())],
             )?;
+            // The cancel flag outlives the writes of a running job; it goes when the job ends.
             c.execute(
-                "INSERT INTO zip_jobs (id, user_id, body, expires_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT(id) DO UPDATE SET body = excluded.body",
-                params![id, user, body, expires],
+                "INSERT INTO zip_jobs (id, user_id, body, expires_at, run, running) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(id) DO UPDATE SET \
+                 body = excluded.body, expires_at = excluded.expires_at, run = excluded.run, \
+                 running = excluded.running, \
+                 cancel = CASE WHEN excluded.running = 0 THEN 0 ELSE cancel END",
+                params![
+                    row.id,
+                    row.user,
+                    row.body,
+                    row.expires,
+                    row.run,
+                    row.running
+                ],
             )
         })
         .await
@@ -809,22 +833,129 @@ impl JobStore for SqliteStore {
         .map_err(db_error)
     }
 
-    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
+    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<Job>> {
         let (user, id) = (user_id.to_owned(), job_id.to_owned());
-        let body: Option<String> = self
+        let row: Option<(String, bool)> = self
             .with(move |c| {
                 c.query_row(
-                    "SELECT body FROM zip_jobs WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
+                    "SELECT body, cancel FROM zip_jobs \
+                     WHERE id = ?1 AND user_id = ?2 AND expires_at > ?3",
                     params![id, user, ts(chrono::Utc::now())],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
             })
             .await
             .map_err(db_error)?;
-        body.map(|b| serde_json::from_str(&b).map_err(StoreError::other))
-            .transpose()
+        row.map(|(body, cancel)| job_of(&body, cancel)).transpose()
     }
+
+    async fn update_job(
+        &self,
+        job: &Job,
+        expected_run: u32,
+        usage: Option<UsageChange>,
+    ) -> StoreResult<JobWrite> {
+        let row = JobRow::of(job)?;
+        self.with(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The flag survives hand-overs (a stop asked meanwhile is never lost) and goes
+            // when the job ends, so a resumed job starts clean.
+            let cancel: Option<bool> = tx
+                .query_row(
+                    "UPDATE zip_jobs SET body = ?3, expires_at = ?4, running = ?6, \
+                     cancel = CASE WHEN ?6 = 0 THEN 0 ELSE cancel END, run = ?5 \
+                     WHERE id = ?1 AND user_id = ?2 AND run = ?7 RETURNING cancel",
+                    params![
+                        row.id,
+                        row.user,
+                        row.body,
+                        row.expires,
+                        row.run,
+                        row.running,
+                        expected_run
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(cancel) = cancel else {
+                return Ok(JobWrite::Superseded);
+            };
+            if let Some(u) = usage {
+                // Refused: the transaction drops, and with it the job's write.
+                if add_usage(&tx, &row.user, u.bytes, u.files, u.caps.unwrap_or_default())? == 0 {
+                    return Ok(JobWrite::OverCaps);
+                }
+            }
+            tx.commit()?;
+            Ok(JobWrite::Saved {
+                cancel_requested: cancel,
+            })
+        })
+        .await
+        .map_err(db_error)
+    }
+
+    async fn cancel_job(&self, user_id: &str, job_id: &str) -> StoreResult<bool> {
+        let (user, id) = (user_id.to_owned(), job_id.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "UPDATE zip_jobs SET cancel = 1 \
+                 WHERE id = ?1 AND user_id = ?2 AND running = 1 AND expires_at > ?3",
+                params![id, user, ts(chrono::Utc::now())],
+            )
+        })
+        .await
+        .map(|n| n > 0)
+        .map_err(db_error)
+    }
+
+    async fn running_jobs(&self, limit: usize) -> StoreResult<Vec<Job>> {
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let rows: Vec<(String, bool)> = self
+            .with(move |c| {
+                c.prepare(
+                    "SELECT body, cancel FROM zip_jobs \
+                     WHERE running = 1 AND expires_at > ?1 ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![ts(chrono::Utc::now()), limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|(b, cancel)| job_of(b, *cancel)).collect()
+    }
+}
+
+/// A job's columns as stored.
+struct JobRow {
+    id: String,
+    user: String,
+    body: String,
+    expires: i64,
+    run: u32,
+    running: bool,
+}
+
+impl JobRow {
+    fn of(job: &Job) -> StoreResult<Self> {
+        Ok(Self {
+            id: job.id.clone(),
+            user: job.user_id.clone(),
+            body: serde_json::to_string(job).map_err(StoreError::other)?,
+            expires: ts(job.expires_at),
+            run: job.run,
+            running: job.status == JobStatus::Running,
+        })
+    }
+}
+
+fn job_of(body: &str, cancel: bool) -> StoreResult<Job> {
+    let mut job: Job = serde_json::from_str(body).map_err(StoreError::other)?;
+    job.cancel_requested = cancel;
+    Ok(job)
 }
 
 #[cfg(test)]
@@ -870,11 +1001,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("new.db");
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 4);
+        assert_eq!(version(&path), 5);
         assert!(has_previous_hash(&path));
         // Opening again runs nothing twice.
         SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 4);
+        assert_eq!(version(&path), 5);
     }
 
     #[tokio::test]
@@ -884,7 +1015,7 @@ mod tests {
         let current = dir.path().join("current.db");
         old_database(&current, SCHEMA_1);
         let store = SqliteStore::open(&current).unwrap();
-        assert_eq!(version(&current), 4);
+        assert_eq!(version(&current), 5);
         still_has_the_user(&store).await;
 
         // Older still: sessions without `previous_hash`, which step 1 adds.
@@ -895,7 +1026,7 @@ mod tests {
         assert!(!has_previous_hash(&older));
         let store = SqliteStore::open(&older).unwrap();
         assert!(has_previous_hash(&older));
-        assert_eq!(version(&older), 4);
+        assert_eq!(version(&older), 5);
         still_has_the_user(&store).await;
     }
 
@@ -914,7 +1045,7 @@ mod tests {
         drop(conn);
         old_database_user(&path);
         let store = SqliteStore::open(&path).unwrap();
-        assert_eq!(version(&path), 4);
+        assert_eq!(version(&path), 5);
         still_has_the_user(&store).await;
         let at = from_ts(1_700_000_000);
         let share = Share {
@@ -936,6 +1067,71 @@ mod tests {
         let owner = store.get_user("u1").await.unwrap().unwrap();
         store.delete_user(&owner).await.unwrap();
         assert!(store.get_share("u1", "sh").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_database_at_step_4_keeps_its_zip_jobs_as_zip_jobs() {
+        use crate::store::{JobKind, JobSlotStore, JobStatus, JobWrite};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("step4.db");
+        let mut conn = Connection::open(&path).unwrap();
+        let steps = vec![
+            M::up_with_hook(SCHEMA_1, add_previous_hash),
+            M::up(SCHEMA_2),
+            M::up(SCHEMA_3),
+            M::up(SCHEMA_4),
+        ];
+        Migrations::new(steps).to_latest(&mut conn).unwrap();
+        drop(conn);
+        old_database_user(&path);
+        let conn = Connection::open(&path).unwrap();
+        // A running archive as the last build wrote it: no kind, no run, in the body or beside it.
+        let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+        let body = serde_json::json!({
+            "id": "j1", "user_id": "u1", "status": "running", "name": "a.zip",
+            "paths": ["a"], "folder_contents": false, "files_done": 1, "files_total": 2,
+            "bytes_done": 3, "bytes_total": 4, "error": null,
+            "created_at": "2026-12-01T10:00:00Z", "updated_at": "2026-12-01T10:00:00Z",
+            "expires_at": expires.to_rfc3339(),
+        });
+        conn.execute(
+            "INSERT INTO zip_jobs (id, user_id, body, expires_at) VALUES ('j1', 'u1', ?1, ?2)",
+            params![body.to_string(), ts(expires)],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO job_slots (user_id, slot, job_id, expires_at) VALUES ('u1', 0, 'j1', ?1)",
+            [ts(expires)],
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&path), 5);
+        let job = store.get_job("u1", "j1").await.unwrap().unwrap();
+        assert_eq!(
+            (job.kind, job.status, job.run),
+            (JobKind::Zip, JobStatus::Running, 0)
+        );
+        assert!(!job.cancel_requested && job.folder.is_none() && job.error_code.is_none());
+        // It is among the running jobs a restart resumes, and can be cancelled and taken over.
+        let running = store.running_jobs(10).await.unwrap();
+        assert_eq!(
+            running.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+            ["j1"]
+        );
+        assert!(store.cancel_job("u1", "j1").await.unwrap());
+        let taken = crate::store::Job { run: 1, ..job };
+        let written = store.update_job(&taken, 0, None).await.unwrap();
+        assert_eq!(
+            written,
+            JobWrite::Saved {
+                cancel_requested: true
+            }
+        );
+        // Its slot reads with no reserved paths.
+        let slots = store.job_slots("u1").await.unwrap();
+        assert_eq!((slots.len(), slots[0].paths.len()), (1, 0));
     }
 
     /// The user of an older build's database, into tables that exist.

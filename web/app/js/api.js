@@ -14,7 +14,8 @@ export class ApiError extends Error {
   }
   /** Field errors (400 `details` keyed by field), or an empty object. */
   get fields() {
-    return this.details && typeof this.details === 'object' ? this.details : {};
+    // Other statuses carry other details (409 `job_running`: the job's id), not field errors.
+    return this.status === 400 && this.details && typeof this.details === 'object' ? this.details : {};
   }
 }
 

@@ -288,6 +288,7 @@ impl Core {
         upload: NewUpload,
         origin: &str,
     ) -> AppResult<DirectUpload> {
+        self.refuse_reserved(&me.user.id, &[&upload.path]).await?;
         let started = self.begin_direct_upload(&me.user, upload, None).await?;
         let ticket = UploadTicket::of(&me.user.id, &started);
         let upload_id = self.tickets.issue(UPLOAD, started.expires, &ticket)?;

@@ -7,6 +7,7 @@
 
 mod direct;
 pub(crate) mod download;
+mod folder_job;
 mod input;
 mod relocate;
 mod target;
@@ -20,10 +21,12 @@ pub use download::{parse_range, Conditions, Delivery, DownloadQuery, RangeError,
 pub use input::{
     CreateFolderInput, DeleteInput, MoveInput, MoveRequest, NewFolder, Relocation, RenameInput,
 };
-pub use relocate::Moved;
+pub use relocate::{Moved, Relocated};
 pub use upload::{UploadBatch, Uploaded, UploadedFile};
 
 use target::{already_exists, Replace};
+
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -37,6 +40,8 @@ use crate::domain::{rfc3339, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
+use crate::services::jobs::JobRef;
+use crate::store::JobKind;
 
 const DEFAULT_PAGE: usize = 100;
 const FOLDER_TYPE: &str = "application/x-directory";
@@ -63,6 +68,10 @@ pub struct FileItem {
     pub content_type: Option<String>,
     /// `null` for folders.
     pub etag: Option<String>,
+    /// `stat` only: the running job that holds this path (copies, moves, renames or deletes
+    /// it, or puts a folder here); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobRef>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,6 +139,7 @@ fn folder_item(path: &str, marker: Option<&ObjectInfo>) -> FileItem {
         modified_at: marker.map(|m| rfc3339(m.modified)),
         content_type: None,
         etag: None,
+        job: None,
     }
 }
 
@@ -143,6 +153,7 @@ pub(crate) fn file_item(path: &str, info: &ObjectInfo) -> FileItem {
         modified_at: Some(rfc3339(info.modified)),
         content_type: Some(info.content_type.clone()),
         etag: Some(info.etag.clone()),
+        job: None,
     }
 }
 
@@ -209,20 +220,52 @@ impl Core {
         Err(not_found())
     }
 
+    /// One file or folder; while a job holds the path, with that job. A folder a job is
+    /// putting in place is shown (without a date) even before its first object arrived.
     pub async fn stat(&self, me: &Principal, query: PathQuery) -> AppResult<FileItem> {
         let path = parse_path("path", query.path.as_deref())?;
         let home = Home::of_user(&me.user);
         if path.is_home() {
             return Ok(folder_item("", None));
         }
-        if let Some(info) = self.objects.head(&home.file(&path)).await? {
-            return Ok(file_item(path.as_str(), &info));
+        let (item, job) = tokio::join!(
+            self.stat_item(&home, &path),
+            self.job_at(&me.user.id, &path)
+        );
+        let (item, job) = (item?, job?);
+        let mut item = match (item, &job) {
+            (Some(item), _) => item,
+            (None, Some(job)) if self.holds_exactly(&me.user.id, job, &path).await? => {
+                folder_item(path.as_str(), None)
+            }
+            (None, _) => return Err(not_found()),
+        };
+        item.job = job;
+        Ok(item)
+    }
+
+    /// The item at `path` as the stores show it, if any.
+    async fn stat_item(&self, home: &Home, path: &UserPath) -> AppResult<Option<FileItem>> {
+        if let Some(info) = self.objects.head(&home.file(path)).await? {
+            return Ok(Some(file_item(path.as_str(), &info)));
         }
-        let marker = self.objects.head(&home.folder(&path)).await?;
-        if marker.is_some() || self.folder_exists(&home, &path).await? {
-            return Ok(folder_item(path.as_str(), marker.as_ref()));
+        let marker = self.objects.head(&home.folder(path)).await?;
+        if marker.is_some() || self.folder_exists(home, path).await? {
+            return Ok(Some(folder_item(path.as_str(), marker.as_ref())));
         }
-        Err(not_found())
+        Ok(None)
+    }
+
+    /// True when `path` is itself one of the paths `job` works on (its source or target
+    /// folder), not merely below one.
+    async fn holds_exactly(&self, user_id: &str, job: &JobRef, path: &UserPath) -> AppResult<bool> {
+        let Some(job) = self.store.get_job(user_id, &job.job_id).await? else {
+            return Ok(false);
+        };
+        let path = path.to_string();
+        Ok(job
+            .folder
+            .is_some_and(|f| f.source == path || f.target.as_ref() == Some(&path)))
     }
 
     pub async fn list_files(&self, me: &Principal, query: ListQuery) -> AppResult<Listing> {
@@ -284,6 +327,7 @@ impl Core {
         folder: NewFolder,
     ) -> AppResult<FolderCreated> {
         let NewFolder { parent, target } = folder;
+        self.refuse_reserved(&me.user.id, &[&target]).await?;
         let home = Home::of_user(&me.user);
         if !self.folder_exists(&home, &parent).await? {
             return Err(AppError::not_found(
@@ -371,11 +415,41 @@ impl Core {
         }
     }
 
-    /// Deletes a file, or a folder with everything below it.
-    pub async fn delete_path(&self, me: &Principal, path: UserPath) -> AppResult<String> {
-        self.end_shares_under(&me.user.id, &path).await?;
+    /// Deletes a file, or a folder with everything below it: within the request, or for a
+    /// folder of more objects than one request may take, by a job (started here).
+    pub async fn delete_path(
+        self: &Arc<Self>,
+        me: &Principal,
+        path: UserPath,
+        origin: &str,
+    ) -> AppResult<Relocated<String>> {
+        self.refuse_reserved(&me.user.id, &[&path]).await?;
         let home = Home::of_user(&me.user);
-        let file = home.file(&path);
+        let listed = match self.objects.head(&home.file(&path)).await? {
+            Some(_) => None,
+            None => match self.small_folder(&home.folder(&path)).await? {
+                Some(objects) => Some(objects),
+                None => {
+                    let job = self.start_folder_job(me, JobKind::Delete, path, None, origin);
+                    return Ok(Relocated::Started(job.await?));
+                }
+            },
+        };
+        let deleted = self.delete_now(me, &home, &path, listed).await?;
+        Ok(Relocated::Done(deleted))
+    }
+
+    /// Deletes within the request; `listed`: the folder's objects as just listed (its first
+    /// pass), `None` for a file.
+    async fn delete_now(
+        &self,
+        me: &Principal,
+        home: &Home,
+        path: &UserPath,
+        listed: Option<Vec<ObjectInfo>>,
+    ) -> AppResult<String> {
+        self.end_shares_under(&me.user.id, path).await?;
+        let file = home.file(path);
         // A few tries: the file may be replaced between reading and deleting it.
         for _ in 0..3 {
             let Some(info) = self.objects.head(&file).await? else {
@@ -384,16 +458,16 @@ impl Core {
             // Of concurrent deletes only the one that removed the file gives its bytes back.
             if self.objects.delete_if_match(&file, &info.etag).await? {
                 self.release(&me.user.id, &[info]).await?;
-                self.keep_parent(&me.user, &path).await;
+                self.keep_parent(&me.user, path).await;
                 return Ok(format!("File '{path}' deleted successfully"));
             }
         }
-        if !self.folder_exists(&home, &path).await? {
+        if !self.folder_exists(home, path).await? {
             return Err(not_found());
         }
-        self.delete_prefix(Some(&me.user.id), &home.folder(&path))
+        self.delete_rounds(&me.user.id, &home.folder(path), listed)
             .await?;
-        self.keep_parent(&me.user, &path).await;
+        self.keep_parent(&me.user, path).await;
         Ok(format!("Folder '{path}' deleted successfully"))
     }
 
@@ -401,16 +475,27 @@ impl Core {
     /// `owner`: whose usage the objects count in (`None`: objects no quota counts, like
     /// archives, deleted in batches).
     pub(crate) async fn delete_prefix(&self, owner: Option<&str>, prefix: &str) -> AppResult<()> {
-        let Some(owner) = owner else {
-            return self.delete_uncounted(prefix).await;
-        };
+        match owner {
+            Some(owner) => self.delete_rounds(owner, prefix, None).await,
+            None => self.delete_uncounted(prefix).await,
+        }
+    }
+
+    /// Passes over `prefix` until one finds nothing (at most [`DELETE_ROUNDS`]); `listed`: the
+    /// objects of the first pass when the caller has just listed them.
+    async fn delete_rounds(
+        &self,
+        owner: &str,
+        prefix: &str,
+        mut listed: Option<Vec<ObjectInfo>>,
+    ) -> AppResult<()> {
         // Rounds from the start: objects another delete had claimed, or that were replaced
         // while this one ran, are seen again (gone, or as their new version).
         for round in 0..DELETE_ROUNDS {
             if round > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(20 * round as u64)).await;
             }
-            if !self.delete_counted(owner, prefix).await? {
+            if !self.delete_counted(owner, prefix, listed.take()).await? {
                 return Ok(());
             }
         }
@@ -420,20 +505,30 @@ impl Core {
     /// One pass over `prefix`: each object deleted only if still the version listed, and only
     /// what this call removed given back, so concurrent deletes of one folder give its usage
     /// back once. True when something was listed (another round may find more).
-    async fn delete_counted(&self, owner: &str, prefix: &str) -> AppResult<bool> {
+    async fn delete_counted(
+        &self,
+        owner: &str,
+        prefix: &str,
+        mut listed: Option<Vec<ObjectInfo>>,
+    ) -> AppResult<bool> {
         let mut cursor = None;
         let mut listed_any = false;
         loop {
-            let page = self
-                .objects
-                .list(prefix, false, cursor.as_deref(), MAX_LIST_PAGE)
-                .await?;
-            listed_any |= !page.items.is_empty();
-            let mut deletes = Vec::with_capacity(page.items.len());
-            for item in page.items {
-                if let Listed::Object(o) = item {
-                    deletes.push(self.delete_one(o));
+            // The objects the caller listed are the whole first page (no page follows them).
+            let (objects, next) = match listed.take() {
+                Some(objects) => (objects, None),
+                None => {
+                    let page = self
+                        .objects
+                        .list(prefix, false, cursor.as_deref(), MAX_LIST_PAGE)
+                        .await?;
+                    (relocate::objects(page.items), page.next)
                 }
+            };
+            listed_any |= !objects.is_empty();
+            let mut deletes = Vec::with_capacity(objects.len());
+            for o in objects {
+                deletes.push(self.delete_one(o));
             }
             let outcomes: Vec<AppResult<Option<ObjectInfo>>> = futures::stream::iter(deletes)
                 .buffer_unordered(DELETE_CONCURRENCY)
@@ -451,7 +546,7 @@ impl Core {
             if let Some(e) = failure {
                 return Err(e);
             }
-            match page.next {
+            match next {
                 Some(next) => cursor = Some(next),
                 None => return Ok(listed_any),
             }

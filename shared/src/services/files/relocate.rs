@@ -6,11 +6,15 @@
 //! copied). A move deletes its source only if no other request removed it first, so of
 //! concurrent moves of one file exactly one succeeds and the others remove their copies.
 //!
-//! A folder goes one listing page at a time (never held in memory whole), its copies with
-//! bounded concurrency. A failure midway undoes what was done: copies are removed, objects
-//! already moved are moved back. Once written, a copy is checked against the other kind of
+//! A folder of at most `folder_sync_max_objects` objects (the first listing page decides) goes
+//! within the request, its copies with bounded concurrency; a failure midway undoes what was
+//! done: copies are removed, objects already moved are moved back. A larger folder is a job's
+//! work (`folder_job`): the request answers 202 with the job. Paths a running job holds are
+//! refused first (409 `job_running`). Once written, a copy is checked against the other kind of
 //! its name (a file copied to `a` against a folder `a/` made meanwhile, and the reverse) and
 //! undone if that appeared, as uploads and create-folder do (see `target`).
+
+use std::sync::Arc;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -24,7 +28,8 @@ use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{CopyRefused, IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
-use crate::services::{Core, Principal};
+use crate::services::{Core, JobView, Principal};
+use crate::store::JobKind;
 
 /// Copies in flight at once: enough to hide S3's per-request latency, few enough for a small
 /// Lambda and S3's per-prefix request rates.
@@ -36,48 +41,97 @@ pub struct Moved {
     pub new_path: String,
 }
 
+/// What a rename, move, copy (`Moved`) or delete (its message) did: all of it within the
+/// request, or, for a folder of more objects than one request may take
+/// (`folder_sync_max_objects`), started a job that does it in the background.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one answer per request, never stored or collected
+pub enum Relocated<T = Moved> {
+    Done(T),
+    Started(JobView),
+}
+
+impl<T> Relocated<T> {
+    pub fn map<U>(self, done: impl FnOnce(T) -> U) -> Relocated<U> {
+        match self {
+            Self::Done(outcome) => Relocated::Done(done(outcome)),
+            Self::Started(job) => Relocated::Started(job),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Copy,
     Move,
 }
 
+impl Mode {
+    fn of(kind: JobKind) -> Self {
+        match kind {
+            JobKind::Copy => Self::Copy,
+            _ => Self::Move,
+        }
+    }
+}
+
 /// A source object as it was copied (its version) and the copy made of it.
 type Copied = (ObjectInfo, ObjectInfo);
 
 impl Core {
-    pub async fn rename(&self, me: &Principal, rename: Relocation) -> AppResult<Moved> {
-        self.relocate(me, &rename.source, &rename.target, Mode::Move)
+    pub async fn rename(
+        self: &Arc<Self>,
+        me: &Principal,
+        rename: Relocation,
+        origin: &str,
+    ) -> AppResult<Relocated> {
+        let (source, target) = (&rename.source, &rename.target);
+        self.refuse_reserved(&me.user.id, &[source, target]).await?;
+        let started = self
+            .relocate(me, source, target, JobKind::Rename, origin)
             .await?;
-        Ok(Moved {
-            message: "Item renamed successfully".into(),
-            new_path: rename.target.to_string(),
-        })
+        Ok(answer(started, "Item renamed successfully", target))
     }
 
-    pub async fn move_item(&self, me: &Principal, request: MoveRequest) -> AppResult<Moved> {
+    pub async fn move_item(
+        self: &Arc<Self>,
+        me: &Principal,
+        request: MoveRequest,
+        origin: &str,
+    ) -> AppResult<Relocated> {
         let moved = self.destination(me, request).await?;
-        self.relocate(me, &moved.source, &moved.target, Mode::Move)
+        let (source, target) = (&moved.source, &moved.target);
+        let started = self
+            .relocate(me, source, target, JobKind::Move, origin)
             .await?;
-        Ok(Moved {
-            message: "Item moved successfully".into(),
-            new_path: moved.target.to_string(),
-        })
+        Ok(answer(started, "Item moved successfully", target))
     }
 
-    pub async fn copy_item(&self, me: &Principal, request: MoveRequest) -> AppResult<Moved> {
+    pub async fn copy_item(
+        self: &Arc<Self>,
+        me: &Principal,
+        request: MoveRequest,
+        origin: &str,
+    ) -> AppResult<Relocated> {
         let copy = self.destination(me, request).await?;
-        self.relocate(me, &copy.source, &copy.target, Mode::Copy)
+        let (source, target) = (&copy.source, &copy.target);
+        let started = self
+            .relocate(me, source, target, JobKind::Copy, origin)
             .await?;
-        Ok(Moved {
-            message: "Item copied successfully".into(),
-            new_path: copy.target.to_string(),
-        })
+        Ok(answer(started, "Item copied successfully", target))
     }
 
-    /// Source and target of a move or copy: the destination must be an existing folder.
+    /// Source and target of a move or copy: the destination must be an existing folder, and no
+    /// job may hold either (409 `job_running`).
     async fn destination(&self, me: &Principal, request: MoveRequest) -> AppResult<Relocation> {
         let MoveRequest { source, dest } = request;
+        let target = dest.join(source.name());
+        // Before the destination is looked at: a job's target exists for it (and for `stat`)
+        // before its first object does.
+        let held: Vec<&UserPath> = std::iter::once(&source)
+            .chain(target.as_ref().ok())
+            .collect();
+        self.refuse_reserved(&me.user.id, &held).await?;
         let home = Home::of_user(&me.user);
         if !self.folder_exists(&home, &dest).await? {
             self.refuse_file_at(&home, &dest).await?;
@@ -86,29 +140,31 @@ impl Core {
                 "The destination folder does not exist.",
             ));
         }
-        let target = dest
-            .join(source.name())
-            .map_err(|e| AppError::bad_request("invalid_path", e.to_string()))?;
+        let target = target.map_err(|e| AppError::bad_request("invalid_path", e.to_string()))?;
         Ok(Relocation { source, target })
     }
 
+    /// Relocates within the request (`None`), or starts a job for a large folder. The caller
+    /// has refused paths a job holds.
     async fn relocate(
-        &self,
+        self: &Arc<Self>,
         me: &Principal,
         source: &UserPath,
         target: &UserPath,
-        mode: Mode,
-    ) -> AppResult<()> {
+        kind: JobKind,
+        origin: &str,
+    ) -> AppResult<Option<JobView>> {
         if source.is_home() {
             return Err(home_refused());
         }
+        let mode = Mode::of(kind);
         let home = Home::of_user(&me.user);
         if let Some(file) = self.objects.head(&home.file(source)).await? {
             self.target_free(&home, target, Replace::Never).await?;
             self.end_moved_shares(me, source, mode).await?;
             self.relocate_file(me, &home, &file, target, mode).await?;
             self.keep_source_folder(me, source, target, mode).await;
-            return Ok(());
+            return Ok(None);
         }
         if !self.folder_exists(&home, source).await? {
             return Err(not_found());
@@ -120,12 +176,35 @@ impl Core {
             ));
         }
         self.target_free(&home, target, Replace::Never).await?;
-        self.end_moved_shares(me, source, mode).await?;
         let (from, to) = (home.folder(source), home.folder(target));
-        let mut result = self.relocate_pages(me, &from, &to, mode).await;
+        let Some(sources) = self.small_folder(&from).await? else {
+            let (source, target) = (source.clone(), Some(target.clone()));
+            let job = self.start_folder_job(me, kind, source, target, origin);
+            return Ok(Some(job.await?));
+        };
+        self.end_moved_shares(me, source, mode).await?;
+        self.relocate_folder(me, &home, &sources, (&from, &to), (source, target), mode)
+            .await?;
+        Ok(None)
+    }
+
+    /// The synchronous relocation of a folder whose objects (`sources`) one request takes.
+    async fn relocate_folder(
+        &self,
+        me: &Principal,
+        home: &Home,
+        sources: &[ObjectInfo],
+        (from, to): (&str, &str),
+        (source, target): (&UserPath, &UserPath),
+        mode: Mode,
+    ) -> AppResult<()> {
+        let mut result = match mode {
+            Mode::Copy => self.copy_page(me, sources, from, to).await.map(drop),
+            Mode::Move => self.move_page(sources, from, to).await,
+        };
         // Write-then-verify (see `target`): a file of the target's name made meanwhile wins.
         if result.is_ok() {
-            result = match self.file_at(&home, target).await {
+            result = match self.file_at(home, target).await {
                 Ok(false) => Ok(()),
                 Ok(true) => Err(already_exists(format!(
                     "A file '{target}' was created by another request meanwhile."
@@ -134,11 +213,23 @@ impl Core {
             };
         }
         if result.is_err() {
-            self.undo(&me.user.id, &from, &to, mode).await;
+            self.undo(&me.user.id, from, to, mode).await;
         } else {
             self.keep_source_folder(me, source, target, mode).await;
         }
         result
+    }
+
+    /// The objects below `prefix` (its marker included) when one request may take them all
+    /// (at most `folder_sync_max_objects`); `None` when the folder is a job's work. One listing
+    /// page decides, and is the work itself when small.
+    pub(super) async fn small_folder(&self, prefix: &str) -> AppResult<Option<Vec<ObjectInfo>>> {
+        let most = self.config.folder_sync_max_objects;
+        let page = self.objects.list_after(prefix, None, most + 1).await?;
+        if page.items.len() > most || page.next.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(objects(page.items)))
     }
 
     /// A move out of a folder leaves that folder in place, empty if it took its last item
@@ -212,32 +303,6 @@ impl Core {
             return Err(not_found());
         }
         Ok(())
-    }
-
-    /// Copies or moves every object below `from` to the same place below `to`, page by page.
-    async fn relocate_pages(
-        &self,
-        me: &Principal,
-        from: &str,
-        to: &str,
-        mode: Mode,
-    ) -> AppResult<()> {
-        let mut cursor = None;
-        loop {
-            let page = self
-                .objects
-                .list(from, false, cursor.as_deref(), MAX_LIST_PAGE)
-                .await?;
-            let sources: Vec<ObjectInfo> = objects(page.items);
-            match mode {
-                Mode::Copy => drop(self.copy_page(me, &sources, from, to).await?),
-                Mode::Move => self.move_page(&sources, from, to).await?,
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok(()),
-            }
-        }
     }
 
     /// Copies `sources` (below `from`) below `to`, charging what was really copied: the
@@ -442,8 +507,19 @@ impl Core {
     }
 }
 
+/// The answer of a rename, move or copy done within the request, or its job.
+fn answer(started: Option<JobView>, message: &str, target: &UserPath) -> Relocated {
+    match started {
+        Some(job) => Relocated::Started(job),
+        None => Relocated::Done(Moved {
+            message: message.into(),
+            new_path: target.to_string(),
+        }),
+    }
+}
+
 /// The objects of a listing page (an undelimited listing has no prefixes).
-fn objects(items: Vec<Listed>) -> Vec<ObjectInfo> {
+pub(super) fn objects(items: Vec<Listed>) -> Vec<ObjectInfo> {
     items
         .into_iter()
         .filter_map(|item| match item {

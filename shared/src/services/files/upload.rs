@@ -99,6 +99,10 @@ impl UploadBatch<'_> {
                 format!("'{target}' appears twice in this upload."),
             ));
         }
+        // Each file, not the folder: the folder may be the home, which holds every job's paths.
+        self.core
+            .refuse_reserved(&self.me.user.id, &[&target])
+            .await?;
         self.check_free(&target).await?;
         let key = layout::new_staging_key(&self.me.user.id);
         let content_type = content_type_of(name);

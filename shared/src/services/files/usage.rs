@@ -157,7 +157,7 @@ impl Core {
     }
 
     /// The answer to a refused growth, from the counters as they are now.
-    async fn refusal(&self, user: &User, files: i64) -> AppError {
+    pub(super) async fn refusal(&self, user: &User, files: i64) -> AppError {
         match self.store.get_user(&user.id).await {
             Ok(Some(now)) => over_caps(&now, files),
             _ => over_caps(user, files),

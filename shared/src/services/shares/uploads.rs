@@ -121,6 +121,16 @@ impl Core {
         }
         let upload = input.parse()?;
         let target = open.resolve(Some(upload.path.as_str()))?;
+        // A job of the owner working there holds the path; which job is the owner's business.
+        if let Err(refused) = self.refuse_reserved(&open.owner.id, &[&target]).await {
+            return Err(match refused {
+                AppError::JobRunning { .. } => AppError::conflict(
+                    "job_running",
+                    "This folder is being changed right now: try again later.",
+                ),
+                other => visitor_error(&open, other),
+            });
+        }
         let started = self
             .begin_free_upload(&open, target, upload)
             .await

@@ -1,5 +1,6 @@
-//! Writing a job's archive: the objects are read one after another and streamed through the
-//! archive writer into one object of the store, with progress saved as it goes.
+//! Writing a job's archive: the objects are listed and handed in order to the archive's
+//! pipeline (which opens a few ahead and compresses on every core), and the archive is
+//! streamed into one object of the store, with progress saved as it goes.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,12 +8,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures::channel::mpsc;
+use futures::SinkExt as _;
 use futures::Stream;
 use tokio::io::DuplexStream;
+use tokio::sync::watch;
 use tokio_util::io::ReaderStream;
 
 use super::{Pages, Source};
-use crate::archive::{ArchiveError, ArchiveWriter};
+use crate::archive::{ArchiveError, ArchiveWriter, EntryInput, OpenBody};
 use crate::domain::UserPath;
 use crate::error::{AppError, AppResult};
 use crate::layout::job_archive_key;
@@ -22,8 +26,11 @@ use crate::store::{JobStatus, ZipJob};
 
 /// Bytes in flight between the archive writer and the store.
 const PIPE_BYTES: usize = 256 * 1024;
-/// Progress is saved at most this often.
+/// Progress is saved this often (also during one long entry: the save renews the slot and
+/// learns of a cancellation).
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Entries listed ahead of the archive writer (each opens its file only when it comes near).
+const LIST_AHEAD: usize = 64;
 
 /// The archive's bytes on their way to the store. It ends in an error unless the writer
 /// finished, so a failed archive is never stored as a truncated one.
@@ -49,7 +56,8 @@ fn archive_failed(err: ArchiveError) -> AppError {
     match err {
         // Reading a stored object failed midway, or the store stopped taking the archive.
         ArchiveError::Io(e) => AppError::Unavailable(e.into()),
-        ArchiveError::Zip(e) => AppError::internal(e),
+        ArchiveError::Open(e) => e.into(),
+        ArchiveError::Invalid(message) => AppError::internal(anyhow::anyhow!(message)),
     }
 }
 
@@ -103,7 +111,18 @@ impl Core {
         job.status = JobStatus::Done;
         job.files_done = job.files_total.max(job.files_done);
         job.updated_at = now();
-        self.store.save_job(job).await?;
+        if self.runs_in_background(job) {
+            // Only while this run owns the job: a run taken over (a restart wrote it again)
+            // leaves the record to the run that now owns it.
+            if let crate::store::JobWrite::Superseded =
+                self.store.update_job(job, job.run, None).await?
+            {
+                tracing::warn!(job_id = %job.id, "zip run superseded; its end is not recorded");
+                return Ok(());
+            }
+        } else {
+            self.store.save_job(job).await?;
+        }
         tracing::info!(user_id = %job.user_id, job_id = %job.id, files = job.files_done,
             bytes = job.bytes_done, archive_bytes = info.size, "zip archive written");
         Ok(())
@@ -121,42 +140,52 @@ impl Core {
         }
     }
 
+    /// Lists the sources into the archive's pipeline while following what it has written.
     async fn write_entries<W: tokio::io::AsyncWrite + Unpin>(
         &self,
         zip: &mut ArchiveWriter<W>,
         job: &mut ZipJob,
         sources: &[Source],
     ) -> AppResult<()> {
-        let mut saved = Instant::now();
+        let (listed, entries) = mpsc::channel(LIST_AHEAD);
+        let (written_tx, written) = watch::channel((0, 0));
+        // The closure (and its sender) ends with the writer: that ends `follow`.
+        let write = async move {
+            let progress = move |files, bytes| {
+                let _ = written_tx.send((files, bytes));
+            };
+            zip.write_all_entries(entries, progress)
+                .await
+                .map_err(archive_failed)
+        };
+        tokio::try_join!(
+            self.list_entries(sources, listed),
+            write,
+            self.follow(job, written)
+        )?;
+        Ok(())
+    }
+
+    /// The entries of `sources` in archive order; files are opened by the pipeline.
+    async fn list_entries<'a>(
+        &'a self,
+        sources: &'a [Source],
+        mut listed: mpsc::Sender<EntryInput<'a>>,
+    ) -> AppResult<()> {
         for source in sources {
             match source {
                 Source::File { key, entry } => {
                     if let Some(info) = self.objects.head(key).await? {
-                        self.add_object(zip, job, entry, &info).await?;
+                        self.send_entry(&mut listed, entry.clone(), info).await?;
                     }
                 }
                 Source::Folder { prefix, base } => {
                     let mut pages = Pages::new(prefix);
                     while let Some(page) = pages.next(self).await? {
-                        for item in &page.items {
+                        for item in page.items {
                             let Listed::Object(info) = item else { continue };
-                            let Some(name) = entry_name(prefix, base, &info.key) else {
-                                continue;
-                            };
-                            if name.ends_with('/') {
-                                zip.add_dir(&name, info.modified)
-                                    .await
-                                    .map_err(archive_failed)?;
-                            } else {
-                                self.add_object(zip, job, &name, info).await?;
-                            }
-                            if saved.elapsed() >= PROGRESS_EVERY {
-                                job.updated_at = now();
-                                self.store.save_job(job).await?;
-                                if self.runs_in_background(job) {
-                                    self.renew_slot(job).await?;
-                                }
-                                saved = Instant::now();
+                            if let Some(name) = entry_name(prefix, base, &info.key) {
+                                self.send_entry(&mut listed, name, info).await?;
                             }
                         }
                     }
@@ -166,23 +195,74 @@ impl Core {
         Ok(())
     }
 
-    async fn add_object<W: tokio::io::AsyncWrite + Unpin>(
-        &self,
-        zip: &mut ArchiveWriter<W>,
-        job: &mut ZipJob,
-        name: &str,
-        info: &ObjectInfo,
+    async fn send_entry<'a>(
+        &'a self,
+        listed: &mut mpsc::Sender<EntryInput<'a>>,
+        name: String,
+        info: ObjectInfo,
     ) -> AppResult<()> {
-        // Deleted since it was listed: the archive is of what exists now.
-        let Some(download) = self.objects.get(&info.key, None).await? else {
-            return Ok(());
-        };
-        let read = zip
-            .add_file(name, info.modified, download.body)
-            .await
-            .map_err(archive_failed)?;
-        job.files_done += 1;
-        job.bytes_done += read;
+        (listed.send(self.entry(name, info)).await)
+            .map_err(|_| AppError::internal(anyhow::anyhow!("the archive writer stopped")))
+    }
+
+    /// The entry of one listed object (a directory entry for a folder marker).
+    fn entry(&self, name: String, info: ObjectInfo) -> EntryInput<'_> {
+        let body = (!name.ends_with('/')).then(|| {
+            let key = info.key;
+            // Deleted since it was listed: no entry (the archive is of what exists now).
+            Box::pin(async move { Ok(self.objects.get(&key, None).await?.map(|d| d.body)) })
+                as OpenBody<'_>
+        });
+        EntryInput {
+            name,
+            modified: info.modified,
+            size: info.size,
+            body,
+        }
+    }
+
+    /// Counts what the writer has written into `job`, saving it every [`PROGRESS_EVERY`]
+    /// until the writer ends.
+    async fn follow(
+        &self,
+        job: &mut ZipJob,
+        mut written: watch::Receiver<(u64, u64)>,
+    ) -> AppResult<()> {
+        let (files, bytes) = (job.files_done, job.bytes_done);
+        let mut saved = Instant::now();
+        loop {
+            let ended = tokio::select! {
+                changed = written.changed() => changed.is_err(),
+                () = tokio::time::sleep_until((saved + PROGRESS_EVERY).into()) => false,
+            };
+            let (f, b) = *written.borrow_and_update();
+            (job.files_done, job.bytes_done) = (files + f, bytes + b);
+            if ended {
+                return Ok(());
+            }
+            if saved.elapsed() >= PROGRESS_EVERY {
+                self.zip_progress(job).await?;
+                saved = Instant::now();
+            }
+        }
+    }
+
+    /// Records the job's progress and keeps its slot (the one progress call of a build).
+    async fn zip_progress(&self, job: &mut ZipJob) -> AppResult<()> {
+        use crate::store::JobWrite;
+        job.updated_at = now();
+        // Written only while this run owns the job; the write tells whether its owner asked
+        // it to stop (the build then ends, and nothing is stored).
+        match self.store.update_job(job, job.run, None).await? {
+            JobWrite::Saved {
+                cancel_requested: true,
+            } => return Err(super::cancelled()),
+            JobWrite::Saved { .. } => {}
+            JobWrite::Superseded | JobWrite::OverCaps => return Err(super::superseded()),
+        }
+        if self.runs_in_background(job) {
+            self.renew_slot(job).await?;
+        }
         Ok(())
     }
 }

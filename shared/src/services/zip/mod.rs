@@ -1,9 +1,11 @@
-//! ZIP archives of folders and files: `GET /api/files/download-zip`, `POST /api/zip`,
-//! `GET /api/zip/{job_id}`.
+//! ZIP archives of folders and files: `GET /api/files/download-zip`, `POST /api/zip`, and
+//! `GET /api/zip/{job_id}` (the view of any job, as `GET /api/jobs/{job_id}`, see
+//! [`super::jobs`]).
 //!
 //! A request resolves its paths and counts what they hold (one listing pass). Small archives are
 //! written within the request; larger ones become a [`ZipJob`] run in the background (a task
-//! locally; an asynchronous invocation of the zip function on AWS, see [`Launcher`]). Either
+//! locally; an asynchronous invocation of the zip function on AWS, see
+//! [`super::jobs::Launcher`]). Either
 //! way [`build`] streams the objects one after another through [`crate::archive`] into one
 //! object ([`job_archive_key`]), which expires after a day (lifecycle rule /
 //! sweeper) like the job itself. Jobs are stored in their owner's records: another user's job
@@ -11,38 +13,32 @@
 
 mod build;
 mod charge;
-mod launch;
-mod slots;
 mod sources;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Duration;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
+pub(crate) use super::jobs::is_job_id;
 
 use sources::{Pages, Source};
 
 use super::files::download::{content_disposition, signed_url};
 use super::files::{not_found, parse_path};
+use super::jobs::{JobEvent, JobView};
 use super::schema::{ArchiveName, HomePath};
-use super::{now, Core, Principal};
-use crate::domain::{rfc3339, User, UserPath};
+use super::{now, Core, Principal, SignedUrl};
+use crate::domain::{User, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::{job_archive_key, Home};
-use crate::store::{JobStatus, ZipJob};
+use crate::store::{JobKind, JobStatus, JobWrite, ZipJob};
 
 /// How long an archive and its job live.
 const LIFETIME_HOURS: i64 = 24;
-/// A running job that has not moved for this long was interrupted (a restart, a crash).
-pub(super) const STALL_MINUTES: i64 = 10;
-/// What the owner of an interrupted job is told.
-pub(super) const INTERRUPTED: &str =
-    "The job was interrupted (the server restarted); start it again.";
 /// `POST /api/zip` takes at most this many paths.
 const MAX_PATHS: usize = 1000;
 
@@ -98,30 +94,6 @@ impl ZipInput {
         let name = archive_name(self.name.as_deref(), &fallback)?;
         Ok(ZipRequest { paths, name })
     }
-}
-
-/// A ZIP job as its owner sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobView {
-    pub job_id: String,
-    pub status: JobStatus,
-    pub files_done: u64,
-    pub files_total: u64,
-    pub bytes_done: u64,
-    pub bytes_total: u64,
-    /// The archive's file name.
-    pub name: String,
-    /// When done: a short-lived URL of the archive.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// When `url` stops working (ask again for a fresh one).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub url_expires_at: Option<String>,
-    /// When failed: why.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The archive and this job are removed after this time.
-    pub expires_at: String,
 }
 
 /// What a zip request came to.
@@ -233,19 +205,6 @@ impl Core {
             .await
     }
 
-    pub async fn zip_job(&self, me: &Principal, job_id: &str, origin: &str) -> AppResult<JobView> {
-        // Not a job id (DynamoDB refuses keys over 1 KiB): nothing to look up.
-        if !is_job_id(job_id) {
-            return Err(no_job());
-        }
-        let job = self
-            .store
-            .get_job(&me.user.id, job_id)
-            .await?
-            .ok_or_else(no_job)?;
-        self.view(job, origin).await
-    }
-
     async fn start_zip(
         self: &Arc<Self>,
         me: &Principal,
@@ -272,6 +231,11 @@ impl Core {
             bytes_total,
             error: None,
             share_id: share_id.map(str::to_owned),
+            kind: Default::default(),
+            error_code: None,
+            folder: None,
+            run: 0,
+            cancel_requested: false,
             created_at: at,
             updated_at: at,
             expires_at: at + Duration::hours(LIFETIME_HOURS),
@@ -293,17 +257,15 @@ impl Core {
             }
             return Ok(Zipped::Done(self.view(job, origin).await?));
         }
-        if let Err(e) = self.launcher.launch(self.clone(), &job).await {
-            self.fail(&mut job, &e).await;
-            return Err(e);
-        }
+        // A launch that failed is recorded in the job.
+        self.launch_run(&mut job).await?;
         tracing::info!(user_id = %job.user_id, job_id = %job.id, files_total, bytes_total, "zip job started");
         Ok(Zipped::Started(self.view(job, origin).await?))
     }
 
     /// Whether the job is too large to be written within its request: such a job runs in the
     /// background and holds one of its owner's slots while it runs.
-    fn runs_in_background(&self, job: &ZipJob) -> bool {
+    pub(crate) fn runs_in_background(&self, job: &ZipJob) -> bool {
         job.files_total > self.config.zip_sync_max_files
             || job.bytes_total > self.config.zip_sync_max_bytes
     }
@@ -365,10 +327,19 @@ impl Core {
         }
     }
 
-    /// Records why a job failed, in words for its owner (the cause is logged).
-    async fn fail(&self, job: &mut ZipJob, err: &AppError) {
-        tracing::warn!(user_id = %job.user_id, job_id = %job.id, error = %err, "zip job failed");
+    /// Records why a job failed, in words for its owner (the cause is logged). A build its
+    /// owner stopped is recorded cancelled; one that lost its job to another run records
+    /// nothing (that run owns the record).
+    pub(crate) async fn fail(&self, job: &mut ZipJob, err: &AppError) {
         let why = match err {
+            AppError::Conflict { code, .. } if *code == SUPERSEDED => {
+                tracing::info!(job_id = %job.id, "zip job run superseded by another run");
+                return;
+            }
+            AppError::Conflict { code, .. } if *code == CANCELLED => {
+                tracing::info!(user_id = %job.user_id, job_id = %job.id, "zip job cancelled");
+                return self.record_job_end(job, JobStatus::Cancelled, None).await;
+            }
             AppError::NotFound { message, .. } | AppError::Conflict { message, .. } => {
                 message.clone()
             }
@@ -377,68 +348,64 @@ impl Core {
             }
             _ => "The archive could not be written; try again.".into(),
         };
+        tracing::warn!(user_id = %job.user_id, job_id = %job.id, error = %err, "zip job failed");
         self.record_job_failure(job, why).await;
     }
 
-    async fn record_job_failure(&self, job: &mut ZipJob, why: String) {
-        self.release_archive(job).await;
-        if self.runs_in_background(job) {
-            self.release_slot(job).await;
-        }
-        job.status = JobStatus::Failed;
-        job.error = Some(why);
+    pub(crate) async fn record_job_failure(&self, job: &mut ZipJob, why: String) {
+        self.record_job_end(job, JobStatus::Failed, Some(why)).await;
+    }
+
+    /// Records that the job ended without an archive, if this run still owns it, and gives
+    /// back what it held (the archive's charge, its slot).
+    async fn record_job_end(&self, job: &mut ZipJob, status: JobStatus, why: Option<String>) {
+        job.status = status;
+        job.error = why;
         job.updated_at = now();
-        if let Err(e) = self.store.save_job(job).await {
-            tracing::error!(job_id = %job.id, error = %e, "zip job outcome not recorded");
+        match self.store.update_job(job, job.run, None).await {
+            Ok(JobWrite::Saved { .. }) => {
+                self.release_archive(job).await;
+                if self.runs_in_background(job) {
+                    self.release_slot(job).await;
+                }
+            }
+            Ok(_) => tracing::info!(job_id = %job.id, "zip job outcome left to its newer run"),
+            Err(e) => tracing::error!(job_id = %job.id, error = %e, "zip job outcome not recorded"),
         }
     }
 
-    pub(super) async fn view(&self, mut job: ZipJob, origin: &str) -> AppResult<JobView> {
-        if stalled(&job) {
-            // Seen interrupted: recorded so, which ends the archive's charge and the slot now
-            // rather than when the job expires. A stalled job nobody looks at keeps its charge
-            // until then: jobs stall only when a process dies, which no user can cause.
-            self.record_job_failure(&mut job, INTERRUPTED.into()).await;
+    /// The job as [`Core::job_view`] shows it (share visitors' jobs).
+    pub(super) async fn view(&self, job: ZipJob, origin: &str) -> AppResult<JobView> {
+        self.job_view(job, origin).await
+    }
+
+    /// A done archive's short-lived URL; None for anything else.
+    pub(crate) async fn archive_link(
+        &self,
+        job: &ZipJob,
+        origin: &str,
+    ) -> AppResult<Option<SignedUrl>> {
+        if job.status != JobStatus::Done || job.kind != JobKind::Zip {
+            return Ok(None);
         }
-        let link = if job.status == JobStatus::Done {
-            let key = job_archive_key(&job.user_id, &job.id, job.share_id.as_deref());
-            let disposition = content_disposition(false, &job.name);
-            Some(
-                signed_url(self, &key, disposition, "application/zip", origin)
-                    .await?
-                    .0,
-            )
-        } else {
-            None
-        };
-        Ok(JobView {
-            job_id: job.id,
-            status: job.status,
-            files_done: job.files_done,
-            files_total: job.files_total,
-            bytes_done: job.bytes_done,
-            bytes_total: job.bytes_total,
-            name: job.name,
-            url_expires_at: link.as_ref().map(|l| l.expires_at.clone()),
-            url: link.map(|l| l.url),
-            error: job.error,
-            expires_at: rfc3339(job.expires_at),
-        })
+        let key = job_archive_key(&job.user_id, &job.id, job.share_id.as_deref());
+        let disposition = content_disposition(false, &job.name);
+        let (link, _) = signed_url(self, &key, disposition, "application/zip", origin).await?;
+        Ok(Some(link))
     }
 }
 
-/// A running job that saved no progress for [`STALL_MINUTES`] was interrupted.
-pub(super) fn stalled(job: &ZipJob) -> bool {
-    job.status == JobStatus::Running && now() - job.updated_at > Duration::minutes(STALL_MINUTES)
+/// The code of the error a build stops with when its owner cancelled it.
+const CANCELLED: &str = "job_cancelled";
+/// The code of the error a build stops with when another run took the job over.
+const SUPERSEDED: &str = "job_superseded";
+
+/// Why a build stopped: its owner asked it to.
+pub(crate) fn cancelled() -> AppError {
+    AppError::conflict(CANCELLED, "The job was cancelled.")
 }
 
-fn no_job() -> AppError {
-    AppError::not_found("not_found", "No such ZIP job.")
-}
-
-/// True when `id` could name a ZIP job: the service makes UUIDs; anything longer than 64
-/// characters or beyond letters, digits and `-` is not looked up (DynamoDB refuses keys over
-/// 1 KiB with an error, not a miss).
-pub(crate) fn is_job_id(id: &str) -> bool {
-    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+/// Why a build stopped: another run owns the job now (a restart took it over).
+pub(crate) fn superseded() -> AppError {
+    AppError::conflict(SUPERSEDED, "Another run of the job took it over.")
 }

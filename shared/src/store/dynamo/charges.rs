@@ -16,7 +16,7 @@ use crate::store::{Caps, Charge, ChargeStore, StoreError, StoreResult, WriteUser
 
 impl DynamoStore {
     /// Adds to the user's usage and reserved counters, if `condition` holds.
-    fn counters(
+    pub(super) fn counters(
         &self,
         user_id: &str,
         (bytes, files): (i64, i64),

@@ -10,12 +10,18 @@
 //! | session         | `USER#<id>`           | `SESSION#<sid>`    | refresh hash, generation, `ttl`         |
 //! | API key         | `USER#<id>`           | `APIKEY#<kid>`     | key hash, optional expiry and `ttl`     |
 //! | login failures  | `THROTTLE#<key>`      | `THROTTLE`         | `count`, window end in `ttl`            |
-//! | ZIP job         | `USER#<id>`           | `ZIPJOB#<jid>`     | the job as JSON in `job`, `ttl`         |
+//! | job             | `USER#<id>`           | `ZIPJOB#<jid>`     | JSON in `job`, `run`, `cancel`, `ttl`;  |
+//! |                 |                       |                    | running: `gsi1pk = "JOBS_RUNNING"`,     |
+//! |                 |                       |                    | `gsi1sk = "<user>#<job>"` (see below)   |
 //! | charge          | `USER#<id>`           | `CHARGE#<cid>`     | bytes, files, `expires_at`; no `ttl`    |
 //! | job slot        | `USER#<id>`           | `JOBSLOT#<i>`      | `job_id`, `expires_at`, `ttl`           |
 //! | share link      | `USER#<id>`           | `SHARE#<shid>`     | the share; no `ttl` (see below)         |
 //! | share marker    | `SHARE#<shid>`        | `SHARE`            | `user_id`: the visitor's lookup by id   |
 //! | superuser count | `META#superusers`     | `META`             | `active_superusers`; see below          |
+//!
+//! Jobs of every kind share the `ZIPJOB#` item (its name is older than folder jobs). A running
+//! job is in the user index's partition `JOBS_RUNNING` (a sparse part of the index: the
+//! attributes go when it ends), which the local server queries at start to resume them.
 //!
 //! The profile also holds `share_count`, the user's shares, changed in the same transaction as
 //! every share item (so the per-user limit is one condition); `User` does not read it. Share
@@ -33,7 +39,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::User;
-use crate::store::{ApiKey, Charge, JobSlot, Session, Share, StoreError, StoreResult, ZipJob};
+use crate::store::{ApiKey, Charge, Job, JobSlot, Session, Share, StoreError, StoreResult};
 
 pub(super) type Item = HashMap<String, AttributeValue>;
 
@@ -235,26 +241,36 @@ pub(super) struct ThrottleItem {
     pub ttl: i64,
 }
 
-/// A ZIP job, kept whole as JSON (its shape is the service's, not the table's).
+/// A job, kept whole as JSON (its shape is the service's, not the table's), with the run that
+/// owns it and the cancel flag beside it: writes are conditional on `run`, and only
+/// `cancel_job` sets `cancel` (a take-over removes it). Items from before these attributes
+/// read as run 0, not cancelled.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct JobItem {
     #[serde(flatten)]
     key: Key,
     job: String,
     ttl: i64,
+    #[serde(default)]
+    run: u32,
+    #[serde(default)]
+    cancel: bool,
 }
 
 impl JobItem {
-    pub fn of(job: &ZipJob) -> StoreResult<Self> {
-        Ok(Self {
-            key: Key::job(&job.user_id, &job.id),
-            job: serde_json::to_string(job).map_err(StoreError::other)?,
-            ttl: job.expires_at.timestamp(),
-        })
+    pub fn run(&self) -> u32 {
+        self.run
     }
 
-    pub fn into_job(self) -> StoreResult<ZipJob> {
-        serde_json::from_str(&self.job).map_err(StoreError::other)
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel
+    }
+
+    pub fn into_job(self) -> StoreResult<Job> {
+        let mut job: Job = serde_json::from_str(&self.job).map_err(StoreError::other)?;
+        job.run = self.run;
+        job.cancel_requested = self.cancel;
+        Ok(job)
     }
 }
 

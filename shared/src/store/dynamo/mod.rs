@@ -12,24 +12,23 @@ mod auth;
 mod charges;
 mod items;
 mod job_slots;
+mod jobs;
 mod shares;
 mod table;
 mod users;
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{DeleteRequest, KeysAndAttributes, WriteRequest};
 use aws_sdk_dynamodb::Client;
-use chrono::Utc;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use self::items::{from_item, from_items, to_item, Item, JobItem, Key};
-use super::{JobStore, StoreResult, ZipJob};
+use self::items::{from_item, from_items, to_item, Item, Key};
+use super::StoreResult;
 use crate::aws::retry;
 use crate::domain::User;
 
@@ -213,22 +212,5 @@ impl DynamoStore {
             }
         }
         Ok((user, credential))
-    }
-}
-
-#[async_trait]
-impl JobStore for DynamoStore {
-    async fn save_job(&self, job: &ZipJob) -> StoreResult<()> {
-        self.put_item(to_item(JobItem::of(job)?)?).send().await?;
-        Ok(())
-    }
-
-    async fn get_job(&self, user_id: &str, job_id: &str) -> StoreResult<Option<ZipJob>> {
-        let Some(item) = self.get::<JobItem>(&Key::job(user_id, job_id)).await? else {
-            return Ok(None);
-        };
-        let job = item.into_job()?;
-        // TTL deletion lags.
-        Ok((job.expires_at > Utc::now()).then_some(job))
     }
 }

@@ -1,10 +1,14 @@
 // What the file browser does to files: download (one file by its signed URL, anything else as a
 // ZIP, with the job's progress when the server builds it in the background), new folder,
-// rename, move, copy and delete — each through the public API, each error shown.
-import { get, post } from '../api.js';
+// rename, move, copy and delete (a large folder's as a job followed in the jobs panel:
+// folder-jobs.js) — each through the public API, each error shown.
+import { get, post, del } from '../api.js';
 import { h, dialog, toast, message, formatBytes, saveAs } from '../ui.js';
 import { input as field } from '../forms.js';
 import { pollZip } from '../jobs.js';
+import { jobs, startOrDo, jobError, sessionSignal } from './folder-jobs.js';
+
+export { jobs };
 
 /** @typedef {import('./table.js').Item} Item */
 
@@ -57,6 +61,17 @@ function names(items) {
 /** @param {number} n */
 const count = (n) => `${n} item${n === 1 ? '' : 's'}`;
 
+/**
+ * What a toast says after `n` items were handled, `started` of them as jobs (the jobs panel
+ * shows those): "Moved 2 items to docs", "Moving 1 item to docs in the background".
+ * @param {{ed: string, ing: string}} verb @param {number} n @param {number} started @param {string} [where]
+ */
+function summary(verb, n, started, where = '') {
+  if (!started) return `${verb.ed} ${count(n)}${where}`;
+  if (started >= n) return `${verb.ing} ${count(n)}${where} in the background`;
+  return `${verb.ed} ${count(n - started)}${where}; ${started} more in the background`;
+}
+
 /** Asks for a name and creates the folder; resolves with its path (null: cancelled). @param {string} parent */
 export async function newFolder(parent) {
   return dialog({
@@ -66,7 +81,7 @@ export async function newFolder(parent) {
     onsubmit: (form) => busy(form, async () => {
       const name = String(new FormData(form).get('name')).trim();
       if (!name) throw new Error('Type a name for the folder.');
-      const r = await post('/files/create-folder', { parent_path: parent, folder_name: name });
+      const r = await post('/files/create-folder', { parent_path: parent, folder_name: name }).catch((e) => Promise.reject(jobError(e)));
       toast(`Folder ${name} created`);
       return r.folder_path;
     }),
@@ -84,9 +99,13 @@ export async function rename(item) {
       const name = String(new FormData(form).get('name')).trim();
       if (!name) throw new Error('Type the new name.');
       if (name === item.name) return item.path;
-      const r = await post('/files/rename', { old_path: item.path, new_name: name });
+      const r = await startOrDo('/files/rename', { old_path: item.path, new_name: name });
+      if (r.job) {
+        toast(`Renaming ${item.name} to ${name} in the background`);
+        return r.job.target_path || item.path;
+      }
       toast(`Renamed to ${name}`);
-      return r.new_path;
+      return r.done.new_path;
     }),
   });
   // The name without its extension is selected, ready to be typed over.
@@ -104,6 +123,7 @@ export async function rename(item) {
 export async function moveOrCopy(items, mode, current) {
   const todo = [...items];
   const verb = mode === 'move' ? 'Move' : 'Copy';
+  let started = 0;
   const dest = field('Destination folder', { name: 'dest', value: current, placeholder: 'Home (leave empty)', autocomplete: 'off' });
   const input = /** @type {HTMLInputElement} */ (dest.querySelector('input'));
   const picker = folderPicker(input);
@@ -113,8 +133,11 @@ export async function moveOrCopy(items, mode, current) {
     ok: verb,
     onsubmit: (form) => busy(form, async () => {
       const to = cleanPath(input.value);
-      await each(todo, (it) => post(`/files/${mode}`, { source_path: it.path, dest_path: to }), mode === 'move' ? 'move' : 'copy');
-      toast(`${mode === 'move' ? 'Moved' : 'Copied'} ${count(items.length)} to ${folderLabel(to)}`);
+      await each(todo, async (it) => {
+        if ((await startOrDo(`/files/${mode}`, { source_path: it.path, dest_path: to })).job) started++;
+      }, mode);
+      const words = mode === 'move' ? { ed: 'Moved', ing: 'Moving' } : { ed: 'Copied', ing: 'Copying' };
+      toast(summary(words, items.length, started, ` to ${folderLabel(to)}`));
       return to;
     }),
   });
@@ -136,7 +159,10 @@ function folderPicker(input) {
     const mine = ++gen;
     up.toggleAttribute('disabled', !folder);
     status.textContent = 'Loading folders…';
-    list.replaceChildren();
+    // The old folders stay until the new ones arrive: emptying the list at once would shrink
+    // the dialog under the pointer when typing a path and then clicking the submit button
+    // (the input's `change` comes on mousedown, the click on mouseup).
+    list.setAttribute('aria-busy', 'true');
     try {
       const r = await get('/files/list', { query: { path: folder, limit: 1000 } });
       if (mine !== gen) return;
@@ -145,7 +171,12 @@ function folderPicker(input) {
       list.replaceChildren(...dirs.map((/** @type {Item} */ d) =>
         h('li', null, h('button', { type: 'button', class: 'link', onclick: () => go(d.path) }, d.name))));
     } catch (e) {
-      if (mine === gen) status.textContent = message(e);
+      if (mine === gen) {
+        status.textContent = message(e);
+        list.replaceChildren();
+      }
+    } finally {
+      if (mine === gen) list.removeAttribute('aria-busy');
     }
   }
   input.addEventListener('change', () => go(cleanPath(input.value)));
@@ -156,6 +187,7 @@ function folderPicker(input) {
 /** Asks, then deletes `items`; resolves true when done (null: cancelled). @param {Item[]} items */
 export async function remove(items) {
   const todo = [...items];
+  let started = 0;
   return dialog({
     title: `Delete ${todo.length === 1 ? todo[0].name : count(todo.length)}?`,
     content: [
@@ -166,8 +198,10 @@ export async function remove(items) {
     ok: 'Delete',
     danger: true,
     onsubmit: (form) => busy(form, async () => {
-      await each(todo, (it) => post('/files/delete', { path: it.path }), 'delete');
-      toast(`Deleted ${count(items.length)}`);
+      await each(todo, async (it) => {
+        if ((await startOrDo('/files/delete', { path: it.path })).job) started++;
+      }, 'delete');
+      toast(summary({ ed: 'Deleted', ing: 'Deleting' }, items.length, started));
       return true;
     }),
   });
@@ -179,12 +213,10 @@ export async function downloadFile(item) {
   saveAs(r.url);
 }
 
-/** Where running ZIP jobs show their progress; kept across folder changes. */
-export const jobs = h('div', { class: 'zip-jobs', 'aria-live': 'polite' });
-
 /**
  * Downloads `paths` as one ZIP: at once when the server finishes it within the request,
- * otherwise polls the job (every ~500 ms) with a progress bar, then downloads it.
+ * otherwise polls the job (`GET /jobs/{id}`, every ~500 ms) with a progress bar and "Cancel",
+ * then downloads it.
  * @param {string[]} paths @param {string} [name]
  */
 export async function downloadZip(paths, name) {
@@ -196,7 +228,16 @@ export async function downloadZip(paths, name) {
   const bar = /** @type {HTMLProgressElement} */ (h('progress', { max: 1, value: 0, 'aria-label': `Preparing ${job.name}` }));
   const text = h('span', null, `Preparing ${job.name}…`);
   const stop = new AbortController();
-  const cancel = h('button', { type: 'button', class: 'link', onclick: () => { stop.abort(); entry.remove(); } }, 'Stop waiting');
+  const id = encodeURIComponent(job.job_id);
+  let ended = false;
+  // Cancel stops the job on the server too (its slot and reserved room come back); a failed
+  // DELETE changes nothing here: the job ends unwatched.
+  const close = () => {
+    stop.abort();
+    entry.remove();
+    if (!ended) del(`/jobs/${id}`).catch(() => {});
+  };
+  const cancel = h('button', { type: 'button', class: 'link', 'aria-label': `Cancel: preparing ${job.name}`, onclick: close }, 'Cancel');
   const entry = h('div', { class: 'zip-job card' }, h('div', { class: 'row' }, text, h('span', { class: 'spacer' }), cancel), bar);
   /** @param {import('../jobs.js').ZipJob} j */
   const show = (j) => {
@@ -208,18 +249,22 @@ export async function downloadZip(paths, name) {
   };
   jobs.append(entry);
   show(job);
+  // The session's end stops the wait too (the panel is emptied then).
+  const life = sessionSignal();
   try {
-    const id = encodeURIComponent(job.job_id);
-    const done = await pollZip((signal) => get(`/zip/${id}`, { signal }), { onProgress: show, signal: stop.signal });
+    const signal = AbortSignal.any([stop.signal, life]);
+    const done = await pollZip((sig) => get(`/jobs/${id}`, { signal: sig }), { onProgress: show, signal });
     entry.remove();
     toast(`${job.name} is ready`);
     saveAs(/** @type {string} */ (done.url));
   } catch (e) {
-    if (stop.signal.aborted) return;
+    if (stop.signal.aborted || life.aborted) return;
+    ended = true;
     bar.remove();
     text.textContent = `${job.name}: ${message(e)}`;
     text.setAttribute('role', 'alert');
     text.classList.add('error');
     cancel.textContent = 'Dismiss';
+    cancel.setAttribute('aria-label', `Dismiss: ${job.name}`);
   }
 }

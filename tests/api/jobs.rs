@@ -1,0 +1,517 @@
+//! One job model: archives answer at `/api/jobs/{id}` as at their old `/api/zip/{id}`; jobs
+//! are their owner's only; a running archive can be cancelled (nothing stored, its charge and
+//! slot given back); ended jobs are not changed by a cancel; archives and running jobs are
+//! neither resumed nor undone; an archive found running at a restart is written again.
+
+use std::sync::Arc;
+
+use http::{header, Method, StatusCode};
+use serde_json::{json, Value};
+use shared::layout::archives_of;
+use shared::objects::Listed;
+use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
+
+use crate::backend_tests;
+use crate::flaky::Flaky;
+use crate::helpers::{Kind, TestApp};
+
+backend_tests!(
+    zip_jobs_answer_at_api_jobs_and_the_zip_alias,
+    a_job_of_another_user_is_not_found,
+    cancelling_a_zip_job_stores_nothing_and_gives_back_its_charge_and_slot,
+    deleting_an_ended_job_changes_nothing,
+    zip_and_running_jobs_cannot_be_resumed_or_undone,
+    ended_folder_jobs_say_what_may_follow,
+    a_zip_job_running_at_a_restart_is_written_again,
+    a_stalled_folder_job_is_taken_over_when_seen,
+    a_stalled_folder_job_asked_to_stop_ends_cancelled,
+    a_run_event_delivered_twice_works_once,
+);
+
+/// How long a build goes between progress saves (services/zip/build.rs): a cancel is seen at
+/// the first save after it.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(1100);
+
+/// The job, once it has ended (polled, within a bound).
+pub async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let job = app
+            .get(&format!("/api/jobs/{id}"), Some(token))
+            .await
+            .expect(StatusCode::OK);
+        if job["status"] != "running" {
+            return job;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("job {id} still running after 30 s");
+}
+
+/// One slot; more than two files make a background archive.
+async fn app(kind: Kind) -> TestApp {
+    TestApp::with(kind, |c| {
+        c.limits.max_running_jobs = 1;
+        c.zip_sync_max_files = 2;
+    })
+    .await
+}
+
+/// `count` files of `size` bytes that deflate cannot shrink, under `docs/`; the owner's id and
+/// token.
+async fn home(app: &TestApp, count: usize, size: usize) -> (String, String) {
+    let (id, token, _) = app.user("joan").await;
+    app.post(
+        "/api/files/create-folder",
+        Some(&token),
+        json!({"parent_path": "", "folder_name": "docs"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    for i in 0..count {
+        let mut bytes = vec![0u8; size];
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&i.to_le_bytes());
+        hasher.finalize_xof().fill(&mut bytes);
+        let name = format!("f{i}.bin");
+        app.upload(&token, &[("path", None, b"docs")], &[(&name, &bytes)])
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    (id, token)
+}
+
+/// The user's (`used_bytes`, `reserved_bytes`: what archives hold) as `user-info` shows them.
+async fn usage(app: &TestApp, token: &str) -> (u64, u64) {
+    let info = app
+        .get("/api/auth/user-info", Some(token))
+        .await
+        .expect(StatusCode::OK);
+    let n = |name: &str| info["storage"][name].as_u64().expect(name);
+    (n("used_bytes"), n("reserved_bytes"))
+}
+
+async fn archives(app: &TestApp, user_id: &str) -> usize {
+    let page = app
+        .core
+        .objects
+        .list(&archives_of(user_id), false, None, 1000)
+        .await
+        .unwrap();
+    let objects = page.items.iter();
+    objects.filter(|i| matches!(i, Listed::Object(_))).count()
+}
+
+/// Starts a background archive of docs: its id.
+async fn started(app: &TestApp, token: &str) -> String {
+    let reply = app
+        .post("/api/zip", Some(token), json!({"paths": ["docs"]}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let id = reply.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        reply.headers[header::LOCATION],
+        format!("/api/jobs/{id}").as_str()
+    );
+    id
+}
+
+/// The view without what changes at every look (a fresh URL).
+fn lasting(mut job: Value) -> Value {
+    let fields = job.as_object_mut().unwrap();
+    fields.remove("url");
+    fields.remove("url_expires_at");
+    job
+}
+
+async fn zip_jobs_answer_at_api_jobs_and_the_zip_alias(kind: Kind) {
+    let app = app(kind).await;
+    let (_, token) = home(&app, 3, 1000).await;
+    let id = started(&app, &token).await;
+    let done = settled(&app, &token, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["kind"], "zip", "{done}");
+    assert_eq!(done["files_done"], 3, "{done}");
+    assert_eq!(done["objects_done"], 3, "{done}");
+    assert_eq!(done["objects_total"], 3, "{done}");
+    assert_eq!(done["bytes_total"], 3000, "{done}");
+    assert_eq!(done["cancel_requested"], false, "{done}");
+    assert_eq!(done["resumable"], false, "{done}");
+    assert_eq!(done["undoable"], false, "{done}");
+    assert!(done.get("phase").is_none(), "{done}");
+    assert!(done["url"].is_string(), "{done}");
+    let alias = app
+        .get(&format!("/api/zip/{id}"), Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert!(alias["url"].is_string(), "{alias}");
+    assert_eq!(lasting(alias), lasting(done));
+}
+
+async fn a_job_of_another_user_is_not_found(kind: Kind) {
+    let app = app(kind).await;
+    let (_, owner) = home(&app, 3, 100).await;
+    let id = started(&app, &owner).await;
+    settled(&app, &owner, &id).await;
+    let (_, other, _) = app.user("kim").await;
+    let long = "a".repeat(65);
+    for job in [id.as_str(), "no-such-job", long.as_str()] {
+        for (method, uri) in [
+            (Method::GET, format!("/api/jobs/{job}")),
+            (Method::DELETE, format!("/api/jobs/{job}")),
+            (Method::POST, format!("/api/jobs/{job}/resume")),
+            (Method::POST, format!("/api/jobs/{job}/undo")),
+            (Method::GET, format!("/api/zip/{job}")),
+        ] {
+            let body = (method == Method::POST).then(|| json!({}));
+            app.call(method.clone(), &uri, Some(&other), body)
+                .await
+                .expect_error(StatusCode::NOT_FOUND, "not_found");
+        }
+    }
+    app.get(&format!("/api/jobs/{id}"), None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    // Still the owner's, unchanged.
+    let job = app
+        .get(&format!("/api/jobs/{id}"), Some(&owner))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(job["status"], "done", "{job}");
+}
+
+async fn cancelling_a_zip_job_stores_nothing_and_gives_back_its_charge_and_slot(kind: Kind) {
+    let base = app(kind).await;
+    // Four incompressible files of 200 KiB: the writer is held by the store midway (the pipe
+    // to the store holds 256 KiB), so it saves progress again after the cancel.
+    let (user_id, token) = home(&base, 4, 200 * 1024).await;
+    let (used, reserved) = usage(&base, &token).await;
+    assert_eq!(reserved, 0);
+    let (app, objects) = Flaky::around(&base);
+    objects.put_gate.shut();
+    let id = started(&app, &token).await;
+    objects.put_gate.reached(1).await;
+    assert_eq!(usage(&app, &token).await, (used, 4 * 200 * 1024));
+
+    let reply = app
+        .call(
+            Method::DELETE,
+            &format!("/api/jobs/{id}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let asked = reply.expect(StatusCode::ACCEPTED);
+    assert_eq!(asked["status"], "running", "{asked}");
+    assert_eq!(asked["cancel_requested"], true, "{asked}");
+    // A second ask is the same answer.
+    let again = app
+        .call(
+            Method::DELETE,
+            &format!("/api/jobs/{id}"),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(again["cancel_requested"], true, "{again}");
+    // The build's next progress save (at least PROGRESS_EVERY after it began) sees the ask.
+    tokio::time::sleep(PROGRESS_EVERY).await;
+    objects.put_gate.open();
+    let ended = settled(&app, &token, &id).await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    assert!(ended.get("url").is_none(), "{ended}");
+    assert_eq!(ended["resumable"], false, "{ended}");
+    assert_eq!(archives(&app, &user_id).await, 0);
+    assert_eq!(usage(&app, &token).await, (used, 0));
+    // Its slot is free: the one slot takes the next archive, which is written.
+    let next = started(&app, &token).await;
+    assert_eq!(settled(&app, &token, &next).await["status"], "done");
+    assert_eq!(archives(&app, &user_id).await, 1);
+}
+
+async fn deleting_an_ended_job_changes_nothing(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    let id = started(&app, &token).await;
+    let done = settled(&app, &token, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let used = usage(&app, &token).await;
+    let answer = app
+        .call(
+            Method::DELETE,
+            &format!("/api/jobs/{id}"),
+            Some(&token),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(answer["cancel_requested"], false, "{answer}");
+    assert_eq!(lasting(answer), lasting(done.clone()));
+    let after = app
+        .get(&format!("/api/jobs/{id}"), Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(lasting(after), lasting(done));
+    assert_eq!(archives(&app, &user_id).await, 1);
+    assert_eq!(usage(&app, &token).await, used);
+}
+
+async fn zip_and_running_jobs_cannot_be_resumed_or_undone(kind: Kind) {
+    let base = app(kind).await;
+    let (_, token) = home(&base, 3, 100).await;
+    let (app, objects) = Flaky::around(&base);
+    objects.put_gate.shut();
+    let id = started(&app, &token).await;
+    objects.put_gate.reached(1).await;
+    for action in ["resume", "undo"] {
+        let refused = app
+            .post(&format!("/api/jobs/{id}/{action}"), Some(&token), json!({}))
+            .await
+            .expect_error(StatusCode::CONFLICT, "job_running");
+        assert_eq!(refused["details"]["job_id"], id.as_str(), "{refused}");
+    }
+    objects.put_gate.open();
+    assert_eq!(settled(&app, &token, &id).await["status"], "done");
+    app.post(&format!("/api/jobs/{id}/resume"), Some(&token), json!({}))
+        .await
+        .expect_error(StatusCode::CONFLICT, "job_not_resumable");
+    app.post(&format!("/api/jobs/{id}/undo"), Some(&token), json!({}))
+        .await
+        .expect_error(StatusCode::CONFLICT, "job_not_undoable");
+}
+
+/// A folder job's record as a run leaves it when it ends.
+fn ended_folder_job(user_id: &str, id: &str, kind: JobKind, status: JobStatus) -> Job {
+    let at = chrono::Utc::now();
+    Job {
+        id: id.into(),
+        user_id: user_id.into(),
+        kind,
+        status,
+        name: "docs".into(),
+        paths: Vec::new(),
+        folder_contents: false,
+        files_done: 1,
+        files_total: 4,
+        bytes_done: 100,
+        bytes_total: 300,
+        error: (status == JobStatus::Failed).then(|| "Storage unavailable.".into()),
+        error_code: (status == JobStatus::Failed).then(|| "service_unavailable".into()),
+        share_id: None,
+        folder: Some(FolderWork {
+            source: "docs".into(),
+            target: (kind != JobKind::Delete).then(|| "elsewhere".into()),
+            phase: FolderPhase::Working,
+            after: Some("f0.bin".into()),
+            step: None,
+            failures: 0,
+            skipped: 0,
+        }),
+        run: 3,
+        cancel_requested: false,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + chrono::Duration::hours(24),
+    }
+}
+
+async fn ended_folder_jobs_say_what_may_follow(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 1, 100).await;
+    let cases = [
+        ("done-move", JobKind::Move, JobStatus::Done, false, false),
+        (
+            "undone-copy",
+            JobKind::Copy,
+            JobStatus::Undone,
+            false,
+            false,
+        ),
+        (
+            "failed-delete",
+            JobKind::Delete,
+            JobStatus::Failed,
+            true,
+            false,
+        ),
+        (
+            "cancelled-rename",
+            JobKind::Rename,
+            JobStatus::Cancelled,
+            true,
+            true,
+        ),
+    ];
+    for (id, job_kind, status, resumable, undoable) in cases {
+        let job = ended_folder_job(&user_id, id, job_kind, status);
+        app.core.store.save_job(&job).await.unwrap();
+        let view = app
+            .get(&format!("/api/jobs/{id}"), Some(&token))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(view["resumable"], resumable, "{view}");
+        assert_eq!(view["undoable"], undoable, "{view}");
+        assert_eq!(view["phase"], "working", "{view}");
+        assert_eq!(view["source_path"], "docs", "{view}");
+        assert_eq!(view["objects_done"], 1, "{view}");
+        assert_eq!(view["objects_total"], 4, "{view}");
+        if job_kind == JobKind::Delete {
+            assert!(view.get("target_path").is_none(), "{view}");
+            assert_eq!(view["error_code"], "service_unavailable", "{view}");
+        } else {
+            assert_eq!(view["target_path"], "elsewhere", "{view}");
+        }
+        // Ended: a cancel changes nothing.
+        let answer = app
+            .call(
+                Method::DELETE,
+                &format!("/api/jobs/{id}"),
+                Some(&token),
+                None,
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(answer, view);
+        if !resumable {
+            app.post(&format!("/api/jobs/{id}/resume"), Some(&token), json!({}))
+                .await
+                .expect_error(StatusCode::CONFLICT, "job_not_resumable");
+        }
+        if !undoable {
+            app.post(&format!("/api/jobs/{id}/undo"), Some(&token), json!({}))
+                .await
+                .expect_error(StatusCode::CONFLICT, "job_not_undoable");
+        }
+    }
+}
+
+async fn a_zip_job_running_at_a_restart_is_written_again(kind: Kind) {
+    let base = app(kind).await;
+    let (user_id, token) = home(&base, 4, 200 * 1024).await;
+    let (used, _) = usage(&base, &token).await;
+    // The first process: its archive never reaches the store (the process is gone).
+    let (first, objects) = Flaky::around(&base);
+    objects.put_gate.shut();
+    let id = started(&first, &token).await;
+    objects.put_gate.reached(1).await;
+    // The next process over the same stores takes it over at its start.
+    let second = Arc::new(base.sibling(|_| {}));
+    second.core.resume_jobs().await;
+    let done = settled(&second, &token, &id).await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["files_done"], 4, "{done}");
+    assert_eq!(done["bytes_done"], 4 * 200 * 1024, "{done}");
+    assert_eq!(archives(&second, &user_id).await, 1);
+    // Charged once, as when it started.
+    assert_eq!(usage(&second, &token).await, (used, 4 * 200 * 1024));
+    // Nothing else was running: a second start takes nothing over.
+    second.core.resume_jobs().await;
+    let again = second
+        .get(&format!("/api/jobs/{id}"), Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(lasting(again), lasting(done));
+}
+
+/// A copy of docs to `copied` whose run died before it counted anything, `minutes` ago.
+async fn stalled_copy(app: &TestApp, user_id: &str, id: &str, minutes: i64) {
+    let mut job = ended_folder_job(user_id, id, JobKind::Copy, JobStatus::Running);
+    let at = chrono::Utc::now() - chrono::Duration::minutes(minutes);
+    job.created_at = at;
+    job.updated_at = at;
+    job.files_done = 0;
+    job.files_total = 0;
+    job.bytes_done = 0;
+    job.bytes_total = 0;
+    let work = job.folder.as_mut().unwrap();
+    work.target = Some("copied".into());
+    work.phase = FolderPhase::Counting;
+    work.after = None;
+    app.core.store.save_job(&job).await.unwrap();
+}
+
+async fn a_stalled_folder_job_is_taken_over_when_seen(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    // Seen while its run may still be alive: left alone.
+    stalled_copy(&app, &user_id, "fresh", 1).await;
+    let seen = app
+        .get("/api/jobs/fresh", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(seen["status"], "running", "{seen}");
+    assert_eq!(seen["phase"], "counting", "{seen}");
+    let stored = app.core.store.get_job(&user_id, "fresh").await.unwrap();
+    assert_eq!(stored.unwrap().run, 3);
+    app.core
+        .store
+        .save_job(&ended_folder_job(
+            &user_id,
+            "fresh",
+            JobKind::Copy,
+            JobStatus::Cancelled,
+        ))
+        .await
+        .unwrap();
+    // Silent for longer than a run may be: the next look takes it over, and it finishes.
+    stalled_copy(&app, &user_id, "stalled", 11).await;
+    app.get("/api/jobs/stalled", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    let done = settled(&app, &token, "stalled").await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["bytes_done"], 300, "{done}");
+    let stored = app.core.store.get_job(&user_id, "stalled").await.unwrap();
+    assert!(stored.unwrap().run > 3);
+    let copied = app
+        .get("/api/files/list?path=copied", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(copied["items"].as_array().unwrap().len(), 3, "{copied}");
+    // Its slot was given back: the one slot takes an archive.
+    started(&app, &token).await;
+}
+
+async fn a_stalled_folder_job_asked_to_stop_ends_cancelled(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    stalled_copy(&app, &user_id, "stalled", 11).await;
+    let asked = app
+        .call(Method::DELETE, "/api/jobs/stalled", Some(&token), None)
+        .await
+        .expect(StatusCode::ACCEPTED);
+    assert_eq!(asked["cancel_requested"], true, "{asked}");
+    let ended = settled(&app, &token, "stalled").await;
+    assert_eq!(ended["status"], "cancelled", "{ended}");
+    assert_eq!(ended["resumable"], true, "{ended}");
+    assert_eq!(ended["undoable"], true, "{ended}");
+    // Nothing was copied before it stopped.
+    app.get("/api/files/stat?path=copied", Some(&token))
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+}
+
+/// Lambda delivers an asynchronous event at least once: two deliveries of one run's event at
+/// the same time must not both work (both would charge each step).
+async fn a_run_event_delivered_twice_works_once(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    stalled_copy(&app, &user_id, "twice", 0).await;
+    let run = app.core.store.get_job(&user_id, "twice").await.unwrap();
+    let event = shared::services::JobEvent {
+        user_id: user_id.clone(),
+        job_id: "twice".into(),
+        run: run.expect("stored").run,
+    };
+    let budget = std::time::Duration::MAX;
+    tokio::join!(
+        app.core.run_job(&event, budget),
+        app.core.run_job(&event, budget)
+    );
+    let done = settled(&app, &token, "twice").await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["bytes_done"], 300, "{done}");
+    // Charged once: usage is what the listing holds (the 3 files twice).
+    let (bytes, _) = crate::invariants::usage_matches_listing(&app, &token).await;
+    assert_eq!(bytes, 600);
+}
