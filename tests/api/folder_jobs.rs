@@ -131,6 +131,25 @@ async fn cancelled_midway(app: &TestApp, flaky: &Flaky, token: &str, what: &str)
     ended
 }
 
+/// A 3-byte file put at `path` of the user's home straight into the stores (counted), as a
+/// write that slipped past the job's reservation would.
+async fn put_behind_the_reservation(base: &TestApp, uid: &str, path: &str) {
+    let key = shared::layout::Home::of(uid).prefix().to_owned() + path;
+    let body: shared::objects::ByteStream = Box::pin(futures::stream::once(async {
+        Ok(bytes::Bytes::from_static(b"abc"))
+    }));
+    base.core
+        .objects
+        .put(&key, body, "text/plain", 3)
+        .await
+        .expect("put");
+    base.core
+        .store
+        .add_usage(uid, 3, 1, None)
+        .await
+        .expect("usage");
+}
+
 /// Every object of `original` is in exactly one of `left` and `moved`.
 #[track_caller]
 fn each_once(original: &BTreeSet<Entry>, left: &BTreeSet<Entry>, moved: &BTreeSet<Entry>) {
@@ -427,20 +446,7 @@ async fn a_copy_that_finds_its_target_changed_stops_and_keeps_it(kind: Kind) {
     flaky.copy_gate.reached(2).await;
     // WHEN a write that bypassed the reservation puts a file where `a/f2.txt` is copied to
     // (its second step: `f1.txt`, `f2.txt`)
-    let key = shared::layout::Home::of(&uid).prefix().to_owned() + "dst/a/f2.txt";
-    let body: shared::objects::ByteStream = Box::pin(futures::stream::once(async {
-        Ok(bytes::Bytes::from_static(b"abc"))
-    }));
-    base.core
-        .objects
-        .put(&key, body, "text/plain", 3)
-        .await
-        .expect("put");
-    base.core
-        .store
-        .add_usage(&uid, 3, 1, None)
-        .await
-        .expect("usage");
+    put_behind_the_reservation(&base, &uid, "dst/a/f2.txt").await;
     flaky.copy_gate.open();
     // THEN the job fails and writes nothing over it: the step's own copy goes, the file stays
     let failed = finished(&app, &token, &id).await;
@@ -661,20 +667,7 @@ async fn a_move_takes_objects_that_slipped_in_behind_it(kind: Kind) {
     flaky.copy_gate.reached(2).await;
     // WHEN a file lands in the source behind the job's position (as an upload that passed its
     // guard just before the reservation did)
-    let key = shared::layout::Home::of(&uid).prefix().to_owned() + "a/0.txt";
-    let body: shared::objects::ByteStream = Box::pin(futures::stream::once(async {
-        Ok(bytes::Bytes::from_static(b"abc"))
-    }));
-    base.core
-        .objects
-        .put(&key, body, "text/plain", 3)
-        .await
-        .expect("put");
-    base.core
-        .store
-        .add_usage(&uid, 3, 1, None)
-        .await
-        .expect("usage");
+    put_behind_the_reservation(&base, &uid, "a/0.txt").await;
     original.insert(("0.txt".to_owned(), 3, false));
     let before = usage_matches_listing(&base, &token).await;
     flaky.copy_gate.open();
