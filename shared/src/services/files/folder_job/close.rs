@@ -5,8 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::place::same_object;
-use super::{folder, folder_mut, Flow, Run, Work};
+use super::{folder, folder_mut, same_object, Flow, Run, Work};
 use crate::error::AppResult;
 use crate::objects::{ObjectInfo, MAX_LIST_PAGE};
 use crate::services::files::usage::tally;

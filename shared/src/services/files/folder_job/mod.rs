@@ -27,6 +27,7 @@ use uuid::Uuid;
 use crate::domain::{User, UserPath};
 use crate::error::{AppError, AppResult};
 use crate::layout::Home;
+use crate::objects::ObjectInfo;
 use crate::services::files::target::Replace;
 use crate::services::jobs::{JobEvent, JobView};
 use crate::services::{now, Core, Principal};
@@ -118,6 +119,14 @@ impl Run {
             copies_of,
         }
     }
+}
+
+/// Whether `there` is a copy of `source`: the same size, and the same ETag where copies keep
+/// it (multipart ETags, `…-N`, change on copy).
+fn same_object(source: &ObjectInfo, there: &ObjectInfo) -> bool {
+    let multipart = |etag: &str| etag.contains('-');
+    there.size == source.size
+        && (there.etag == source.etag || multipart(&there.etag) || multipart(&source.etag))
 }
 
 /// The folder part of a folder job (always there: only folder jobs get here).

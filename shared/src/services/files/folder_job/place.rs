@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::steps::{relative, Worked};
-use super::{Lane, Run};
+use super::{same_object, Lane, Run};
 use crate::error::{AppError, AppResult};
 use crate::objects::{CopyRefused, IfDest, ObjectInfo};
 use crate::services::Core;
@@ -60,14 +60,6 @@ fn shown(key: &str) -> &str {
         .nth(2)
         .unwrap_or(key)
         .trim_end_matches('/')
-}
-
-/// Whether `there` is a copy of `source`: the same size, and the same ETag where copies keep
-/// it (multipart ETags, `…-N`, change on copy).
-pub(super) fn same_object(source: &ObjectInfo, there: &ObjectInfo) -> bool {
-    let multipart = |etag: &str| etag.contains('-');
-    there.size == source.size
-        && (there.etag == source.etag || multipart(&there.etag) || multipart(&source.etag))
 }
 
 fn destination(lane: &Lane, source: &ObjectInfo) -> String {

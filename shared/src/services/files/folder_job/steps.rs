@@ -3,8 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::place::same_object;
-use super::{folder, folder_mut, Flow, Lane, Run, Work};
+use super::{folder, folder_mut, same_object, Flow, Lane, Run, Work};
 use crate::error::AppResult;
 use crate::objects::{Listed, ObjectInfo, MAX_LIST_PAGE};
 use crate::services::files::usage::tally;
