@@ -159,9 +159,9 @@ function folderPicker(input) {
     const mine = ++gen;
     up.toggleAttribute('disabled', !folder);
     status.textContent = 'Loading folders…';
-    // The old folders stay until the new ones arrive: emptying the list at once would shrink
-    // the dialog under the pointer when typing a path and then clicking the submit button
-    // (the input's `change` comes on mousedown, the click on mouseup).
+    // The old folders stay until the new ones arrive, and the list keeps one height (app.css):
+    // typing a path and then clicking the submit button reloads it between the press (the
+    // input's `change`) and the release, which must land on the same button.
     list.setAttribute('aria-busy', 'true');
     try {
       const r = await get('/files/list', { query: { path: folder, limit: 1000 } });
