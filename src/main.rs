@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use shared::config::{Backend, Config, Overrides, WebApp, DEFAULT_ADDR, DEFAULT_DATA_DIR};
 use shared::domain::Role;
 use shared::http::{self, Group};
-use shared::services::RegisterInput;
+use shared::services::{RegisterInput, SWEEP_PERIOD};
 use shared::{runtime, AppError, Core};
 
 #[derive(Parser)]
@@ -138,10 +138,19 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
     let table = config.table.clone();
     let limits = config.server.clone();
     let core = runtime::build_core(config).await?;
-    // Jobs that were running when this server last stopped go on (from where they were).
+    // Jobs that were running when this server last stopped go on (from where they were); then
+    // a sweep now and then takes over any whose run died since.
     tokio::spawn({
         let core = core.clone();
-        async move { core.resume_jobs().await }
+        async move {
+            core.resume_jobs().await;
+            let mut every = tokio::time::interval(SWEEP_PERIOD);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                core.sweep_jobs().await;
+            }
+        }
     });
     let app = web::with_app(http::router(core, &Group::ALL));
     let listener = tokio::net::TcpListener::bind(addr)

@@ -215,6 +215,10 @@ pub struct Config {
     /// Objects per step of a folder job: the unit recorded before its objects are touched
     /// (`VERTEX_JOB_STEP_OBJECTS`).
     pub job_step_objects: usize,
+    /// Bytes per step of a folder job, at least one object whatever its size
+    /// (`VERTEX_JOB_STEP_BYTES`): a step of large objects stays minutes away from being taken
+    /// for a stall, and within one invocation.
+    pub job_step_bytes: u64,
     /// First pause after a failed step of a folder job, doubled for each further failure
     /// (`VERTEX_JOB_RETRY_PAUSE_MS`).
     pub job_retry_pause_ms: u64,
@@ -330,6 +334,7 @@ impl Config {
             folder_sync_max_objects: parse_var("VERTEX_FOLDER_SYNC_MAX_OBJECTS", 500)?,
             job_slice_secs: parse_var("VERTEX_JOB_SLICE_SECS", 600)?,
             job_step_objects: parse_var("VERTEX_JOB_STEP_OBJECTS", 100)?,
+            job_step_bytes: parse_var("VERTEX_JOB_STEP_BYTES", 2 * 1024 * 1024 * 1024)?,
             job_retry_pause_ms: parse_var("VERTEX_JOB_RETRY_PAUSE_MS", 1000)?,
             throttle: ThrottleConfig {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,
@@ -478,6 +483,7 @@ mod tests {
         assert_eq!(config.folder_sync_max_objects, 500);
         assert_eq!(config.job_slice_secs, 600);
         assert_eq!(config.job_step_objects, 100);
+        assert_eq!(config.job_step_bytes, 2 << 30);
         assert_eq!(config.job_retry_pause_ms, 1000);
         assert_eq!(config.limits.max_running_jobs, 3);
         // The threshold and one more object must fit one listing page.

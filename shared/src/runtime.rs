@@ -14,7 +14,7 @@ use crate::aws::{AwsClients, CallLog};
 use crate::config::{Backend, Config};
 use crate::http::{self, Group};
 use crate::objects::s3::S3Objects;
-use crate::services::{job_event, Backends, Launcher};
+use crate::services::{job_event, sweep_event, Backends, Launcher};
 use crate::store::dynamo::DynamoStore;
 use crate::Core;
 
@@ -126,18 +126,22 @@ pub fn init_tracing_to_stderr() {
 }
 
 /// The AWS SDK configuration: region and credentials from the usual chain, `AWS_ENDPOINT_URL`
-/// for emulators, and timeouts so an unreachable service is a prompt 503, not a hang.
+/// for emulators, and [`aws_timeouts`].
 pub async fn aws_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(2))
-                .operation_attempt_timeout(Duration::from_secs(4))
-                .operation_timeout(Duration::from_secs(8))
-                .build(),
-        )
+        .timeout_config(aws_timeouts())
         .load()
         .await
+}
+
+/// Every AWS call's time, so an unreachable service is a prompt 503, not a hang. The calls
+/// that make S3 move many bytes are given more, for their size (objects/s3/copy.rs).
+pub fn aws_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(4))
+        .operation_timeout(Duration::from_secs(8))
+        .build()
 }
 
 /// The AWS backend's signing secret: configured, or read from SSM Parameter Store.
@@ -311,7 +315,8 @@ pub async fn warm_connections(core: &Core) {
 }
 
 /// One invocation of the zip or files function: a job's run (started by a request or handed
-/// over by the job's previous run), or an HTTP request from API Gateway.
+/// over by the job's previous run), a sweep of stalled jobs (the files function's schedule),
+/// or an HTTP request from API Gateway.
 pub async fn invocation<S>(
     core: Arc<Core>,
     mut http: S,
@@ -331,6 +336,9 @@ where
             .saturating_sub(JOB_MARGIN);
         core.run_job(&job, budget).await;
         return Ok(serde_json::json!({"job_id": job.job_id}));
+    }
+    if sweep_event(&payload) {
+        return Ok(serde_json::to_value(core.sweep_jobs().await)?);
     }
     let request: lambda_http::request::LambdaRequest = serde_json::from_value(payload)?;
     use lambda_http::tower::ServiceExt;

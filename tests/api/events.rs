@@ -444,10 +444,12 @@ async fn every_event_file_is_covered_and_parses() {
             let path = file.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             if jobs {
-                // Not HTTP: what the zip and files functions send themselves.
+                // Not HTTP: what the zip and files functions send themselves, and the files
+                // function's schedule.
                 let value: serde_json::Value = serde_json::from_str(&text).unwrap();
                 assert!(
-                    shared::services::job_event(&value).is_some(),
+                    shared::services::job_event(&value).is_some()
+                        || shared::services::sweep_event(&value),
                     "{}",
                     path.display()
                 );

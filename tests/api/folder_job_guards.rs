@@ -3,7 +3,8 @@
 //! answered exactly as before; one more object makes it a job: 202 with `Location`), `stat`
 //! naming the job that holds a path, and the guards: while a job runs, every write at, below or
 //! above the paths it holds is refused with 409 `job_running` naming the job, reads are not,
-//! unrelated folders get jobs of their own, and of concurrent jobs on one folder one starts.
+//! unrelated folders get jobs of their own, and of concurrent jobs on one folder one starts. A
+//! step holds no more bytes than `job_step_bytes` (or one larger object).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ backend_tests!(
     small_folders_answer_as_today,
     one_object_more_makes_each_operation_a_job,
     progress_and_stat_while_a_job_runs,
+    a_step_holds_at_most_its_bytes,
     two_jobs_on_overlapping_folders,
 );
 
@@ -190,6 +192,54 @@ async fn one_object_more_makes_each_operation_a_job(kind: Kind) {
         assert_eq!(job["status"], "done", "{job}");
     }
     assert!(files_of(&app, &token).await.is_empty());
+    usage_matches_listing(&app, &token).await;
+}
+
+/// A step of large objects is cut by its bytes, however many objects the setting allows: it
+/// stays far from being taken for a stall, and within one invocation.
+async fn a_step_holds_at_most_its_bytes(kind: Kind) {
+    // GIVEN a folder of 7 objects (a marker and 6 files of 10 bytes), steps of up to 100 objects
+    // but 25 bytes, and copies that wait at a gate
+    let base = TestApp::with(kind, |c| {
+        small_jobs(c);
+        c.job_step_objects = 100;
+        c.job_step_bytes = 25;
+    })
+    .await;
+    let (user_id, token, _) = base.user("bob").await;
+    folder(&base, &token, "", "src", 6).await;
+    folder(&base, &token, "", "dst", 0).await;
+    let (app, flaky) = Flaky::around(&base);
+    flaky.copy_gate.shut();
+    // WHEN it is copied
+    let id = started(
+        app.post(
+            "/api/files/copy",
+            Some(&token),
+            json!({"source_path": "src", "dest_path": "dst"}),
+        )
+        .await,
+        "copy",
+    );
+    flaky.copy_gate.reached(1).await;
+    // THEN its first step, recorded before its first copy, holds at most 25 bytes
+    let job = app
+        .core
+        .store
+        .get_job(&user_id, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let step = job.folder.and_then(|w| w.step).expect("a recorded step");
+    assert!(step.bytes <= 25 && (1..7).contains(&step.files), "{step:?}");
+    // AND the job goes on to copy everything
+    flaky.copy_gate.open();
+    let done = finished(&app, &token, &id).await;
+    assert_eq!(
+        (&done["status"], &done["objects_done"], &done["bytes_done"]),
+        (&json!("done"), &json!(7), &json!(60)),
+        "{done}"
+    );
     usage_matches_listing(&app, &token).await;
 }
 

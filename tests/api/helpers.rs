@@ -224,6 +224,7 @@ fn base_config(backend: Backend) -> Config {
         folder_sync_max_objects: 500,
         job_slice_secs: 600,
         job_step_objects: 100,
+        job_step_bytes: 2 << 30,
         job_retry_pause_ms: 1000,
         throttle: ThrottleConfig {
             account_max_failures: 5,
@@ -438,12 +439,16 @@ impl TestApp {
     /// The router of one function, as its Lambda binary runs it (on the AWS backend with that
     /// function's own recorded clients).
     pub fn function(&self, group: Group) -> Router {
-        let core = self
-            .functions
+        router(self.function_core(group), &[group])
+    }
+
+    /// The core one function's Lambda binary runs (the app's own on the embedded backend).
+    pub fn function_core(&self, group: Group) -> Arc<Core> {
+        self.functions
             .iter()
             .find(|(g, _)| *g == group)
-            .map_or(&self.core, |(_, core)| core);
-        router(core.clone(), &[group])
+            .map_or(&self.core, |(_, core)| core)
+            .clone()
     }
 
     /// An app around a core the test built itself.

@@ -199,6 +199,33 @@ fn the_bucket_expires_exactly_the_layouts_short_lived_roots() {
     assert_eq!(expiring, layout);
 }
 
+/// The files function's schedule sends what the code takes for a sweep of stalled jobs, as often
+/// as the local server sweeps.
+#[test]
+fn the_files_function_is_swept_on_a_schedule_the_code_understands() {
+    let t = template();
+    let event = &t["Resources"]["FilesFunction"]["Properties"]["Events"]["SweepJobs"];
+    assert_eq!(event["Type"].as_str(), Some("Schedule"), "{event:?}");
+    let input = event["Properties"]["Input"].as_str().expect("Input");
+    let input: serde_json::Value = serde_json::from_str(input).expect("Input is JSON");
+    assert!(shared::services::sweep_event(&input), "{input}");
+    assert_eq!(shared::services::job_event(&input), None);
+    let minutes = shared::services::SWEEP_PERIOD.as_secs() / 60;
+    assert_eq!(
+        event["Properties"]["Schedule"].as_str(),
+        Some(format!("rate({minutes} minutes)").as_str())
+    );
+    let fixture = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/jobs/sweep.json"
+    ))
+    .expect("events/jobs/sweep.json");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&fixture).unwrap(),
+        input
+    );
+}
+
 // The web app on AWS (issue 16): a private bucket behind CloudFront, CORS for its origin, and
 // scripts/deploy-web.sh that fills it.
 

@@ -1,12 +1,14 @@
 //! One job model: archives answer at `/api/jobs/{id}` as at their old `/api/zip/{id}`; jobs
 //! are their owner's only; a running archive can be cancelled (nothing stored, its charge and
 //! slot given back); ended jobs are not changed by a cancel; archives and running jobs are
-//! neither resumed nor undone; an archive found running at a restart is written again.
+//! neither resumed nor undone; an archive found running at a restart is written again; a
+//! stalled job goes on when its owner looks, or when the files function's sweep finds it.
 
 use std::sync::Arc;
 
 use http::{header, Method, StatusCode};
 use serde_json::{json, Value};
+use shared::http::Group;
 use shared::layout::archives_of;
 use shared::objects::Listed;
 use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
@@ -26,6 +28,7 @@ backend_tests!(
     a_stalled_folder_job_is_taken_over_when_seen,
     a_stalled_folder_job_asked_to_stop_ends_cancelled,
     a_run_event_delivered_twice_works_once,
+    stalled_jobs_are_taken_over_by_the_sweep_without_anyone_looking,
 );
 
 /// How long a build goes between progress saves (services/zip/build.rs): a cancel is seen at
@@ -514,4 +517,71 @@ async fn a_run_event_delivered_twice_works_once(kind: Kind) {
     // Charged once: usage is what the listing holds (the 3 files twice).
     let (bytes, _) = crate::invariants::usage_matches_listing(&app, &token).await;
     assert_eq!(bytes, 600);
+}
+
+/// Nobody looks: the files function's scheduled invocation (`events/jobs/sweep.json`, through
+/// its Lambda entry point and, on AWS, its own clients) takes over a stalled folder job and
+/// records a stalled archive interrupted; a job whose run may be alive is left alone.
+async fn stalled_jobs_are_taken_over_by_the_sweep_without_anyone_looking(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    stalled_copy(&app, &user_id, "alive", 1).await;
+    stalled_copy(&app, &user_id, "stalled", 11).await;
+    let mut archive = ended_folder_job(&user_id, "archive", JobKind::Zip, JobStatus::Running);
+    archive.folder = None;
+    archive.paths = vec!["docs".into()];
+    archive.name = "docs.zip".into();
+    archive.updated_at = chrono::Utc::now() - chrono::Duration::minutes(11);
+    app.core.store.save_job(&archive).await.unwrap();
+
+    let sweep = || async {
+        let payload = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/events/jobs/sweep.json"
+        ))
+        .unwrap();
+        let mut context = lambda_http::Context::default();
+        context.deadline = (chrono::Utc::now().timestamp_millis() + 60_000) as u64;
+        let event = lambda_http::LambdaEvent::new(serde_json::from_str(&payload).unwrap(), context);
+        let http = lambda_http::Adapter::from(app.function(Group::Files));
+        shared::runtime::invocation(app.function_core(Group::Files), http, event)
+            .await
+            .unwrap()
+    };
+    let answer = sweep().await;
+    assert_eq!(
+        answer,
+        json!({"running": 3, "taken_over": 1, "interrupted": 1, "failed": 0})
+    );
+    // As stored, before anyone looks (a look would do the same).
+    let stored = |id: &'static str| {
+        let app = &app;
+        let user_id = &user_id;
+        async move { app.core.store.get_job(user_id, id).await.unwrap().unwrap() }
+    };
+    let interrupted = stored("archive").await;
+    assert_eq!(interrupted.status, JobStatus::Failed);
+    let why = interrupted.error.unwrap_or_default();
+    assert!(why.contains("interrupted"), "{why}");
+    assert!(stored("stalled").await.run > 3);
+    let alive = stored("alive").await;
+    assert_eq!((alive.status, alive.run), (JobStatus::Running, 3));
+
+    let done = settled(&app, &token, "stalled").await;
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["bytes_done"], 300, "{done}");
+    let copied = app
+        .get("/api/files/list?path=copied", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(copied["items"].as_array().unwrap().len(), 3, "{copied}");
+    // A second sweep finds only the live one, and leaves it.
+    assert_eq!(
+        sweep().await,
+        json!({"running": 1, "taken_over": 0, "interrupted": 0, "failed": 0})
+    );
+    assert_eq!(stored("alive").await.run, 3);
+    let mut alive = alive;
+    alive.status = JobStatus::Cancelled;
+    app.core.store.save_job(&alive).await.unwrap();
 }

@@ -43,6 +43,7 @@ mod share_uploads;
 mod share_zips;
 mod shares;
 mod shares_support;
+mod slow_copies;
 mod throttle;
 mod transfers;
 mod upload_speed_paths;

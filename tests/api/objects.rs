@@ -7,12 +7,13 @@ use bytes::Bytes;
 use futures::StreamExt;
 use shared::domain::UserPath;
 use shared::layout::{self, Home};
+use shared::objects::s3::{CopyShape, S3Objects};
 use shared::objects::{
     ByteRange, ByteStream, CopyRefused, IfDest, Listed, ObjectError, ObjectStore, PartInfo, Presign,
 };
 
 use crate::backend_tests;
-use crate::helpers::{Kind, TestApp};
+use crate::helpers::{s3_client, Kind, TestApp};
 
 backend_tests!(
     put_get_round_trip_is_byte_exact,
@@ -27,6 +28,7 @@ backend_tests!(
     conditional_deletes_remove_one_version_once,
     conditional_puts_and_completions_write_only_where_asked,
     listing_after_a_key,
+    large_objects_are_copied_whole_with_their_conditions,
 );
 
 fn stream(chunks: Vec<Bytes>) -> ByteStream {
@@ -719,4 +721,77 @@ async fn a_broken_resend_of_a_part_unrecords_it() {
         .unwrap();
     assert_eq!(info.size, 10);
     assert_eq!(read(&store, "users/u/f", None).await, pattern(10, 1));
+}
+
+/// An object larger than one CopyObject: S3 copies it in parts, side by side (here parts of
+/// 5 MiB, 2 at a time: 12 MiB is 3 parts), and the copy is the same object, written under the
+/// same conditions, as a small one's.
+async fn large_objects_are_copied_whole_with_their_conditions(kind: Kind) {
+    const MIB: u64 = 1024 * 1024;
+    let app = TestApp::new(kind).await;
+    let parted;
+    let objects: &dyn ObjectStore = match kind {
+        Kind::Embedded => app.core.objects.as_ref(),
+        Kind::Aws => {
+            let bucket = app.core.config.bucket.clone().expect("bucket");
+            let shape = CopyShape {
+                single_max: 5 * MIB,
+                part_bytes: 5 * MIB,
+                parallel: 2,
+            };
+            parted = S3Objects::new(s3_client().await, bucket).with_copy_shape(shape);
+            &parted
+        }
+    };
+    let data = pattern(12 * MIB as usize, 3);
+    put(objects, "users/u/big.bin", data.clone()).await;
+    let source = objects.head("users/u/big.bin").await.unwrap().unwrap();
+
+    let copied = objects
+        .copy("users/u/big.bin", "users/u/copy.bin")
+        .await
+        .unwrap()
+        .expect("copied");
+    assert_eq!(copied.size, 12 * MIB);
+    assert!(read(objects, "users/u/copy.bin", None).await == data);
+
+    let to_absent = |to: &'static str, etag: String| {
+        let source = "users/u/big.bin";
+        async move {
+            objects
+                .copy_if(source, &etag, to, IfDest::Absent)
+                .await
+                .unwrap()
+        }
+    };
+    let first = to_absent("users/u/c.bin", source.etag.clone()).await;
+    assert_eq!(first.expect("copied").size, 12 * MIB);
+    assert!(read(objects, "users/u/c.bin", None).await == data);
+    let again = to_absent("users/u/c.bin", source.etag.clone()).await;
+    assert_eq!(again.err(), Some(CopyRefused::DestinationTaken));
+    let stale = to_absent("users/u/d.bin", "\"stale\"".into()).await;
+    assert_eq!(stale.err(), Some(CopyRefused::SourceChanged));
+    assert!(objects.head("users/u/d.bin").await.unwrap().is_none());
+    // Over the copy, only while it is the version asked for.
+    let over = objects
+        .copy_if(
+            "users/u/big.bin",
+            &source.etag,
+            "users/u/copy.bin",
+            IfDest::Matches("\"other\""),
+        )
+        .await
+        .unwrap();
+    assert_eq!(over.err(), Some(CopyRefused::DestinationTaken));
+    let over = objects
+        .copy_if(
+            "users/u/big.bin",
+            &source.etag,
+            "users/u/copy.bin",
+            IfDest::Matches(&copied.etag),
+        )
+        .await
+        .unwrap();
+    assert!(over.is_ok(), "{over:?}");
+    assert!(read(objects, "users/u/copy.bin", None).await == data);
 }

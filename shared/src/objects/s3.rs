@@ -22,6 +22,10 @@ use super::{ObjectError, ObjectResult};
 use crate::aws::errors;
 use crate::layout;
 
+mod copy;
+
+pub use copy::CopyShape;
+
 /// True when S3 refused a write for its condition: 412, or 409 when a concurrent conditional
 /// write to the same key was under way.
 fn refused_for_condition<E, R>(err: &SdkError<E, R>) -> bool
@@ -45,9 +49,6 @@ where
 
 /// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
 const PART_BYTES: usize = 8 * 1024 * 1024;
-/// CopyObject's limit; larger objects are copied part by part.
-const MAX_SINGLE_COPY: u64 = 5 * 1024 * 1024 * 1024;
-const COPY_PART_BYTES: u64 = 512 * 1024 * 1024;
 /// Characters percent-encoded in a `CopySource` (everything but unreserved characters and `/`).
 const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
@@ -60,6 +61,7 @@ const COPY_SOURCE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUM
 pub struct S3Objects {
     client: Client,
     bucket: String,
+    copy_shape: CopyShape,
 }
 
 /// A listed object. ListObjectsV2 leaves out content types: listings show the type guessed
@@ -105,7 +107,14 @@ impl S3Objects {
         Self {
             client,
             bucket: bucket.into(),
+            copy_shape: CopyShape::default(),
         }
+    }
+
+    /// The same store, cutting copies as `shape` says (tests use parts of a few MiB).
+    pub fn with_copy_shape(mut self, shape: CopyShape) -> Self {
+        self.copy_shape = shape;
+        self
     }
 
     /// Creates the bucket (for emulators and tests; on AWS the SAM template does).
@@ -172,7 +181,7 @@ impl S3Objects {
             let (parts, size) = self
                 .put_parts(key, &upload_id, buf, body, max_bytes)
                 .await?;
-            let etag = match self.complete(key, &upload_id, parts, dest).await {
+            let etag = match self.complete(key, &upload_id, parts, dest, size).await {
                 Ok(etag) => etag,
                 Err(e) if refused_for_condition(&e) => return Ok(None),
                 Err(e) => return Err(classify(e)),
@@ -272,100 +281,6 @@ impl S3Objects {
         }
     }
 
-    /// Copies an object too large for CopyObject part by part, as [`ObjectStore::copy_if`]
-    /// does (`dest`: no condition when `None`); returns the new object's ETag.
-    async fn copy_parts(
-        &self,
-        from: &str,
-        to: &str,
-        source: &ObjectInfo,
-        dest: Option<IfDest<'_>>,
-    ) -> ObjectResult<Result<String, CopyRefused>> {
-        let upload_id = self.begin_multipart(to, &source.content_type).await?;
-        let result = async {
-            let mut parts = Vec::new();
-            let mut start = 0u64;
-            while start < source.size {
-                let end = (start + COPY_PART_BYTES).min(source.size) - 1;
-                let number = parts.len() as i32 + 1;
-                let out = match self
-                    .client
-                    .upload_part_copy()
-                    .bucket(&self.bucket)
-                    .key(to)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .copy_source(self.copy_source(from))
-                    .copy_source_if_match(&source.etag)
-                    .copy_source_range(format!("bytes={start}-{end}"))
-                    .send()
-                    .await
-                {
-                    Ok(out) => out,
-                    Err(e) if refused_for_condition(&e) || errors::is(&e, "NoSuchKey") => {
-                        return Ok(Err(CopyRefused::SourceChanged))
-                    }
-                    Err(e) => return Err(classify(e)),
-                };
-                parts.push(
-                    CompletedPart::builder()
-                        .part_number(number)
-                        .set_e_tag(out.copy_part_result.and_then(|r| r.e_tag))
-                        .build(),
-                );
-                start = end + 1;
-            }
-            match self.complete(to, &upload_id, parts, dest).await {
-                Ok(etag) => Ok(Ok(etag)),
-                Err(e) if refused_for_condition(&e) => Ok(Err(CopyRefused::DestinationTaken)),
-                Err(e) => Err(classify(e)),
-            }
-        }
-        .await;
-        if !matches!(result, Ok(Ok(_))) {
-            self.abort(to, &upload_id).await;
-        }
-        result
-    }
-
-    /// One CopyObject, conditional on the source's ETag and on `dest`.
-    async fn copy_single(
-        &self,
-        from: &str,
-        to: &str,
-        source: &ObjectInfo,
-        dest: Option<IfDest<'_>>,
-    ) -> ObjectResult<Result<String, CopyRefused>> {
-        let (if_none_match, if_match) = condition_headers(dest);
-        match self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(to)
-            .copy_source(self.copy_source(from))
-            .copy_source_if_match(&source.etag)
-            .set_if_none_match(if_none_match)
-            .set_if_match(if_match)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Ok(out
-                .copy_object_result
-                .and_then(|r| r.e_tag)
-                .unwrap_or_else(|| source.etag.clone()))),
-            // One 412 for either condition: the source tells which one failed.
-            Err(e) if refused_for_condition(&e) => {
-                let now = self.head(from).await?;
-                Ok(Err(match now {
-                    Some(now) if now.etag == source.etag => CopyRefused::DestinationTaken,
-                    _ => CopyRefused::SourceChanged,
-                }))
-            }
-            Err(e) if errors::is(&e, "NoSuchKey") => Ok(Err(CopyRefused::SourceChanged)),
-            Err(e) => Err(classify(e)),
-        }
-    }
-
     /// Completes a direct upload, conditional on `dest`; `None` when S3 refused it for that
     /// condition (the upload is then left as it was).
     async fn complete_direct(
@@ -384,7 +299,8 @@ impl S3Objects {
                     .build()
             })
             .collect();
-        let etag = match self.complete(key, upload_id, completed, dest).await {
+        let bytes = parts.iter().map(|p| p.size).sum();
+        let etag = match self.complete(key, upload_id, completed, dest, bytes).await {
             Ok(etag) => etag,
             Err(e) if refused_for_condition(&e) => return Ok(None),
             Err(e) if errors::is(&e, "NoSuchUpload") || errors::is(&e, "InvalidPart") => {
@@ -440,14 +356,16 @@ impl S3Objects {
         Ok(false)
     }
 
-    /// Completes a multipart upload; the SDK's error is left to the caller, for whom a missing
-    /// upload or part means different things.
+    /// Completes a multipart upload of `bytes` (S3 may take seconds to assemble a large one);
+    /// the SDK's error is left to the caller, for whom a missing upload or part means
+    /// different things.
     async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: Vec<CompletedPart>,
         dest: Option<IfDest<'_>>,
+        bytes: u64,
     ) -> Result<String, SdkError<CompleteMultipartUploadError, HttpResponse>> {
         let (if_none_match, if_match) = condition_headers(dest);
         let out = self
@@ -463,6 +381,8 @@ impl S3Objects {
                     .set_parts(Some(parts))
                     .build(),
             )
+            .customize()
+            .config_override(copy::slow_call_timeouts(bytes))
             .send()
             .await?;
         Ok(out.e_tag.unwrap_or_default())
@@ -674,11 +594,7 @@ impl ObjectStore for S3Objects {
         let Some(source) = self.head(from).await? else {
             return Ok(None);
         };
-        let copied = if source.size > MAX_SINGLE_COPY {
-            self.copy_parts(from, to, &source, None).await?
-        } else {
-            self.copy_single(from, to, &source, None).await?
-        };
+        let copied = self.copy_object(from, to, &source, None).await?;
         if copied.is_err() {
             return Err(ObjectError::other(anyhow!(
                 "object {from} changed while being copied"
@@ -709,11 +625,7 @@ impl ObjectStore for S3Objects {
         if !met {
             return Ok(Err(CopyRefused::DestinationTaken));
         }
-        let copied = if source.size > MAX_SINGLE_COPY {
-            self.copy_parts(from, to, &source, Some(dest)).await?
-        } else {
-            self.copy_single(from, to, &source, Some(dest)).await?
-        };
+        let copied = self.copy_object(from, to, &source, Some(dest)).await?;
         Ok(copied.map(|etag| ObjectInfo {
             key: to.to_owned(),
             etag,

@@ -7,12 +7,15 @@
 //! writes are conditional on it, and a hand-over to the next run, a resume or a take-over
 //! after a restart or a stall adds one, so a run that lost the job changes nothing more.
 //! Cancellation is a flag beside the record, read back by each write of the run (and set
-//! directly on a run of the same process). Another user's job id is simply not found.
+//! directly on a run of the same process). A run that died with no successor is taken over
+//! when its owner next looks, or by the next sweep ([`Core::sweep_jobs`]). Another user's job
+//! id is simply not found.
 
 mod cancel;
 mod launch;
 mod run;
 mod slots;
+mod sweep;
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ use utoipa::ToSchema;
 pub use cancel::CancelFlags;
 pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
 pub use slots::{JobRef, JobRole};
+pub use sweep::{sweep_event, Swept, SWEEP_EVENT_KEY, SWEEP_PERIOD};
 
 use super::{now, Core, Principal};
 use crate::domain::{rfc3339, UserPath};

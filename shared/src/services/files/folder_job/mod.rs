@@ -1,10 +1,11 @@
 //! Folder copy, move, rename and delete as background jobs, for folders too large to finish
 //! within one request (see `relocate` and `delete_path` for the threshold).
 //!
-//! A job works in steps of at most `job_step_objects` objects, listed by key from the position
-//! it recorded (`FolderWork.after`). Each step is written before its objects are touched (with
-//! the usage it will need, in the same atomic write) and again when they are done, every write
-//! conditional on the job's run: a run that another took over writes nothing. Every step is
+//! A job works in steps of at most `job_step_objects` objects and `job_step_bytes` bytes (or
+//! one larger object), listed by key from the position it recorded (`FolderWork.after`). Each
+//! step is written before its objects are touched (with the usage it will need, in the same
+//! atomic write) and again when they are done, every write conditional on the job's run: a run
+//! that another took over writes nothing. Every step is
 //! safe to run twice (a crash between the record and the object work): copies go only where
 //! nothing is, or find their own copy there; a move deletes a source only once its copy is
 //! verified, and never deletes a copy. So after a cancel, a failure or the end, every object is

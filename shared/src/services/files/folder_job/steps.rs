@@ -41,6 +41,20 @@ pub(super) fn relative(key: &str, from: &str) -> String {
     key[from.len()..].to_owned()
 }
 
+/// How many of `listed` a new step takes: those whose sizes add up to at most `bytes`, and at
+/// least one (an object larger than a step is a step of its own).
+fn within_bytes(listed: &[ObjectInfo], bytes: u64) -> usize {
+    let mut total = 0u64;
+    let fit = listed
+        .iter()
+        .take_while(|o| {
+            total = total.saturating_add(o.size);
+            total <= bytes
+        })
+        .count();
+    fit.max(1).min(listed.len())
+}
+
 fn signed(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -88,6 +102,9 @@ impl Core {
         let mut listed = self
             .list_range(&lane.from, after.as_deref(), through.as_deref(), limit)
             .await?;
+        if through.is_none() {
+            listed.truncate(within_bytes(&listed, self.config.job_step_bytes));
+        }
         if let Some(source) = &lane.copies_of {
             let last = listed.last().map(|o| relative(&o.key, &lane.from));
             self.keep_copies_of(source, lane, after.as_deref(), &mut listed)
@@ -310,4 +327,33 @@ fn top_up(next: &mut Job, run: &Run, held: &Step, listed: &[ObjectInfo]) -> Opti
         files: signed(more.1),
         caps: Some(run.caps),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(sizes: &[u64]) -> Vec<ObjectInfo> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| ObjectInfo {
+                key: format!("k{i}"),
+                size,
+                etag: String::new(),
+                content_type: String::new(),
+                modified: chrono::Utc::now(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_step_takes_objects_up_to_its_bytes_and_at_least_one() {
+        assert_eq!(within_bytes(&sized(&[4, 4, 4]), 8), 2);
+        assert_eq!(within_bytes(&sized(&[4, 4, 4]), 7), 1);
+        assert_eq!(within_bytes(&sized(&[10, 1]), 8), 1);
+        assert_eq!(within_bytes(&sized(&[1, 1]), 8), 2);
+        assert_eq!(within_bytes(&sized(&[]), 8), 0);
+        assert_eq!(within_bytes(&sized(&[u64::MAX, 1]), u64::MAX - 1), 1);
+    }
 }
