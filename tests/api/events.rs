@@ -102,6 +102,11 @@ async fn every_files_event_gives_its_status() {
             StatusCode::UNAUTHORIZED,
             "not_authenticated",
         ),
+        (
+            "files/jobs-unauthenticated.json",
+            StatusCode::UNAUTHORIZED,
+            "not_authenticated",
+        ),
     ] {
         let (status, body) = invoke(&app, Group::Files, event).await;
         assert_eq!(status, want, "{event}: {body}");

@@ -539,6 +539,10 @@ impl JobStore for FlakyMeta {
     async fn running_jobs(&self, limit: usize) -> StoreResult<Vec<Job>> {
         self.inner.running_jobs(limit).await
     }
+
+    async fn jobs_of(&self, user_id: &str) -> StoreResult<Vec<Job>> {
+        self.inner.jobs_of(user_id).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -2,7 +2,8 @@
 //! are their owner's only; a running archive can be cancelled (nothing stored, its charge and
 //! slot given back); ended jobs are not changed by a cancel; archives and running jobs are
 //! neither resumed nor undone; an archive found running at a restart is written again; a
-//! stalled job goes on when its owner looks, or when the files function's sweep finds it.
+//! stalled job goes on when its owner looks, or when the files function's sweep finds it;
+//! `GET /api/jobs` lists the caller's own jobs, newest first.
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ backend_tests!(
     a_stalled_folder_job_asked_to_stop_ends_cancelled,
     a_run_event_delivered_twice_works_once,
     stalled_jobs_are_taken_over_by_the_sweep_without_anyone_looking,
+    the_callers_jobs_are_listed_newest_first,
 );
 
 /// How long a build goes between progress saves (services/zip/build.rs): a cancel is seen at
@@ -584,4 +586,74 @@ async fn stalled_jobs_are_taken_over_by_the_sweep_without_anyone_looking(kind: K
     let mut alive = alive;
     alive.status = JobStatus::Cancelled;
     app.core.store.save_job(&alive).await.unwrap();
+}
+
+/// `GET /api/jobs`: every job of the caller that has not expired, newest first, each as
+/// `GET /api/jobs/{id}` shows it (a stalled folder job taken over as it is seen); not another
+/// user's, not an archive a share's visitor asked for, not an expired one.
+async fn the_callers_jobs_are_listed_newest_first(kind: Kind) {
+    let app = app(kind).await;
+    let (user_id, token) = home(&app, 3, 100).await;
+    let (other_id, other, _) = app.user("kim").await;
+    assert_eq!(
+        app.get("/api/jobs", Some(&token))
+            .await
+            .expect(StatusCode::OK),
+        json!({"items": []})
+    );
+    let archive = started(&app, &token).await;
+    settled(&app, &token, &archive).await;
+    let at = |minutes: i64| chrono::Utc::now() - chrono::Duration::minutes(minutes);
+    let mut older = ended_folder_job(&user_id, "older", JobKind::Move, JobStatus::Cancelled);
+    older.created_at = at(30);
+    stalled_copy(&app, &user_id, "stalled", 11).await;
+    let mut visitors = ended_folder_job(&user_id, "visitors", JobKind::Zip, JobStatus::Done);
+    visitors.folder = None;
+    visitors.share_id = Some("s1".into());
+    let mut expired = ended_folder_job(&user_id, "expired", JobKind::Copy, JobStatus::Done);
+    expired.expires_at = at(1);
+    let theirs = ended_folder_job(&other_id, "theirs", JobKind::Delete, JobStatus::Done);
+    for job in [&older, &visitors, &expired, &theirs] {
+        app.core.store.save_job(job).await.unwrap();
+    }
+
+    let listed = app
+        .get("/api/jobs", Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    let items = listed["items"].as_array().unwrap();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|j| j["job_id"].as_str().unwrap())
+        .collect();
+    // The archive (now), the stalled copy (11 minutes old), the cancelled move (30).
+    assert_eq!(ids, [archive.as_str(), "stalled", "older"], "{listed}");
+    let alone = app
+        .get(&format!("/api/jobs/{archive}"), Some(&token))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(lasting(items[0].clone()), lasting(alone));
+    assert_eq!(items[2]["resumable"], true, "{listed}");
+    // Seen stalled in the list: taken over, and it finishes.
+    assert!(
+        app.core
+            .store
+            .get_job(&user_id, "stalled")
+            .await
+            .unwrap()
+            .unwrap()
+            .run
+            > 3
+    );
+    assert_eq!(settled(&app, &token, "stalled").await["status"], "done");
+
+    let theirs = app
+        .get("/api/jobs", Some(&other))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(theirs["items"].as_array().unwrap().len(), 1, "{theirs}");
+    assert_eq!(theirs["items"][0]["job_id"], "theirs");
+    app.get("/api/jobs", None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "not_authenticated");
 }

@@ -2,8 +2,9 @@
 // a hand-over after each, so every job takes many runs): rename, move, copy and delete answer
 // 202 and the jobs panel follows each one to its end, then the listing follows; a running job
 // can be cancelled and then undone, and holds its folder against other changes (the API's
-// words are shown); a job that reaches the quota midway fails with Resume and Undo; a ZIP
-// being prepared is cancelled on the server when its wait is cancelled.
+// words are shown), and a page loaded meanwhile shows it; a job that reaches the quota midway
+// fails with Resume and Undo; a ZIP being prepared is cancelled on the server when its wait is
+// cancelled.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launch, openPage, signIn, assertNoErrors, assertAccessible, screenshot, ADMIN, PASSWORD } from './harness.mjs';
@@ -223,6 +224,11 @@ test('a running job holds its folder, can be cancelled midway and then undone', 
   assert.doesNotMatch((await dlg.getByRole('alert').textContent()) || '', /job_id/);
   await dlg.getByRole('button', { name: 'Cancel' }).click();
   await dlg.waitFor({ state: 'detached' });
+
+  // The page loaded again finds the job running on the server (GET /api/jobs), once.
+  await page.reload();
+  await cancel.waitFor();
+  assert.equal(await entry.count(), 1);
 
   // Cancel: it stops at the next object; every object is under one of its two names.
   await cancel.click();

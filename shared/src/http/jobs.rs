@@ -11,10 +11,11 @@ use utoipa_axum::routes;
 use super::extract::{Auth, Origin, PathParam};
 use super::AppState;
 use crate::error::{AppResult, ErrorBody};
-use crate::services::JobView;
+use crate::services::{JobList, JobView};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(jobs))
         .routes(routes!(job, cancel_job))
         .routes(routes!(resume_job))
         .routes(routes!(undo_job))
@@ -29,6 +30,19 @@ pub fn accepted(job: JobView) -> Response {
         Json(job),
     )
         .into_response()
+}
+
+/// The caller's jobs that have not expired (archives, and folder jobs of the last day), newest
+/// first, at most 100, each as `GET /api/jobs/{job_id}` shows it: what a reloaded page shows,
+/// and can cancel, resume or undo.
+#[utoipa::path(get, path = "/api/jobs", tag = "jobs", security(("bearer" = [])),
+    responses((status = 200, body = JobList), (status = 401, body = ErrorBody)))]
+async fn jobs(
+    State(core): State<AppState>,
+    Auth(me): Auth,
+    Origin(origin): Origin,
+) -> AppResult<Json<JobList>> {
+    Ok(Json(core.jobs(&me, &origin).await?))
 }
 
 /// A job of the caller (an archive, or a folder copy, move, rename or delete): progress, the

@@ -30,8 +30,8 @@ pub use files::{
 };
 
 pub use jobs::{
-    job_event, sweep_event, CancelFlags, JobEvent, JobRef, JobRole, JobView, Launcher, Swept,
-    JOB_EVENT_KEY, SWEEP_EVENT_KEY, SWEEP_PERIOD,
+    job_event, sweep_event, CancelFlags, JobEvent, JobList, JobRef, JobRole, JobView, Launcher,
+    Swept, JOB_EVENT_KEY, SWEEP_EVENT_KEY, SWEEP_PERIOD,
 };
 pub use shares::{
     share_url, NewShareInput, OpenShare, ShareCredential, ShareInfo, SharePage, ShareQuery,

@@ -441,6 +441,8 @@ pub trait JobStore: Send + Sync {
     async fn cancel_job(&self, user_id: &str, job_id: &str) -> StoreResult<bool>;
     /// Running jobs of every user, at most `limit` (the local server resumes them at start).
     async fn running_jobs(&self, limit: usize) -> StoreResult<Vec<Job>>;
+    /// Every job of the user that has not expired, in no particular order.
+    async fn jobs_of(&self, user_id: &str) -> StoreResult<Vec<Job>>;
 }
 
 /// How many ZIP jobs a user has running: a few numbered slots, each held by one job.

@@ -927,6 +927,23 @@ impl JobStore for SqliteStore {
             .map_err(db_error)?;
         rows.iter().map(|(b, cancel)| job_of(b, *cancel)).collect()
     }
+
+    async fn jobs_of(&self, user_id: &str) -> StoreResult<Vec<Job>> {
+        let user = user_id.to_owned();
+        let rows: Vec<(String, bool)> = self
+            .with(move |c| {
+                c.prepare(
+                    "SELECT body, cancel FROM zip_jobs WHERE user_id = ?1 AND expires_at > ?2",
+                )?
+                .query_map(params![user, ts(chrono::Utc::now())], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?
+                .collect()
+            })
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(|(b, cancel)| job_of(b, *cancel)).collect()
+    }
 }
 
 /// A job's columns as stored.

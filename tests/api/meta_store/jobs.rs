@@ -307,6 +307,15 @@ async fn running_jobs_lists_only_running_jobs_of_every_user(kind: Kind) {
         saved(false)
     );
     assert_eq!(ids(store.running_jobs(100).await.unwrap()), ["c", "f"]);
+    // A user's jobs: every one that has not expired, running or ended, and only theirs.
+    assert_eq!(ids(store.jobs_of(&u.id).await.unwrap()), ["a", "b", "f"]);
+    assert_eq!(ids(store.jobs_of(&other.id).await.unwrap()), ["c", "d"]);
+    assert!(store.jobs_of("nobody").await.unwrap().is_empty());
+    // With their stored cancel flag, as `get_job` reads it.
+    assert!(store.cancel_job(&other.id, "c").await.unwrap());
+    let theirs = store.jobs_of(&other.id).await.unwrap();
+    let c = theirs.iter().find(|j| j.id == "c").expect("c");
+    assert!(c.cancel_requested);
 }
 
 /// A claim of `slot` (of 3) for `job` holding `paths`, made after reading `seen` at `now`.

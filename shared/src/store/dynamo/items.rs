@@ -50,6 +50,8 @@ const PROFILE: &str = "PROFILE";
 pub(super) const SESSION: &str = "SESSION#";
 pub(super) const API_KEY: &str = "APIKEY#";
 pub(super) const CHARGE: &str = "CHARGE#";
+/// Every kind of job, under the name archives had first.
+pub(super) const JOB: &str = "ZIPJOB#";
 pub(super) const JOB_SLOT: &str = "JOBSLOT#";
 pub(super) const SHARE: &str = "SHARE#";
 
@@ -98,7 +100,7 @@ impl Key {
     }
 
     pub fn job(user_id: &str, job_id: &str) -> Self {
-        Self::of_user(user_id, format!("ZIPJOB#{job_id}"))
+        Self::of_user(user_id, format!("{JOB}{job_id}"))
     }
 
     pub fn charge(user_id: &str, charge_id: &str) -> Self {

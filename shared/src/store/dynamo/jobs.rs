@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Up
 use chrono::Utc;
 use serde_json::json;
 
-use super::items::{from_item, to_item, Item, JobItem, Key};
+use super::items::{from_item, to_item, Item, JobItem, Key, JOB};
 use super::users::caps_condition;
 use super::{names, DynamoStore, GSI1};
 use crate::aws::errors;
@@ -287,6 +287,20 @@ impl JobStore for DynamoStore {
                 return Ok(jobs);
             }
         }
+    }
+
+    async fn jobs_of(&self, user_id: &str) -> StoreResult<Vec<Job>> {
+        let items: Vec<JobItem> = self.query(user_id, JOB, None).await?;
+        let now = Utc::now();
+        let mut jobs = Vec::with_capacity(items.len());
+        for item in items {
+            let job = item.into_job()?;
+            // TTL deletion lags.
+            if job.expires_at > now {
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
     }
 }
 

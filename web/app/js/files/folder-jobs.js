@@ -1,7 +1,8 @@
 // Folder copy / move / rename / delete that the server runs as a job (a 202 with the job, for
 // folders above its threshold): each job gets an entry in the file browser's jobs panel with its
 // progress and "Cancel"; when it ends the listing refreshes, and a job that failed or was
-// cancelled shows why with "Resume" and, for copy / move / rename, "Undo".
+// cancelled shows why with "Resume" and, for copy / move / rename, "Undo". Folder jobs still
+// running on the server when the page is loaded (`GET /jobs`) join the panel too.
 import { ApiError, call, answer, get, post, del } from '../api.js';
 import { h, toast, message, formatBytes } from '../ui.js';
 import { pollJob, running } from '../jobs.js';
@@ -17,9 +18,12 @@ export const jobs = h('div', { class: 'zip-jobs', 'aria-live': 'polite' });
 let session = new AbortController();
 /** @type {string | null} */
 let signedIn = currentUser()?.id ?? null;
+/** Whose running jobs the panel has been given (`showRunningJobs`). @type {string | null} */
+let looked = null;
 onSessionChange((u) => {
   if ((u?.id ?? null) === signedIn) return;
   signedIn = u?.id ?? null;
+  looked = null;
   session.abort();
   session = new AbortController();
   jobs.replaceChildren();
@@ -117,10 +121,32 @@ function action(text, label, fn) {
 }
 
 /**
- * Shows `job` in the jobs panel and polls it (`GET /jobs/{id}`) until it ends.
+ * Puts the person's folder jobs that are still running on the server (started before this page
+ * was loaded, or on another one) in the panel, once per person signed in. If they cannot be
+ * read, the panel stays as it is: the jobs go on anyway.
+ */
+export async function showRunningJobs() {
+  const me = currentUser()?.id ?? null;
+  if (!me || looked === me) return;
+  looked = me;
+  const signal = sessionSignal();
+  try {
+    const list = await get('/jobs', { signal });
+    // Newest first, as listed. Archives have their own wait, which a reload ends.
+    for (const job of /** @type {Job[]} */ (list.items)) if (job.kind !== 'zip' && running(job)) follow(job);
+  } catch {
+    if (!signal.aborted && looked === me) looked = null;
+  }
+}
+
+/**
+ * Shows `job` in the jobs panel (once: an entry it has already is kept) and polls it
+ * (`GET /jobs/{id}`) until it ends.
  * @param {Job} job
  */
 export function follow(job) {
+  const shown = [...jobs.children].find((el) => el instanceof HTMLElement && el.dataset.job === job.job_id);
+  if (shown) return shown;
   const id = encodeURIComponent(job.job_id);
   const text = h('span');
   const buttons = h('span', { class: 'row' });

@@ -6,6 +6,7 @@ import { h, mount, toast, message } from '../ui.js';
 import { navigate, filesHref } from '../router.js';
 import { FileTable } from '../files/table.js';
 import * as act from '../files/actions.js';
+import { showRunningJobs } from '../files/folder-jobs.js';
 import * as uploads from '../uploads.js';
 
 const PAGE = 200;
@@ -108,6 +109,7 @@ export default async function files(main, { match }) {
     area,
     h('div', { class: 'row' }, status, more));
   mount(main, root);
+  void showRunningJobs();
 
   /** @type {string | null} */
   let cursor = null;
