@@ -146,9 +146,14 @@ async fn serve(cli: &Cli) -> anyhow::Result<()> {
             core.resume_jobs().await;
             let mut every = tokio::time::interval(SWEEP_PERIOD);
             every.tick().await;
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                core.sweep_jobs().await;
+                // Each sweep a task of its own: one that panics is logged, and the next comes.
+                let core = core.clone();
+                if let Err(e) = tokio::spawn(async move { core.sweep_jobs().await }).await {
+                    tracing::error!(error = %e, "a sweep of the running jobs failed");
+                }
             }
         }
     });

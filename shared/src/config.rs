@@ -215,10 +215,14 @@ pub struct Config {
     /// Objects per step of a folder job: the unit recorded before its objects are touched
     /// (`VERTEX_JOB_STEP_OBJECTS`).
     pub job_step_objects: usize,
-    /// Bytes per step of a folder job, at least one object whatever its size
-    /// (`VERTEX_JOB_STEP_BYTES`): a step of large objects stays minutes away from being taken
-    /// for a stall, and within one invocation.
+    /// Bytes per step of a folder copy or move, at least one object whatever its size
+    /// (`VERTEX_JOB_STEP_BYTES`): a step's copies take minutes at most, and a run can hand
+    /// over soon after its time is up.
     pub job_step_bytes: u64,
+    /// While a folder job's step works on its objects, its record and slot are written this
+    /// often (a run that writes is never taken for a stalled one). One minute; not read from
+    /// the environment (tests shorten it).
+    pub job_heartbeat_ms: u64,
     /// First pause after a failed step of a folder job, doubled for each further failure
     /// (`VERTEX_JOB_RETRY_PAUSE_MS`).
     pub job_retry_pause_ms: u64,
@@ -335,6 +339,7 @@ impl Config {
             job_slice_secs: parse_var("VERTEX_JOB_SLICE_SECS", 600)?,
             job_step_objects: parse_var("VERTEX_JOB_STEP_OBJECTS", 100)?,
             job_step_bytes: parse_var("VERTEX_JOB_STEP_BYTES", 2 * 1024 * 1024 * 1024)?,
+            job_heartbeat_ms: 60_000,
             job_retry_pause_ms: parse_var("VERTEX_JOB_RETRY_PAUSE_MS", 1000)?,
             throttle: ThrottleConfig {
                 account_max_failures: parse_var("VERTEX_LOGIN_MAX_FAILURES", 5)?,

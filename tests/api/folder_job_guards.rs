@@ -4,7 +4,8 @@
 //! naming the job that holds a path, and the guards: while a job runs, every write at, below or
 //! above the paths it holds is refused with 409 `job_running` naming the job, reads are not,
 //! unrelated folders get jobs of their own, and of concurrent jobs on one folder one starts. A
-//! step holds no more bytes than `job_step_bytes` (or one larger object).
+//! step holds no more bytes than `job_step_bytes` (or one larger object), and a long one keeps
+//! its job and slot alive.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,7 @@ backend_tests!(
     one_object_more_makes_each_operation_a_job,
     progress_and_stat_while_a_job_runs,
     a_step_holds_at_most_its_bytes,
+    a_long_step_keeps_its_job_and_slot_alive,
     two_jobs_on_overlapping_folders,
 );
 
@@ -238,6 +240,82 @@ async fn a_step_holds_at_most_its_bytes(kind: Kind) {
     assert_eq!(
         (&done["status"], &done["objects_done"], &done["bytes_done"]),
         (&json!("done"), &json!(7), &json!(60)),
+        "{done}"
+    );
+    usage_matches_listing(&app, &token).await;
+}
+
+/// A step whose objects take long (here: held at a gate) writes its job all the same, every
+/// `job_heartbeat_ms`, and renews its slot: it is never taken for a stalled one, and its folders
+/// stay held.
+async fn a_long_step_keeps_its_job_and_slot_alive(kind: Kind) {
+    // GIVEN a folder of 7 objects, one step for all, a heartbeat every 50 ms, and copies that
+    // wait at a gate
+    let base = TestApp::with(kind, |c| {
+        small_jobs(c);
+        c.job_step_objects = 100;
+        c.job_heartbeat_ms = 50;
+    })
+    .await;
+    let (user_id, token, _) = base.user("hal").await;
+    folder(&base, &token, "", "src", 6).await;
+    folder(&base, &token, "", "dst", 0).await;
+    let (app, flaky) = Flaky::around(&base);
+    flaky.copy_gate.shut();
+    // WHEN it is copied, and the step's copies wait
+    let id = started(
+        app.post(
+            "/api/files/copy",
+            Some(&token),
+            json!({"source_path": "src", "dest_path": "dst"}),
+        )
+        .await,
+        "copy",
+    );
+    flaky.copy_gate.reached(1).await;
+    let stored = || async {
+        app.core
+            .store
+            .get_job(&user_id, &id)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let slot = || async {
+        let slots = app.core.store.job_slots(&user_id).await.unwrap();
+        let mine = slots.into_iter().find(|s| s.job_id == id);
+        mine.expect("the job holds a slot").expires_at
+    };
+    let (first, first_slot) = (stored().await, slot().await);
+    // THEN the job is written again while the step works, the step as recorded, and its slot
+    // is renewed (its expiry counts in seconds)
+    let mut later = stored().await;
+    let mut later_slot = slot().await;
+    for _ in 0..100 {
+        if later.updated_at > first.updated_at && later_slot > first_slot {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        (later, later_slot) = (stored().await, slot().await);
+    }
+    assert!(
+        later.updated_at > first.updated_at,
+        "not written while the step worked"
+    );
+    assert!(
+        later_slot > first_slot,
+        "slot not renewed while the step worked"
+    );
+    assert_eq!(later.status, shared::store::JobStatus::Running);
+    let step = |job: &shared::store::Job| job.folder.as_ref().and_then(|w| w.step.clone());
+    assert_eq!(step(&later), step(&first));
+    assert!(step(&first).is_some());
+    // AND once the copies go on, the job ends with everything copied
+    flaky.copy_gate.open();
+    let done = finished(&app, &token, &id).await;
+    assert_eq!(
+        (&done["status"], &done["objects_done"]),
+        (&json!("done"), &json!(7)),
         "{done}"
     );
     usage_matches_listing(&app, &token).await;

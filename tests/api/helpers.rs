@@ -225,6 +225,7 @@ fn base_config(backend: Backend) -> Config {
         job_slice_secs: 600,
         job_step_objects: 100,
         job_step_bytes: 2 << 30,
+        job_heartbeat_ms: 60_000,
         job_retry_pause_ms: 1000,
         throttle: ThrottleConfig {
             account_max_failures: 5,

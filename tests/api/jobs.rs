@@ -599,7 +599,7 @@ async fn the_callers_jobs_are_listed_newest_first(kind: Kind) {
         app.get("/api/jobs", Some(&token))
             .await
             .expect(StatusCode::OK),
-        json!({"items": []})
+        json!({"items": [], "next_cursor": null})
     );
     let archive = started(&app, &token).await;
     settled(&app, &token, &archive).await;
@@ -628,6 +628,26 @@ async fn the_callers_jobs_are_listed_newest_first(kind: Kind) {
         .collect();
     // The archive (now), the stalled copy (11 minutes old), the cancelled move (30).
     assert_eq!(ids, [archive.as_str(), "stalled", "older"], "{listed}");
+    assert_eq!(listed["next_cursor"], Value::Null);
+    // A page at a time, as every listing: the same jobs in the same order.
+    let mut paged = Vec::new();
+    let mut uri = "/api/jobs?limit=1".to_owned();
+    loop {
+        let page = app.get(&uri, Some(&token)).await.expect(StatusCode::OK);
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+        paged.push(page["items"][0]["job_id"].as_str().unwrap().to_owned());
+        match page["next_cursor"].as_str() {
+            Some(cursor) => uri = format!("/api/jobs?limit=1&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, ids);
+    app.get("/api/jobs?cursor=bm90LWEtY3Vyc29y", Some(&token))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid_cursor");
+    app.get("/api/jobs?limit=0", Some(&token))
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "validation_error");
     let alone = app
         .get(&format!("/api/jobs/{archive}"), Some(&token))
         .await

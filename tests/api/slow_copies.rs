@@ -23,12 +23,24 @@ const MIB: u64 = 1024 * 1024;
 const SLOW: Duration = Duration::from_secs(5);
 const BUCKET: &str = "bucket";
 
-/// Part copies in flight now, and the most there ever were.
-#[derive(Default)]
+/// Part copies in flight now, and the most there ever were; the part copies in flight when an
+/// upload was aborted (`usize::MAX`: none was).
 struct Fake {
     in_flight: AtomicUsize,
     most: AtomicUsize,
     parts: AtomicUsize,
+    at_abort: AtomicUsize,
+}
+
+impl Default for Fake {
+    fn default() -> Self {
+        Self {
+            in_flight: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            parts: AtomicUsize::new(0),
+            at_abort: AtomicUsize::new(usize::MAX),
+        }
+    }
 }
 
 fn xml(body: String) -> Response {
@@ -38,10 +50,10 @@ fn xml(body: String) -> Response {
         .unwrap()
 }
 
-/// The size the fake gives a key: `big…` 200 MiB (4 parts of at most 64 MiB), `mid…` 32 MiB
-/// (one CopyObject), anything else 1 KiB.
+/// The size the fake gives a key: `big…` and `changing…` 200 MiB (4 parts of at most 64 MiB),
+/// `mid…` 32 MiB (one CopyObject), anything else 1 KiB.
 fn size_of(key: &str) -> u64 {
-    if key.starts_with("big") {
+    if key.starts_with("big") || key.starts_with("changing") {
         200 * MIB
     } else if key.starts_with("mid") {
         32 * MIB
@@ -76,10 +88,29 @@ async fn s3(State(fake): State<Arc<Fake>>, request: Request) -> Response {
              <UploadId>up</UploadId></InitiateMultipartUploadResult>"
         )),
         (Method::PUT, true) if query.contains("partNumber") => {
+            // `changing…`: the source changes under part 1 (412 at once); the others take 1 s.
+            let source = request.headers()["x-amz-copy-source"]
+                .to_str()
+                .unwrap_or_default();
+            if source.contains("changing") && query.split('&').any(|kv| kv == "partNumber=1") {
+                return Response::builder()
+                    .status(StatusCode::PRECONDITION_FAILED)
+                    .header(header::CONTENT_TYPE, "application/xml")
+                    .body(Body::from(
+                        "<Error><Code>PreconditionFailed</Code><Message>At least one of the \
+                         pre-conditions you specified did not hold</Message></Error>",
+                    ))
+                    .unwrap();
+            }
             let now = fake.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             fake.most.fetch_max(now, Ordering::SeqCst);
             fake.parts.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(SLOW).await;
+            let pause = if source.contains("changing") {
+                Duration::from_secs(1)
+            } else {
+                SLOW
+            };
+            tokio::time::sleep(pause).await;
             fake.in_flight.fetch_sub(1, Ordering::SeqCst);
             xml(format!(
                 "<CopyPartResult><LastModified>{modified}</LastModified><ETag>\"p\"</ETag>\
@@ -100,10 +131,16 @@ async fn s3(State(fake): State<Arc<Fake>>, request: Request) -> Response {
                  <ETag>\"m-4\"</ETag></CompleteMultipartUploadResult>"
             ))
         }
-        (Method::DELETE, _) => Response::builder()
-            .status(StatusCode::NO_CONTENT)
-            .body(Body::empty())
-            .unwrap(),
+        (Method::DELETE, _) => {
+            if query.contains("uploadId=") {
+                let now = fake.in_flight.load(Ordering::SeqCst);
+                fake.at_abort.store(now, Ordering::SeqCst);
+            }
+            Response::builder()
+                .status(StatusCode::NO_CONTENT)
+                .body(Body::empty())
+                .unwrap()
+        }
         _ => Response::builder()
             .status(StatusCode::NOT_IMPLEMENTED)
             .body(Body::empty())
@@ -149,4 +186,22 @@ async fn copies_get_time_for_their_size_and_other_calls_do_not() {
         matches!(slow, shared::objects::ObjectError::Unavailable(_)),
         "{slow:?}"
     );
+}
+
+/// A part refused midway (its source changed): no part starts after it, the parts in flight are
+/// waited for, and only then is the upload aborted (a part landing after the abort would be
+/// kept, out of every listing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_part_aborts_the_upload_once_no_part_is_in_flight() {
+    let fake = Arc::new(Fake::default());
+    let objects = store(fake.clone()).await;
+    let copied = objects.copy("changing.bin", "changing-copy.bin").await;
+    assert!(copied.is_err(), "{copied:?}");
+    assert_eq!(
+        fake.at_abort.load(Ordering::SeqCst),
+        0,
+        "part copies in flight at the abort"
+    );
+    // Parts 2, 3 and 4 had started beside part 1; none after.
+    assert_eq!(fake.parts.load(Ordering::SeqCst), 3);
 }

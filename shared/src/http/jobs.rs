@@ -8,10 +8,10 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{Auth, Origin, PathParam};
+use super::extract::{Auth, Origin, PathParam, QueryParams};
 use super::AppState;
 use crate::error::{AppResult, ErrorBody};
-use crate::services::{JobList, JobView};
+use crate::services::{JobList, JobQuery, JobView};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,16 +33,20 @@ pub fn accepted(job: JobView) -> Response {
 }
 
 /// The caller's jobs that have not expired (archives, and folder jobs of the last day), newest
-/// first, at most 100, each as `GET /api/jobs/{job_id}` shows it: what a reloaded page shows,
-/// and can cancel, resume or undo.
+/// first, a page at a time, each as `GET /api/jobs/{job_id}` shows it: what a reloaded page
+/// shows, and can cancel, resume or undo.
 #[utoipa::path(get, path = "/api/jobs", tag = "jobs", security(("bearer" = [])),
-    responses((status = 200, body = JobList), (status = 401, body = ErrorBody)))]
+    params(JobQuery),
+    responses((status = 200, body = JobList),
+              (status = 400, description = "`invalid_cursor`, or `limit` below 1", body = ErrorBody),
+              (status = 401, body = ErrorBody)))]
 async fn jobs(
     State(core): State<AppState>,
     Auth(me): Auth,
     Origin(origin): Origin,
+    QueryParams(query): QueryParams<JobQuery>,
 ) -> AppResult<Json<JobList>> {
-    Ok(Json(core.jobs(&me, &origin).await?))
+    Ok(Json(core.jobs(&me, &query, &origin).await?))
 }
 
 /// A job of the caller (an archive, or a folder copy, move, rename or delete): progress, the

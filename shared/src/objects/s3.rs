@@ -47,6 +47,9 @@ where
     errors::classify(err).into()
 }
 
+/// A direct upload's completion (within a request) is given the time of at most this many
+/// bytes: one attempt of 8 s + 8 s, under API Gateway's 30 s.
+const IN_REQUEST_COMPLETION: u64 = 64 * 1024 * 1024;
 /// Part size of streamed uploads: S3's minimum is 5 MiB; this bounds the memory of one upload.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Characters percent-encoded in a `CopySource` (everything but unreserved characters and `/`).
@@ -62,6 +65,8 @@ pub struct S3Objects {
     client: Client,
     bucket: String,
     copy_shape: CopyShape,
+    /// Part copies in flight in this process, across every object being copied.
+    part_copies: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// A listed object. ListObjectsV2 leaves out content types: listings show the type guessed
@@ -108,6 +113,7 @@ impl S3Objects {
             client,
             bucket: bucket.into(),
             copy_shape: CopyShape::default(),
+            part_copies: std::sync::Arc::new(tokio::sync::Semaphore::new(copy::PARTS_IN_FLIGHT)),
         }
     }
 
@@ -299,7 +305,12 @@ impl S3Objects {
                     .build()
             })
             .collect();
-        let bytes = parts.iter().map(|p| p.size).sum();
+        // Within a request: time for the size, but never past API Gateway's 30 s.
+        let bytes = parts
+            .iter()
+            .map(|p| p.size)
+            .sum::<u64>()
+            .min(IN_REQUEST_COMPLETION);
         let etag = match self.complete(key, upload_id, completed, dest, bytes).await {
             Ok(etag) => etag,
             Err(e) if refused_for_condition(&e) => return Ok(None),

@@ -30,8 +30,8 @@ pub use files::{
 };
 
 pub use jobs::{
-    job_event, sweep_event, CancelFlags, JobEvent, JobList, JobRef, JobRole, JobView, Launcher,
-    Swept, JOB_EVENT_KEY, SWEEP_EVENT_KEY, SWEEP_PERIOD,
+    job_event, sweep_event, CancelFlags, JobEvent, JobList, JobQuery, JobRef, JobRole, JobView,
+    Launcher, Swept, JOB_EVENT_KEY, SWEEP_EVENT_KEY, SWEEP_PERIOD,
 };
 pub use shares::{
     share_url, NewShareInput, OpenShare, ShareCredential, ShareInfo, SharePage, ShareQuery,
@@ -88,6 +88,11 @@ impl Core {
         }
     }
 }
+
+/// A listing's page size when `limit` is not given, and the most it may ask for (API.md's
+/// convention).
+pub(crate) const DEFAULT_PAGE: usize = 100;
+pub(crate) const MAX_PAGE: usize = 1000;
 
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()

@@ -6,6 +6,7 @@
 //! copied in parts, several at a time, and each copy call (and each completion, which S3 may
 //! take seconds to assemble) is given time in proportion to its bytes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -38,6 +39,10 @@ impl Default for CopyShape {
 }
 
 const MIB: u64 = 1024 * 1024;
+/// Part copies one process has in flight at most, whatever the number of objects being copied
+/// at once (a folder job copies 16 side by side): each is a long request on the one client,
+/// whose retries share one budget.
+pub(super) const PARTS_IN_FLIGHT: usize = 16;
 /// S3's limits on a multipart upload.
 const MAX_PARTS: u64 = 10_000;
 const MIN_PART: u64 = 5 * MIB;
@@ -136,18 +141,29 @@ impl S3Objects {
         let upload_id = self.begin_multipart(to, &source.content_type).await?;
         let result = async {
             let ranges = part_ranges(source.size, self.copy_shape);
+            // After a failure no part starts, but those in flight are waited for: S3 goes on
+            // with a part copy whose request was dropped, and a part that lands after the
+            // abort would be kept, out of every listing, until it is aborted again.
+            let stopped = AtomicBool::new(false);
             let mut copies = futures::stream::iter(ranges.into_iter().enumerate())
+                .take_while(|_| std::future::ready(!stopped.load(Ordering::Acquire)))
                 .map(|(i, range)| self.copy_part(from, to, &upload_id, source, i as i32 + 1, range))
                 .buffered(self.copy_shape.parallel.max(1));
-            let mut parts = Vec::new();
+            let (mut parts, mut failed) = (Vec::new(), None);
             while let Some(part) = copies.next().await {
-                match part? {
-                    Ok(part) => parts.push(part),
-                    // The parts still in flight are dropped with the stream.
-                    Err(refused) => return Ok(Err(refused)),
+                match part {
+                    Ok(Ok(part)) => parts.push(part),
+                    Ok(Err(refused)) => failed = failed.or(Some(Ok(Err(refused)))),
+                    Err(e) => failed = failed.or(Some(Err(e))),
+                }
+                if failed.is_some() {
+                    stopped.store(true, Ordering::Release);
                 }
             }
             drop(copies);
+            if let Some(failed) = failed {
+                return failed;
+            }
             match self
                 .complete(to, &upload_id, parts, dest, source.size)
                 .await
@@ -174,6 +190,11 @@ impl S3Objects {
         number: i32,
         (first, last): (u64, u64),
     ) -> ObjectResult<Result<CompletedPart, CopyRefused>> {
+        let _turn = self
+            .part_copies
+            .acquire()
+            .await
+            .map_err(crate::objects::ObjectError::other)?;
         let out = match self
             .client
             .upload_part_copy()

@@ -41,9 +41,9 @@ use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
 use crate::services::jobs::JobRef;
+use crate::services::DEFAULT_PAGE;
 use crate::store::JobKind;
 
-const DEFAULT_PAGE: usize = 100;
 const FOLDER_TYPE: &str = "application/x-directory";
 /// Conditional deletes in flight at once when a folder goes (each is a few round trips on S3).
 const DELETE_CONCURRENCY: usize = 16;

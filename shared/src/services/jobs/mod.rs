@@ -13,6 +13,7 @@
 
 mod cancel;
 mod launch;
+mod list;
 mod run;
 mod slots;
 mod sweep;
@@ -25,6 +26,7 @@ use utoipa::ToSchema;
 
 pub use cancel::CancelFlags;
 pub use launch::{job_event, JobEvent, Launcher, JOB_EVENT_KEY};
+pub use list::{JobList, JobQuery};
 pub use slots::{JobRef, JobRole};
 pub use sweep::{sweep_event, Swept, SWEEP_EVENT_KEY, SWEEP_PERIOD};
 
@@ -40,15 +42,6 @@ pub(crate) const INTERRUPTED: &str =
     "The job was interrupted (the server restarted); start it again.";
 /// How long a folder job is kept after its last write (its record, not its work).
 const FOLDER_JOB_HOURS: i64 = 24;
-/// At most this many jobs are listed (the newest): a user runs a few at a time, and each is
-/// kept a day at most.
-const LISTED_AT_MOST: usize = 100;
-
-/// `GET /api/jobs`: the caller's jobs, newest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JobList {
-    pub items: Vec<JobView>,
-}
 
 /// A job as its owner sees it. Archives and folder jobs share the shape; the `files_*` and
 /// `objects_*` counts are the same numbers (objects, markers included, for folder jobs).
@@ -176,21 +169,6 @@ impl Core {
     ) -> AppResult<JobView> {
         let job = self.owned_job(me, job_id).await?;
         self.looked_at(job, origin).await
-    }
-
-    /// `GET /api/jobs`: the caller's own jobs that have not expired (archives a share's
-    /// visitors asked for are theirs, not listed), newest first, at most [`LISTED_AT_MOST`];
-    /// each as `GET /api/jobs/{job_id}` shows it. A reloaded page finds its running jobs here.
-    pub async fn jobs(self: &Arc<Self>, me: &Principal, origin: &str) -> AppResult<JobList> {
-        let mut jobs = self.store.jobs_of(&me.user.id).await?;
-        jobs.retain(|job| job.share_id.is_none());
-        jobs.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
-        jobs.truncate(LISTED_AT_MOST);
-        let mut items = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            items.push(self.looked_at(job, origin).await?);
-        }
-        Ok(JobList { items })
     }
 
     /// The job as its owner sees it when looking: a folder job found stalled (its run died) is

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::{stalled, INTERRUPTED};
 use crate::services::Core;
-use crate::store::JobKind;
+use crate::store::{JobKind, JobStatus};
 
 /// The key of a sweep's invocation payload: `{"vertex_sweep": {}}` (the template's schedule
 /// sends exactly this).
@@ -32,10 +32,10 @@ pub fn sweep_event(payload: &serde_json::Value) -> bool {
 pub struct Swept {
     /// Running jobs seen.
     pub running: usize,
-    /// Stalled folder jobs taken over (a new run launched, or recorded failed when another
-    /// job now holds their folders).
+    /// Stalled folder jobs running again (a new run launched).
     pub taken_over: usize,
-    /// Stalled archives recorded interrupted (their charge and slot given back).
+    /// Stalled jobs recorded as ended: archives interrupted (their charge and slot given
+    /// back), folder jobs failed because another job now holds their folders (resumable).
     pub interrupted: usize,
     /// Stalled jobs that could not be handled now (storage unavailable): the next sweep tries.
     pub failed: usize,
@@ -55,14 +55,26 @@ impl Core {
             }
         };
         swept.running = jobs.len();
-        for mut job in jobs.into_iter().filter(stalled) {
+        for seen in jobs.into_iter().filter(stalled) {
+            // The listing (an index on DynamoDB) may lag: the job is acted on only as it is
+            // stored now, and only if it is still stalled.
+            let mut job = match self.store.get_job(&seen.user_id, &seen.id).await {
+                Ok(Some(job)) if stalled(&job) => job,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(job_id = %seen.id, error = %e, "stalled job not read");
+                    swept.failed += 1;
+                    continue;
+                }
+            };
             if job.kind == JobKind::Zip {
                 self.record_job_failure(&mut job, INTERRUPTED.into()).await;
                 swept.interrupted += 1;
                 continue;
             }
             match self.take_over(&mut job).await {
-                Ok(()) => swept.taken_over += 1,
+                Ok(()) if job.status == JobStatus::Running => swept.taken_over += 1,
+                Ok(()) => swept.interrupted += 1,
                 Err(e) => {
                     tracing::warn!(job_id = %job.id, error = %e, "stalled job not taken over");
                     swept.failed += 1;

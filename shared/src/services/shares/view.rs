@@ -11,11 +11,8 @@ use crate::config::ShareConfig;
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::services::files::name_of;
+use crate::services::{DEFAULT_PAGE, MAX_PAGE};
 use crate::store::{Share, ShareKind};
-
-/// Shares listed per page unless `limit` says otherwise, and the most.
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
 
 /// Whether visitors can still use a link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

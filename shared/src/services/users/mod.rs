@@ -18,13 +18,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use self::rules::{require, Act};
 use super::accounts::taken;
-use super::{now, Core, Principal};
+use super::{now, Core, Principal, DEFAULT_PAGE, MAX_PAGE};
 use crate::domain::{NewPassword, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::store::{Caps, UserKey};
 
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
 const SEARCH_MAX: usize = 150;
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -168,11 +168,14 @@ function folderPicker(input) {
       if (mine !== gen) return;
       const dirs = r.items.filter((/** @type {Item} */ it) => it.is_directory);
       status.textContent = dirs.length ? `Folders in ${folderLabel(folder)}:` : `No folders in ${folderLabel(folder)}.`;
+      status.title = status.textContent;
       list.replaceChildren(...dirs.map((/** @type {Item} */ d) =>
         h('li', null, h('button', { type: 'button', class: 'link', onclick: () => go(d.path) }, d.name))));
     } catch (e) {
       if (mine === gen) {
         status.textContent = message(e);
+        // On one line (app.css): the whole of a long message is its tooltip.
+        status.title = status.textContent;
         list.replaceChildren();
       }
     } finally {

@@ -131,9 +131,13 @@ export async function showRunningJobs() {
   looked = me;
   const signal = sessionSignal();
   try {
-    const list = await get('/jobs', { signal });
-    // Newest first, as listed. Archives have their own wait, which a reload ends.
-    for (const job of /** @type {Job[]} */ (list.items)) if (job.kind !== 'zip' && running(job)) follow(job);
+    let cursor;
+    do {
+      const page = await get('/jobs', { query: { limit: 1000, cursor }, signal });
+      // Newest first, as listed. Archives have their own wait, which a reload ends.
+      for (const job of /** @type {Job[]} */ (page.items)) if (job.kind !== 'zip' && running(job)) follow(job);
+      cursor = page.next_cursor || undefined;
+    } while (cursor);
   } catch {
     if (!signal.aborted && looked === me) looked = null;
   }
@@ -146,7 +150,10 @@ export async function showRunningJobs() {
  */
 export function follow(job) {
   const shown = [...jobs.children].find((el) => el instanceof HTMLElement && el.dataset.job === job.job_id);
-  if (shown) return shown;
+  // An entry still following it stays; one left from an earlier end (the job was resumed
+  // elsewhere since) gives way to a new one.
+  if (shown instanceof HTMLElement && (shown.dataset.polling !== undefined || !running(job))) return shown;
+  shown?.remove();
   const id = encodeURIComponent(job.job_id);
   const text = h('span');
   const buttons = h('span', { class: 'row' });
@@ -241,9 +248,13 @@ export function follow(job) {
     place();
     progress(j);
     const signal = sessionSignal();
+    entry.dataset.polling = '';
     try {
-      ended(await pollJob((sig) => get(`/jobs/${id}`, { signal: sig }), { onProgress: (p) => running(p) && progress(p), signal, slowPoll: true }));
+      const last = await pollJob((sig) => get(`/jobs/${id}`, { signal: sig }), { onProgress: (p) => running(p) && progress(p), signal, slowPoll: true });
+      delete entry.dataset.polling;
+      ended(last);
     } catch (e) {
+      delete entry.dataset.polling;
       if (signal.aborted) return;
       bar.hidden = true;
       say(`${title(job)}: ${message(jobError(e))}`, true);

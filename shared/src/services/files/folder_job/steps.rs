@@ -2,6 +2,9 @@
 //! needs, in the same write), work on the objects, record what was done.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{folder, folder_mut, same_object, Flow, Lane, Run, Work};
 use crate::error::AppResult;
@@ -102,7 +105,8 @@ impl Core {
         let mut listed = self
             .list_range(&lane.from, after.as_deref(), through.as_deref(), limit)
             .await?;
-        if through.is_none() {
+        // Bytes bound the time a step's copies take (a delete's do not depend on them).
+        if through.is_none() && lane.work != Work::Delete {
             listed.truncate(within_bytes(&listed, self.config.job_step_bytes));
         }
         if let Some(source) = &lane.copies_of {
@@ -126,12 +130,41 @@ impl Core {
             flow => return Ok(flow),
         }
         let asked = job.cancel_requested;
-        let worked = match lane.work {
-            Work::Copy => self.copy_objects(run, asked, lane, &listed).await?,
-            Work::Move => self.move_objects(run, asked, lane, &listed).await?,
-            Work::Delete => self.delete_objects(lane, &listed).await?,
+        let work = async {
+            match lane.work {
+                Work::Copy => self.copy_objects(run, asked, lane, &listed).await,
+                Work::Move => self.move_objects(run, asked, lane, &listed).await,
+                Work::Delete => self.delete_objects(lane, &listed).await,
+            }
         };
+        let worked = self.beating(job, run, work).await?;
         self.record(job, lane, worked).await
+    }
+
+    /// Runs a step's object work while its job stays alive: every `job_heartbeat_ms` the job
+    /// is written as recorded (a fresh `updated_at`: a run that writes is never taken for a
+    /// stalled one, however large the step's objects) and its slot renewed. A stop asked
+    /// meanwhile (the stored flag, set by a request another process served) stops the work at
+    /// the next object. A beat that fails is tried again at the next one.
+    async fn beating<T>(&self, job: &Job, run: &Run, work: impl Future<Output = T>) -> T {
+        let period = Duration::from_millis(self.config.job_heartbeat_ms.max(1));
+        let mut work = std::pin::pin!(work);
+        let mut beat = job.clone();
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = every.tick() => {
+                    if let Ok(JobWrite::Saved { cancel_requested: true }) = self.write(&mut beat, None).await {
+                        run.cancel.store(true, Ordering::Release);
+                    }
+                    if let Err(e) = self.renew_slot(&beat).await {
+                        tracing::warn!(job_id = %beat.id, error = %e, "folder job slot not renewed");
+                    }
+                }
+            }
+        }
     }
 
     /// Keeps in `listed` (objects of the target, in key order) only copies of the source's
