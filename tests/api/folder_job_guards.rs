@@ -197,15 +197,21 @@ async fn one_object_more_makes_each_operation_a_job(kind: Kind) {
     usage_matches_listing(&app, &token).await;
 }
 
-/// A step of large objects is cut by its bytes, however many objects the setting allows: it
-/// stays far from being taken for a stall, and within one invocation.
-async fn a_step_holds_at_most_its_bytes(kind: Kind) {
-    // GIVEN a folder of 7 objects (a marker and 6 files of 10 bytes), steps of up to 100 objects
-    // but 25 bytes, and copies that wait at a gate
+/// A copy of `src` (a marker and 6 files of 10 bytes) into `dst`, on an app with [`small_jobs`]
+/// and `tweak`, whose first object copy waits at the gate (shut until the test opens it).
+struct HeldCopy {
+    _base: TestApp,
+    app: TestApp,
+    flaky: Arc<Flaky>,
+    user_id: String,
+    token: String,
+    id: String,
+}
+
+async fn copy_held_at_the_gate(kind: Kind, tweak: impl FnOnce(&mut Config)) -> HeldCopy {
     let base = TestApp::with(kind, |c| {
         small_jobs(c);
-        c.job_step_objects = 100;
-        c.job_step_bytes = 25;
+        tweak(c);
     })
     .await;
     let (user_id, token, _) = base.user("bob").await;
@@ -213,7 +219,6 @@ async fn a_step_holds_at_most_its_bytes(kind: Kind) {
     folder(&base, &token, "", "dst", 0).await;
     let (app, flaky) = Flaky::around(&base);
     flaky.copy_gate.shut();
-    // WHEN it is copied
     let id = started(
         app.post(
             "/api/files/copy",
@@ -224,73 +229,67 @@ async fn a_step_holds_at_most_its_bytes(kind: Kind) {
         "copy",
     );
     flaky.copy_gate.reached(1).await;
-    // THEN its first step, recorded before its first copy, holds at most 25 bytes
-    let job = app
-        .core
-        .store
-        .get_job(&user_id, &id)
-        .await
-        .unwrap()
-        .unwrap();
-    let step = job.folder.and_then(|w| w.step).expect("a recorded step");
-    assert!(step.bytes <= 25 && (1..7).contains(&step.files), "{step:?}");
-    // AND the job goes on to copy everything
-    flaky.copy_gate.open();
-    let done = finished(&app, &token, &id).await;
+    HeldCopy {
+        _base: base,
+        app,
+        flaky,
+        user_id,
+        token,
+        id,
+    }
+}
+
+/// Opens the gate: the copy ends done with all 7 objects and 60 bytes, usage exact.
+async fn let_go(held: &HeldCopy) {
+    held.flaky.copy_gate.open();
+    let done = finished(&held.app, &held.token, &held.id).await;
     assert_eq!(
         (&done["status"], &done["objects_done"], &done["bytes_done"]),
         (&json!("done"), &json!(7), &json!(60)),
         "{done}"
     );
-    usage_matches_listing(&app, &token).await;
+    usage_matches_listing(&held.app, &held.token).await;
+}
+
+/// A step of large objects is cut by its bytes, however many objects the setting allows: it
+/// stays far from being taken for a stall, and within one invocation.
+async fn a_step_holds_at_most_its_bytes(kind: Kind) {
+    // GIVEN steps of up to 100 objects but 25 bytes, WHEN the copy's first object waits
+    let held = copy_held_at_the_gate(kind, |c| {
+        c.job_step_objects = 100;
+        c.job_step_bytes = 25;
+    })
+    .await;
+    // THEN its first step, recorded before its first copy, holds at most 25 bytes
+    let job = held.app.core.store.get_job(&held.user_id, &held.id).await;
+    let step = job.unwrap().unwrap().folder.and_then(|w| w.step);
+    let step = step.expect("a recorded step");
+    assert!(step.bytes <= 25 && (1..7).contains(&step.files), "{step:?}");
+    // AND the job goes on to copy everything
+    let_go(&held).await;
 }
 
 /// A step whose objects take long (here: held at a gate) writes its job all the same, every
 /// `job_heartbeat_ms`, and renews its slot: it is never taken for a stalled one, and its folders
 /// stay held.
 async fn a_long_step_keeps_its_job_and_slot_alive(kind: Kind) {
-    // GIVEN a folder of 7 objects, one step for all, a heartbeat every 50 ms, and copies that
-    // wait at a gate
-    let base = TestApp::with(kind, |c| {
-        small_jobs(c);
+    // GIVEN one step for all 7 objects and a heartbeat every 50 ms, WHEN its copies wait
+    let held = copy_held_at_the_gate(kind, |c| {
         c.job_step_objects = 100;
         c.job_heartbeat_ms = 50;
     })
     .await;
-    let (user_id, token, _) = base.user("hal").await;
-    folder(&base, &token, "", "src", 6).await;
-    folder(&base, &token, "", "dst", 0).await;
-    let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
-    // WHEN it is copied, and the step's copies wait
-    let id = started(
-        app.post(
-            "/api/files/copy",
-            Some(&token),
-            json!({"source_path": "src", "dest_path": "dst"}),
-        )
-        .await,
-        "copy",
-    );
-    flaky.copy_gate.reached(1).await;
-    let stored = || async {
-        app.core
-            .store
-            .get_job(&user_id, &id)
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    let (app, user_id, id) = (&held.app, &held.user_id, &held.id);
+    let stored = || async { app.core.store.get_job(user_id, id).await.unwrap().unwrap() };
     let slot = || async {
-        let slots = app.core.store.job_slots(&user_id).await.unwrap();
-        let mine = slots.into_iter().find(|s| s.job_id == id);
+        let slots = app.core.store.job_slots(user_id).await.unwrap();
+        let mine = slots.into_iter().find(|s| s.job_id == *id);
         mine.expect("the job holds a slot").expires_at
     };
     let (first, first_slot) = (stored().await, slot().await);
     // THEN the job is written again while the step works, the step as recorded, and its slot
     // is renewed (its expiry counts in seconds)
-    let mut later = stored().await;
-    let mut later_slot = slot().await;
+    let (mut later, mut later_slot) = (stored().await, slot().await);
     for _ in 0..100 {
         if later.updated_at > first.updated_at && later_slot > first_slot {
             break;
@@ -311,14 +310,7 @@ async fn a_long_step_keeps_its_job_and_slot_alive(kind: Kind) {
     assert_eq!(step(&later), step(&first));
     assert!(step(&first).is_some());
     // AND once the copies go on, the job ends with everything copied
-    flaky.copy_gate.open();
-    let done = finished(&app, &token, &id).await;
-    assert_eq!(
-        (&done["status"], &done["objects_done"]),
-        (&json!("done"), &json!(7)),
-        "{done}"
-    );
-    usage_matches_listing(&app, &token).await;
+    let_go(&held).await;
 }
 
 async fn progress_and_stat_while_a_job_runs(kind: Kind) {

@@ -44,6 +44,7 @@ pub use users::{
 pub use zip::{ZipFolderQuery, ZipInput, ZipRequest, Zipped};
 
 use crate::config::Config;
+use crate::error::{AppError, AppResult};
 use crate::objects::ObjectStore;
 use crate::security::{PasswordHasher, TicketKeys, TokenKeys};
 use crate::store::MetaStore;
@@ -91,8 +92,18 @@ impl Core {
 
 /// A listing's page size when `limit` is not given, and the most it may ask for (API.md's
 /// convention).
-pub(crate) const DEFAULT_PAGE: usize = 100;
-pub(crate) const MAX_PAGE: usize = 1000;
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+/// A listing's page size from its `limit`: 1 at least (a field error for 0), larger values
+/// capped at [`MAX_PAGE`], [`DEFAULT_PAGE`] when not given.
+pub(crate) fn page_limit(limit: Option<usize>) -> AppResult<usize> {
+    match limit {
+        Some(0) => Err(AppError::field("limit", "Must be at least 1.")),
+        Some(n) => Ok(n.min(MAX_PAGE)),
+        None => Ok(DEFAULT_PAGE),
+    }
+}
 
 pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()

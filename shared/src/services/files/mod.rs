@@ -41,7 +41,7 @@ use crate::error::{AppError, AppResult};
 use crate::layout::Home;
 use crate::objects::{IfDest, Listed, ObjectInfo, MAX_LIST_PAGE};
 use crate::services::jobs::JobRef;
-use crate::services::DEFAULT_PAGE;
+use crate::services::page_limit;
 use crate::store::JobKind;
 
 const FOLDER_TYPE: &str = "application/x-directory";
@@ -271,11 +271,8 @@ impl Core {
     pub async fn list_files(&self, me: &Principal, query: ListQuery) -> AppResult<Listing> {
         let path = parse_path("path", query.path.as_deref())?;
         let recursive = query.recursive.unwrap_or(false);
-        let limit = match query.limit {
-            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
-            Some(n) => n.min(MAX_LIST_PAGE),
-            None => DEFAULT_PAGE,
-        };
+        // At most one page of the object listing under it.
+        let limit = page_limit(query.limit)?.min(MAX_LIST_PAGE);
         let home = Home::of_user(&me.user);
         let cursor = query
             .cursor

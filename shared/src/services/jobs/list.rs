@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{is_job_id, JobView};
 use crate::error::{AppError, AppResult};
-use crate::services::{Core, Principal, DEFAULT_PAGE, MAX_PAGE};
+use crate::services::{page_limit, Core, Principal};
 use crate::store::Job;
 
 /// One page of the caller's jobs.
@@ -75,11 +75,7 @@ impl Core {
         query: &JobQuery,
         origin: &str,
     ) -> AppResult<JobList> {
-        let limit = match query.limit {
-            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
-            Some(n) => n.min(MAX_PAGE),
-            None => DEFAULT_PAGE,
-        };
+        let limit = page_limit(query.limit)?;
         let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(raw) => Some(decode_cursor(raw)?),
             None => None,

@@ -11,7 +11,7 @@ use crate::config::ShareConfig;
 use crate::domain::rfc3339;
 use crate::error::{AppError, AppResult};
 use crate::services::files::name_of;
-use crate::services::{DEFAULT_PAGE, MAX_PAGE};
+use crate::services::page_limit;
 use crate::store::{Share, ShareKind};
 
 /// Whether visitors can still use a link.
@@ -114,11 +114,7 @@ pub(crate) struct ShareCursor {
 impl ShareCursor {
     /// 400 `invalid_cursor` for a cursor this API did not issue, a field error for `limit=0`.
     pub(crate) fn parse(query: &ShareQuery) -> AppResult<Self> {
-        let limit = match query.limit {
-            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
-            Some(n) => n.min(MAX_PAGE),
-            None => DEFAULT_PAGE,
-        };
+        let limit = page_limit(query.limit)?;
         let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(raw) => Some(decode_cursor(raw)?),

@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use self::rules::{require, Act};
 use super::accounts::taken;
-use super::{now, Core, Principal, DEFAULT_PAGE, MAX_PAGE};
+use super::{now, page_limit, Core, Principal};
 use crate::domain::{NewPassword, StorageUsage, User, UserView};
 use crate::error::{AppError, AppResult};
 use crate::store::{Caps, UserKey};
@@ -112,11 +112,7 @@ impl Core {
 
     pub async fn list_users(&self, me: &Principal, query: UserQuery) -> AppResult<UserPage> {
         require(me.user.role, Act::View)?;
-        let limit = match query.limit {
-            Some(0) => return Err(AppError::field("limit", "Must be at least 1.")),
-            Some(n) => n.min(MAX_PAGE),
-            None => DEFAULT_PAGE,
-        };
+        let limit = page_limit(query.limit)?;
         let search = query.search.unwrap_or_default().trim().to_lowercase();
         if search.chars().count() > SEARCH_MAX {
             return Err(AppError::field(
