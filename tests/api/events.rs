@@ -350,7 +350,6 @@ async fn the_zip_function_runs_http_events_and_its_own_jobs() {
 #[tokio::test]
 async fn the_files_function_runs_http_events_and_its_own_jobs() {
     use lambda_http::{Context, LambdaEvent};
-    use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
     let app = TestApp::new(Kind::Embedded).await;
     let (user_id, token, _) = app.user("uma").await;
     app.post(
@@ -383,37 +382,7 @@ async fn the_files_function_runs_http_events_and_its_own_jobs() {
     let mut payload = read("jobs/folder-job.json");
     payload["vertex_job"]["user_id"] = user_id.clone().into();
     let job_id = payload["vertex_job"]["job_id"].as_str().unwrap().to_owned();
-    let at = chrono::Utc::now();
-    let job = Job {
-        id: job_id.clone(),
-        user_id,
-        kind: JobKind::Copy,
-        status: JobStatus::Running,
-        name: "docs".into(),
-        paths: Vec::new(),
-        folder_contents: false,
-        files_done: 0,
-        files_total: 0,
-        bytes_done: 0,
-        bytes_total: 0,
-        error: None,
-        error_code: None,
-        share_id: None,
-        folder: Some(FolderWork {
-            source: "docs".into(),
-            target: Some("copied".into()),
-            phase: FolderPhase::Counting,
-            after: None,
-            step: None,
-            failures: 0,
-            skipped: 0,
-        }),
-        run: 0,
-        cancel_requested: false,
-        created_at: at,
-        updated_at: at,
-        expires_at: at + chrono::Duration::hours(24),
-    };
+    let job = crate::helpers::running_copy(&user_id, &job_id, "copied");
     app.core.store.save_job(&job).await.unwrap();
     let event = LambdaEvent::new(payload, context);
     let answer = shared::runtime::invocation(app.core.clone(), http, event)

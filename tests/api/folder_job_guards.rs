@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use shared::config::Config;
 
 use crate::backend_tests;
-use crate::flaky::Flaky;
+use crate::flaky::{Flaky, Gate};
 use crate::helpers::{race, Kind, Reply, TestApp};
 use crate::invariants::{files_of, usage_matches_listing};
 use crate::share_uploads::visit;
@@ -65,6 +65,27 @@ pub async fn folder(app: &TestApp, token: &str, parent: &str, name: &str, files:
     app.upload(token, &[("path", None, path.as_bytes())], &parts)
         .await
         .expect(StatusCode::CREATED);
+}
+
+/// Starts `/api/files/<what>` (copy or move) of `source` into `dest` as `token`'s holder
+/// through `app`, its object copies held at `gate` (shut here), and waits until `n` of them
+/// have reached it: the job's id.
+pub async fn held_at(
+    app: &TestApp,
+    gate: &Gate,
+    token: &str,
+    what: &str,
+    (source, dest): (&str, &str),
+    n: usize,
+) -> String {
+    gate.shut();
+    let body = json!({"source_path": source, "dest_path": dest});
+    let reply = app
+        .post(&format!("/api/files/{what}"), Some(token), body)
+        .await;
+    let id = started(reply, what);
+    gate.reached(n).await;
+    id
 }
 
 /// The job id of a 202, after checking its `Location` and that the body is the running job.
@@ -218,17 +239,7 @@ async fn copy_held_at_the_gate(kind: Kind, tweak: impl FnOnce(&mut Config)) -> H
     folder(&base, &token, "", "src", 6).await;
     folder(&base, &token, "", "dst", 0).await;
     let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
-    let id = started(
-        app.post(
-            "/api/files/copy",
-            Some(&token),
-            json!({"source_path": "src", "dest_path": "dst"}),
-        )
-        .await,
-        "copy",
-    );
-    flaky.copy_gate.reached(1).await;
+    let id = held_at(&app, &flaky.copy_gate, &token, "copy", ("src", "dst"), 1).await;
     HeldCopy {
         _base: base,
         app,
@@ -322,18 +333,8 @@ async fn progress_and_stat_while_a_job_runs(kind: Kind) {
     folder(&base, &token, "", "dst", 0).await;
     let (held, inner) = Flaky::around(&base);
     let (app, outer) = Flaky::around(&held);
-    inner.copy_gate.shut();
     // WHEN it is copied, and the job's first step (2 objects) waits
-    let id = started(
-        app.post(
-            "/api/files/copy",
-            Some(&token),
-            json!({"source_path": "src", "dest_path": "dst"}),
-        )
-        .await,
-        "copy",
-    );
-    inner.copy_gate.reached(2).await;
+    let id = held_at(&app, &inner.copy_gate, &token, "copy", ("src", "dst"), 2).await;
     // THEN stat of the source, of what is in it, and of the target name the job
     let job = |role: &str| json!({"job_id": id, "kind": "copy", "role": role, "status": "running"});
     let source = stat(&app, &token, "src").await.expect(StatusCode::OK);
@@ -468,18 +469,8 @@ async fn two_jobs_on_overlapping_folders(kind: Kind) {
     let link = create_share(&base, &token, json!({"path": "b", "kind": "upload"})).await;
     let link = link["id"].as_str().expect("id").to_owned();
     let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
     // WHEN job A moves a into b, and waits at its first copy
-    let id = started(
-        app.post(
-            "/api/files/move",
-            Some(&token),
-            json!({"source_path": "a", "dest_path": "b"}),
-        )
-        .await,
-        "move",
-    );
-    flaky.copy_gate.reached(1).await;
+    let id = held_at(&app, &flaky.copy_gate, &token, "move", ("a", "b"), 1).await;
     // THEN every write at, below or above a and b/a is refused, naming A
     every_guard_refuses(&app, &token, &id).await;
     // (a visitor is refused too, without the owner's job)

@@ -19,7 +19,7 @@ use shared::domain::Role;
 
 use crate::backend_tests;
 use crate::flaky::{Flaky, FlakyMeta};
-use crate::folder_job_guards::{finished, folder, small_jobs, started};
+use crate::folder_job_guards::{finished, folder, held_at, small_jobs, started};
 use crate::helpers::{Kind, TestApp};
 use crate::invariants::{objects_of, usage_matches_listing};
 use crate::shares_support::{create_share, visitor};
@@ -107,13 +107,7 @@ async fn run_again(app: &TestApp, token: &str, id: &str, how: &str) -> Value {
 /// Starts a move or copy of `a` into `dst` through `app`, its first copy held at the gate,
 /// cancels it and lets it end: the cancelled job.
 async fn cancelled_midway(app: &TestApp, flaky: &Flaky, token: &str, what: &str) -> Value {
-    flaky.copy_gate.shut();
-    let body = json!({"source_path": "a", "dest_path": "dst"});
-    let reply = app
-        .post(&format!("/api/files/{what}"), Some(token), body)
-        .await;
-    let id = started(reply, what);
-    flaky.copy_gate.reached(1).await;
+    let id = held_at(app, &flaky.copy_gate, token, what, ("a", "dst"), 1).await;
     cancel(app, token, &id).await;
     flaky.copy_gate.open();
     let ended = finished(app, token, &id).await;
@@ -404,13 +398,7 @@ async fn a_cancel_stops_at_the_next_object(kind: Kind) {
     let original = objects_below(&base, &token, "a").await;
     let before = usage_matches_listing(&base, &token).await;
     let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
-    let body = json!({"source_path": "a", "dest_path": "dst"});
-    let id = started(
-        app.post("/api/files/copy", Some(&token), body).await,
-        "copy",
-    );
-    flaky.copy_gate.reached(16).await;
+    let id = held_at(&app, &flaky.copy_gate, &token, "copy", ("a", "dst"), 16).await;
     // WHEN it is cancelled
     cancel(&app, &token, &id).await;
     flaky.copy_gate.open();
@@ -437,13 +425,7 @@ async fn a_copy_that_finds_its_target_changed_stops_and_keeps_it(kind: Kind) {
     let base = TestApp::with(kind, small_jobs).await;
     let (uid, token, original) = owner_of_a_folder(&base, "jon").await;
     let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
-    let body = json!({"source_path": "a", "dest_path": "dst"});
-    let id = started(
-        app.post("/api/files/copy", Some(&token), body).await,
-        "copy",
-    );
-    flaky.copy_gate.reached(2).await;
+    let id = held_at(&app, &flaky.copy_gate, &token, "copy", ("a", "dst"), 2).await;
     // WHEN a write that bypassed the reservation puts a file where `a/f2.txt` is copied to
     // (its second step: `f1.txt`, `f2.txt`)
     put_behind_the_reservation(&base, &uid, "dst/a/f2.txt").await;
@@ -510,13 +492,7 @@ async fn a_job_resumes_after_a_restart(kind: Kind) {
     let before = usage_matches_listing(&base, &token).await;
     let (first, flaky) = Flaky::around(&base);
     let idle = Arc::strong_count(&first.core);
-    flaky.copy_gate.shut();
-    let body = json!({"source_path": "a", "dest_path": "dst"});
-    let id = started(
-        first.post("/api/files/move", Some(&token), body).await,
-        "move",
-    );
-    flaky.copy_gate.reached(1).await;
+    let id = held_at(&first, &flaky.copy_gate, &token, "move", ("a", "dst"), 1).await;
     // WHEN another process starts over the same stores and resumes the running jobs
     let second = base.sibling(|_| {});
     second.core.resume_jobs().await;
@@ -658,13 +634,7 @@ async fn a_move_takes_objects_that_slipped_in_behind_it(kind: Kind) {
     let base = TestApp::with(kind, small_jobs).await;
     let (uid, token, mut original) = owner_of_a_folder(&base, "lea").await;
     let (app, flaky) = Flaky::around(&base);
-    flaky.copy_gate.shut();
-    let body = json!({"source_path": "a", "dest_path": "dst"});
-    let id = started(
-        app.post("/api/files/move", Some(&token), body).await,
-        "move",
-    );
-    flaky.copy_gate.reached(2).await;
+    let id = held_at(&app, &flaky.copy_gate, &token, "move", ("a", "dst"), 2).await;
     // WHEN a file lands in the source behind the job's position (as an upload that passed its
     // guard just before the reservation did)
     put_behind_the_reservation(&base, &uid, "a/0.txt").await;

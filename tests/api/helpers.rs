@@ -794,3 +794,40 @@ macro_rules! backend_tests {
         )*
     };
 }
+
+/// A folder copy of `docs` to `target` by `user_id`, running and still counting, at run 0: the
+/// record a request above the threshold leaves (tests change what they need).
+pub fn running_copy(user_id: &str, id: &str, target: &str) -> shared::store::Job {
+    use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
+    let at = chrono::Utc::now();
+    Job {
+        id: id.into(),
+        user_id: user_id.into(),
+        kind: JobKind::Copy,
+        status: JobStatus::Running,
+        name: "docs".into(),
+        paths: Vec::new(),
+        folder_contents: false,
+        files_done: 0,
+        files_total: 0,
+        bytes_done: 0,
+        bytes_total: 0,
+        error: None,
+        error_code: None,
+        share_id: None,
+        folder: Some(FolderWork {
+            source: "docs".into(),
+            target: Some(target.into()),
+            phase: FolderPhase::Counting,
+            after: None,
+            step: None,
+            failures: 0,
+            skipped: 0,
+        }),
+        run: 0,
+        cancel_requested: false,
+        created_at: at,
+        updated_at: at,
+        expires_at: at + chrono::Duration::hours(24),
+    }
+}

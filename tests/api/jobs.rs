@@ -12,11 +12,11 @@ use serde_json::{json, Value};
 use shared::http::Group;
 use shared::layout::archives_of;
 use shared::objects::Listed;
-use shared::store::{FolderPhase, FolderWork, Job, JobKind, JobStatus};
+use shared::store::{FolderPhase, Job, JobKind, JobStatus};
 
 use crate::backend_tests;
 use crate::flaky::Flaky;
-use crate::helpers::{Kind, TestApp};
+use crate::helpers::{running_copy, Kind, TestApp};
 
 backend_tests!(
     zip_jobs_answer_at_api_jobs_and_the_zip_alias,
@@ -287,37 +287,23 @@ async fn zip_and_running_jobs_cannot_be_resumed_or_undone(kind: Kind) {
 
 /// A folder job's record as a run leaves it when it ends.
 fn ended_folder_job(user_id: &str, id: &str, kind: JobKind, status: JobStatus) -> Job {
-    let at = chrono::Utc::now();
-    Job {
-        id: id.into(),
-        user_id: user_id.into(),
-        kind,
-        status,
-        name: "docs".into(),
-        paths: Vec::new(),
-        folder_contents: false,
-        files_done: 1,
-        files_total: 4,
-        bytes_done: 100,
-        bytes_total: 300,
-        error: (status == JobStatus::Failed).then(|| "Storage unavailable.".into()),
-        error_code: (status == JobStatus::Failed).then(|| "service_unavailable".into()),
-        share_id: None,
-        folder: Some(FolderWork {
-            source: "docs".into(),
-            target: (kind != JobKind::Delete).then(|| "elsewhere".into()),
-            phase: FolderPhase::Working,
-            after: Some("f0.bin".into()),
-            step: None,
-            failures: 0,
-            skipped: 0,
-        }),
-        run: 3,
-        cancel_requested: false,
-        created_at: at,
-        updated_at: at,
-        expires_at: at + chrono::Duration::hours(24),
+    let mut job = running_copy(user_id, id, "elsewhere");
+    let failed = status == JobStatus::Failed;
+    (job.kind, job.status, job.run) = (kind, status, 3);
+    (
+        job.files_done,
+        job.files_total,
+        job.bytes_done,
+        job.bytes_total,
+    ) = (1, 4, 100, 300);
+    job.error = failed.then(|| "Storage unavailable.".into());
+    job.error_code = failed.then(|| "service_unavailable".into());
+    let work = job.folder.as_mut().expect("a folder job");
+    (work.phase, work.after) = (FolderPhase::Working, Some("f0.bin".into()));
+    if kind == JobKind::Delete {
+        work.target = None;
     }
+    job
 }
 
 async fn ended_folder_jobs_say_what_may_follow(kind: Kind) {

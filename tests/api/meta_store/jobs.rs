@@ -3,13 +3,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use shared::store::{
-    FolderPhase, FolderWork, GuardedClaim, Job, JobKind, JobSlot, JobStatus, JobWrite, MetaStore,
-    Step, UsageChange,
+    GuardedClaim, Job, JobKind, JobSlot, JobStatus, JobWrite, MetaStore, Step, UsageChange,
 };
 
 use super::{caps, counters, created, now};
 use crate::backend_tests;
-use crate::helpers::{race, Kind, TestApp};
+use crate::helpers::{race, running_copy, Kind, TestApp};
 
 backend_tests!(
     jobs_keep_their_run_and_cancel_flag,
@@ -22,37 +21,7 @@ backend_tests!(
 
 /// A running folder copy of `user`, at run 0.
 fn folder_job(user_id: &str, id: &str) -> Job {
-    let at = now();
-    Job {
-        id: id.into(),
-        user_id: user_id.into(),
-        kind: JobKind::Copy,
-        status: JobStatus::Running,
-        name: "docs".into(),
-        paths: Vec::new(),
-        folder_contents: false,
-        files_done: 0,
-        files_total: 0,
-        bytes_done: 0,
-        bytes_total: 0,
-        error: None,
-        error_code: None,
-        share_id: None,
-        folder: Some(FolderWork {
-            source: "docs".into(),
-            target: Some("backup/docs".into()),
-            phase: FolderPhase::Counting,
-            after: None,
-            step: None,
-            failures: 0,
-            skipped: 0,
-        }),
-        run: 0,
-        cancel_requested: false,
-        created_at: at,
-        updated_at: at,
-        expires_at: at + Duration::hours(24),
-    }
+    running_copy(user_id, id, "backup/docs")
 }
 
 async fn stored(store: &dyn MetaStore, job: &Job) -> Job {

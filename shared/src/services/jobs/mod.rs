@@ -222,17 +222,7 @@ impl Core {
         job_id: &str,
         origin: &str,
     ) -> AppResult<JobView> {
-        let job = self.owned_job(me, job_id).await?;
-        if job.status == JobStatus::Running {
-            return Err(AppError::job_running(job.id));
-        }
-        if !resumable(&job) {
-            return Err(AppError::conflict(
-                "job_not_resumable",
-                "Only a failed or cancelled copy, move, rename or delete can be resumed.",
-            ));
-        }
-        self.restart(job, false, origin).await
+        self.run_again(me, job_id, false, origin).await
     }
 
     /// `POST /api/jobs/{job_id}/undo`: the work of a failed or cancelled copy, move or rename
@@ -243,18 +233,35 @@ impl Core {
         job_id: &str,
         origin: &str,
     ) -> AppResult<JobView> {
+        self.run_again(me, job_id, true, origin).await
+    }
+
+    /// Resume or undo the caller's job, if it has stopped and may (409 otherwise).
+    async fn run_again(
+        self: &Arc<Self>,
+        me: &Principal,
+        job_id: &str,
+        undo: bool,
+        origin: &str,
+    ) -> AppResult<JobView> {
         let job = self.owned_job(me, job_id).await?;
         if job.status == JobStatus::Running {
             return Err(AppError::job_running(job.id));
         }
-        if !undoable(&job) {
+        if undo && !undoable(&job) {
             return Err(AppError::conflict(
                 "job_not_undoable",
                 "Only a failed or cancelled copy, move or rename can be undone (and not while its \
                  last step is still open: resume it first).",
             ));
         }
-        self.restart(job, true, origin).await
+        if !undo && !resumable(&job) {
+            return Err(AppError::conflict(
+                "job_not_resumable",
+                "Only a failed or cancelled copy, move, rename or delete can be resumed.",
+            ));
+        }
+        self.restart(job, undo, origin).await
     }
 
     /// Resume or undo: reserve the job's paths again, take it over as running, and launch its
